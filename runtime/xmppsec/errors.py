@@ -1,0 +1,190 @@
+"""Typed errors raised by xmppsec.
+
+Every error the library raises on bad input derives from :class:`XmppSecError`.
+Invalid input from the network never escapes as ``KeyError``, ``IndexError``,
+``ValueError`` from lxml/cryptography, or a hang (DESIGN.md, "Errors").
+
+The hierarchy is split once at the input boundary: parse-level problems
+(:class:`RestrictedXMLError`, :class:`LimitExceeded`), schema problems
+(:class:`SchemaError`), and verification problems (:class:`VerificationError`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+__all__ = [
+    "AmbiguousReference",
+    "CPIMFormatError",
+    "DecryptionError",
+    "DigestMismatch",
+    "InvalidReference",
+    "InvalidSignature",
+    "JIDError",
+    "KeyLoadError",
+    "LimitExceeded",
+    "NotSigned",
+    "ReplayError",
+    "RestrictedXMLError",
+    "SMIMEFormatError",
+    "SchemaError",
+    "SignatureSchemaError",
+    "SignerMismatch",
+    "StanzaMismatch",
+    "StanzaSchemaError",
+    "TimestampError",
+    "TimestampKind",
+    "UnsignedContent",
+    "UnsupportedAlgorithm",
+    "UntrustedKey",
+    "VerificationError",
+    "XmppSecError",
+]
+
+
+class XmppSecError(Exception):
+    """Base of every xmppsec error. Never raised itself."""
+
+
+# -- input boundary: bytes -> tree -------------------------------------------------------
+
+
+class RestrictedXMLError(XmppSecError):
+    """The input is not RFC 6120 §11 restricted XML (DTD, entity, comment, PI, non-UTF-8,
+    not well-formed)."""
+
+
+class LimitExceeded(XmppSecError):
+    """A configured resource limit (size, depth, children, references, transforms,
+    signatures, chain length) was exceeded; raised before any expensive work."""
+
+    def __init__(self, message: str, *, limit: str = "", value: int = 0, maximum: int = 0):
+        super().__init__(message)
+        self.limit = limit
+        self.value = value
+        self.maximum = maximum
+
+
+# -- schema ----------------------------------------------------------------------------
+
+
+class SchemaError(XmppSecError):
+    """A document does not conform to the xmppsec schemas.
+
+    ``line`` is the 1-based source line of the fault (0 when unknown), ``path`` an
+    XPath-like location of the offending node.
+    """
+
+    def __init__(self, message: str, *, line: int = 0, path: str = ""):
+        super().__init__(message)
+        self.line = line
+        self.path = path
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        where = []
+        if self.line:
+            where.append(f"line {self.line}")
+        if self.path:
+            where.append(self.path)
+        return f"{base} ({', '.join(where)})" if where else base
+
+
+class StanzaSchemaError(SchemaError):
+    """The stanza (or a known payload) is not schema-valid."""
+
+
+class SignatureSchemaError(SchemaError):
+    """A ds:Signature or stanza-desc is structurally wrong (missing or duplicated parts,
+    misplaced signature)."""
+
+
+class JIDError(XmppSecError):
+    """A JID fails RFC 7622 preparation or length rules."""
+
+
+class KeyLoadError(XmppSecError):
+    """A key or certificate could not be loaded (format, type or size)."""
+
+
+# -- verification ----------------------------------------------------------------------
+
+
+class VerificationError(XmppSecError):
+    """Base of every reason a signature or signed object is rejected."""
+
+
+class UnsupportedAlgorithm(VerificationError):
+    """An algorithm or transform URI is not on the policy's allow-list."""
+
+
+class InvalidReference(VerificationError):
+    """A reference is missing, external, malformed or does not resolve."""
+
+
+class AmbiguousReference(InvalidReference):
+    """An identifier resolves to more than one element."""
+
+
+class DigestMismatch(VerificationError):
+    """A reference's digest does not match its target."""
+
+
+class InvalidSignature(VerificationError):
+    """The SignatureValue does not verify over SignedInfo (or a CMS signature fails)."""
+
+
+class StanzaMismatch(VerificationError):
+    """The stanza attributes or child order differ from what was signed."""
+
+
+class SignerMismatch(VerificationError):
+    """Signer, certificate identity and stanza ``from`` do not agree."""
+
+
+class UntrustedKey(VerificationError):
+    """No trusted key for the signer, or the key is too weak or malformed."""
+
+
+TimestampKind = Literal["old", "future", "decreasing", "format"]
+
+
+class TimestampError(VerificationError):
+    """A timestamp is malformed, outside the window, or not increasing."""
+
+    def __init__(self, message: str, *, kind: TimestampKind):
+        super().__init__(message)
+        self.kind: TimestampKind = kind
+
+
+class ReplayError(VerificationError):
+    """The same signature was seen before, or a signer's timestamp did not increase."""
+
+
+class NotSigned(VerificationError):
+    """The stanza carries no signature (or none in the expected namespace)."""
+
+
+class UnsignedContent(VerificationError):
+    """Strict policy: the stanza has children that no signature covers."""
+
+
+# -- RFC 3923 --------------------------------------------------------------------------
+
+
+class CPIMFormatError(XmppSecError):
+    """A Message/CPIM object (RFC 3862) is malformed."""
+
+
+class SMIMEFormatError(XmppSecError):
+    """An S/MIME entity or CMS structure is malformed."""
+
+
+class DecryptionError(XmppSecError):
+    """Decryption failed. Deliberately opaque: the same type and message for every cause
+    (wrong recipient, bad key, bad padding, malformed ciphertext), so that no oracle leaks."""
+
+    MESSAGE = "decryption failed"
+
+    def __init__(self) -> None:
+        super().__init__(self.MESSAGE)
