@@ -1,0 +1,422 @@
+"""Schema validation of stanzas and documents, and typed access through the bindings.
+
+Validation (DESIGN.md, "The runtime" step 2) runs lxml's ``XMLSchema`` over the tree that
+:func:`xmppsec.parser.parse` produced, with ONE schema compiled once from the umbrella
+``xmppsec.xsd`` (it imports every namespace xmppsec knows; ``processContents='lax'``
+wildcards validate known payloads and leave unknown ones alone).
+
+Binding (step 5) turns a validated element into an xsdata dataclass. It is 16-20x slower
+than lxml parsing, so it stays off the sign/verify hot path: call it only for what a caller
+wants to inspect. xsdata's lxml event handler clears every element of the tree it walks,
+so :func:`to_binding` always hands it a private deep copy, never the caller's tree; and
+lxml validation only ever sees trees that xsdata has not touched.
+
+Thread safety: an lxml ``XMLSchema`` creates a fresh libxml2 validation context per call
+(so the compiled schema itself is shared read-only), but every call first clears and then
+fills ONE error log owned by the ``XMLSchema`` object, and validation runs with the GIL
+released. Concurrent calls on one object can therefore clear or mix each other's faults.
+This module holds a lock across the call and the copy of the error log; the schema is
+compiled lazily, once, under the same lock.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from lxml import etree
+from xsdata.exceptions import ConverterError, ParserError, SerializerError, XmlHandlerError
+from xsdata.formats.dataclass.context import XmlContext
+from xsdata.formats.dataclass.parsers import XmlParser
+from xsdata.formats.dataclass.parsers.config import ParserConfig
+from xsdata.formats.dataclass.serializers import XmlSerializer
+from xsdata.formats.dataclass.serializers.config import SerializerConfig
+
+from .errors import SchemaError, SignatureSchemaError, StanzaSchemaError
+from .parser import DEFAULT_LIMITS, Limits, check_tree, parse
+
+__all__ = [
+    "SchemaFault",
+    "from_binding",
+    "schema_faults",
+    "to_binding",
+    "validate",
+    "validate_document",
+]
+
+T = TypeVar("T")
+
+JABBER_CLIENT = "jabber:client"
+DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
+_SIGNATURE_TAG = f"{{{DSIG_NS}}}Signature"
+# RFC 6120 §8: the three stanza kinds. jabber:server is not accepted here: XEP-0290's
+# transform normalizes it to jabber:client before anything is validated or digested.
+_STANZA_TAGS = frozenset(f"{{{JABBER_CLIENT}}}{name}" for name in ("message", "presence", "iq"))
+
+_UMBRELLA = "xmppsec.xsd"
+_RESOURCE_PACKAGE = "xmppsec.bindings"
+_RESOURCE_DIR = "xsd"
+# Pseudo-URL scheme under which the schema documents import each other. Every import is
+# answered from the schema directory by _SchemaResolver; nothing is read from the network
+# or from elsewhere on disk.
+_BASE_URL = "xmppsec-xsd:///"
+
+# Conventional prefixes for the namespaces xmppsec knows: used in fault paths and when
+# serializing bindings (cosmetic only; nothing depends on prefixes).
+_PREFIXES: dict[str, str] = {
+    "ds": DSIG_NS,
+    "dsig11": "http://www.w3.org/2009/xmldsig11#",
+    "d": "urn:xmpp:dsig:0",
+    "e2e": "urn:ietf:params:xml:ns:xmpp-e2e",
+    "stanzas": "urn:ietf:params:xml:ns:xmpp-stanzas",
+    "delay": "urn:xmpp:delay",
+    "pidf": "urn:ietf:params:xml:ns:pidf",
+}
+_PREFIX_OF = {uri: prefix for prefix, uri in _PREFIXES.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaFault:
+    """One schema violation: the message, 1-based source line (0 if unknown) and an
+    XPath-like path of the offending element (attribute faults name their element)."""
+
+    message: str
+    line: int
+    path: str
+
+
+# -- locating and compiling the umbrella schema --------------------------------------------
+
+
+def _schema_dir() -> Traversable:
+    """The directory holding xmppsec.xsd and the schemas it imports.
+
+    The package resource ``xmppsec.bindings/xsd`` (copied there by the generator, shipped in
+    the wheel) is authoritative. Only when it is absent - a source checkout before the
+    generator ran - the repository's ``schemas/`` is used, recognised by its position next
+    to ``runtime/xmppsec``.
+    """
+    try:
+        packaged = resources.files(_RESOURCE_PACKAGE) / _RESOURCE_DIR
+        if (packaged / _UMBRELLA).is_file():
+            return packaged
+    except ModuleNotFoundError:
+        pass
+    here = Path(__file__).resolve().parent  # runtime/xmppsec
+    checkout = here.parent.parent / "schemas"
+    if here.parent.name == "runtime" and (checkout / _UMBRELLA).is_file():
+        return checkout
+    raise RuntimeError(
+        f"xmppsec schemas not found: neither the {_RESOURCE_PACKAGE} resource "
+        f"{_RESOURCE_DIR}/{_UMBRELLA} nor a source checkout's schemas/{_UMBRELLA}"
+    )
+
+
+class _SchemaResolver(etree.Resolver):
+    """Answers schema imports (``schemaLocation`` = a sibling file name) from one directory."""
+
+    def __init__(self, directory: Traversable) -> None:
+        super().__init__()
+        self._directory = directory
+
+    # lxml calls resolve(system_url, public_id, context); lxml-stubs 0.5.1 omits `context`.
+    def resolve(  # type: ignore[override]
+        self, system_url: str | None, public_id: str | None, context: Any
+    ) -> Any:
+        name = (system_url or "").removeprefix(_BASE_URL)
+        if name and "/" not in name and "\\" not in name and not name.startswith("."):
+            source = self._directory / name
+            if source.is_file():
+                return self.resolve_string(source.read_bytes(), context, base_url=_BASE_URL + name)
+        # Unknown location: an empty answer makes the schema fail to compile, loudly,
+        # instead of letting libxml2 fall back to the file system or the network.
+        return self.resolve_string(b"<unresolved-schema-location/>", context, base_url=None)
+
+
+def _compile_schema() -> etree.XMLSchema:
+    directory = _schema_dir()
+    parser = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True)
+    parser.resolvers.add(_SchemaResolver(directory))
+    source = (directory / _UMBRELLA).read_bytes()
+    doc = etree.fromstring(source, parser, base_url=_BASE_URL + _UMBRELLA)
+    try:
+        return etree.XMLSchema(doc)
+    except etree.XMLSchemaParseError as exc:
+        raise RuntimeError(f"xmppsec schemas do not compile: {exc}") from exc
+
+
+_lock = threading.Lock()
+_schema: etree.XMLSchema | None = None
+
+
+def _run_schema(element: etree._Element) -> tuple[tuple[int, str, str], ...]:
+    """Validate ``element`` as a document root; return (line, path, message) per fault."""
+    global _schema
+    with _lock:
+        if _schema is None:
+            _schema = _compile_schema()
+        if _schema(element):
+            return ()
+        # lxml-stubs declares _ErrorLog opaque; it iterates _LogEntry objects.
+        entries = cast("Iterable[Any]", _schema.error_log)
+        return tuple((int(e.line), str(e.path), str(e.message)) for e in entries)
+
+
+# -- faults -> typed errors ---------------------------------------------------------------
+
+
+def _line(element: etree._Element) -> int:
+    # lxml-stubs leaves sourceline untyped; lxml gives int or None (tree built in Python).
+    line = cast("int | None", element.sourceline)
+    return line if line is not None and line > 0 else 0
+
+
+def _readable_path(element: etree._Element, root: etree._Element) -> str:
+    """An XPath-like path such as ``/message/ds:Signature/ds:SignedInfo[2]``.
+
+    Names in the root's namespace are bare; known namespaces use their conventional prefix
+    (``ds``, ``d``, ``e2e``, ...), other namespaces the document's prefix, or Clark
+    notation ``{uri}name`` when the document uses a default namespace. ``[n]`` counts
+    same-named siblings, 1-based, and appears only when there are several.
+    """
+    root_ns = etree.QName(root).namespace
+    steps: list[str] = []
+    node: etree._Element | None = element
+    while node is not None:
+        qname = etree.QName(node)
+        known = _PREFIX_OF.get(qname.namespace or "")
+        if qname.namespace == root_ns:
+            step = qname.localname
+        elif known is not None:
+            step = f"{known}:{qname.localname}"
+        elif node.prefix:
+            step = f"{node.prefix}:{qname.localname}"
+        else:
+            step = qname.text
+        parent = node.getparent() if node is not root else None
+        if parent is not None:
+            same = [sibling for sibling in parent if sibling.tag == node.tag]
+            if len(same) > 1:
+                step += f"[{same.index(node) + 1}]"
+        steps.append(step)
+        node = parent
+    return "/" + "/".join(reversed(steps))
+
+
+def _fault_error(
+    raw: tuple[tuple[int, str, str], ...], root: etree._Element, *, what: str
+) -> SchemaError:
+    """Turn libxml2's faults on the tree rooted at ``root`` into a typed error.
+
+    libxml2 names the faulty node by ``xmlGetNodePath``, the same function behind
+    ``getpath``; matching the two finds the element, which gives a readable path and tells
+    whether the fault lies inside a ds:Signature.
+    """
+    tree = root.getroottree()
+    by_path = {tree.getpath(el): el for el in root.iter() if isinstance(el.tag, str)}
+    faults: list[SchemaFault] = []
+    in_signature = False
+    for index, (line, libxml_path, message) in enumerate(raw):
+        element = by_path.get(libxml_path)
+        path = _readable_path(element, root) if element is not None else libxml_path
+        if index == 0 and element is not None:
+            # XEP-0290 §5 / security case 17: a structurally broken signature (or stanza-desc,
+            # which lives in its ds:Object) is a signature error, not a stanza error.
+            in_signature = (
+                any(node.tag == _SIGNATURE_TAG for node in element.iterancestors())
+                or element.tag == _SIGNATURE_TAG
+            )
+        faults.append(SchemaFault(message=message.strip(), line=max(line, 0), path=path))
+    if not faults:  # validation failed without a report; still a typed error
+        faults.append(SchemaFault(f"{what} is not schema-valid", _line(root), "/"))
+    first = faults[0]
+    text = first.message
+    if len(faults) > 1:
+        text += f" (and {len(faults) - 1} more fault(s))"
+    cls: type[SchemaError] = SignatureSchemaError if in_signature else StanzaSchemaError
+    error = cls(text, line=first.line, path=first.path)
+    # errors.py's SchemaError has no fault list (yet); schema_faults() is the typed accessor.
+    setattr(error, "faults", tuple(faults))  # noqa: B010 - attribute undeclared on SchemaError
+    return error
+
+
+def schema_faults(error: SchemaError) -> tuple[SchemaFault, ...]:
+    """Every fault behind a :class:`SchemaError` raised by this module, first one first.
+
+    Errors raised elsewhere (or for a wrong root) carry one fault built from their
+    ``line``/``path``.
+    """
+    faults: object = getattr(error, "faults", None)
+    if isinstance(faults, tuple) and all(isinstance(f, SchemaFault) for f in faults):
+        return faults
+    return (SchemaFault(str(error.args[0]) if error.args else "", error.line, error.path),)
+
+
+# -- public API ---------------------------------------------------------------------------
+
+
+def _tree(data: bytes | etree._Element, limits: Limits) -> etree._Element:
+    if isinstance(data, etree._Element):
+        # A tree built or parsed elsewhere gets the same limits and RFC 6120 §11.1 checks.
+        check_tree(data, limits)
+        return data
+    return parse(data, limits)
+
+
+def validate(data: bytes | etree._Element, *, limits: Limits = DEFAULT_LIMITS) -> etree._Element:
+    """Validate one stanza (``message``, ``presence`` or ``iq`` in ``jabber:client``) and
+    every payload whose namespace the xmppsec schemas know; return the lxml element.
+
+    Bytes go through :func:`xmppsec.parser.parse` first (RFC 6120 §11 restricted XML and
+    ``limits``: :class:`~xmppsec.errors.RestrictedXMLError`,
+    :class:`~xmppsec.errors.LimitExceeded`). An element must be a tree xsdata has never
+    parsed (xsdata empties the trees it reads).
+
+    Raises :class:`~xmppsec.errors.StanzaSchemaError` for a wrong root or a schema fault,
+    :class:`~xmppsec.errors.SignatureSchemaError` when the first fault lies inside a
+    ds:Signature. ``line``/``path`` name the first fault; :func:`schema_faults` gives all.
+    """
+    root = _tree(data, limits)
+    if root.tag not in _STANZA_TAGS:
+        qname = etree.QName(root)
+        raise StanzaSchemaError(
+            f"root element {qname.text} is not a stanza: expected message, presence or iq "
+            f"in {JABBER_CLIENT} (RFC 6120 §8)",
+            line=_line(root),
+            path="/" + qname.text,
+        )
+    raw = _run_schema(root)
+    if raw:
+        raise _fault_error(raw, _as_root(root), what="stanza")
+    return root
+
+
+def validate_document(
+    data: bytes | etree._Element, *, limits: Limits = DEFAULT_LIMITS
+) -> etree._Element:
+    """Validate a document whose root is any element the xmppsec schemas declare globally
+    (a stanza, a ds:Signature, a stanza-desc, a PIDF ``presence``, an ``e2e`` element...).
+
+    Same parsing and errors as :func:`validate`; an unknown root is a schema fault.
+    Prefer :func:`validate` for stanzas: it also pins the root to the three stanza kinds.
+    """
+    root = _tree(data, limits)
+    raw = _run_schema(root)
+    if raw:
+        raise _fault_error(raw, _as_root(root), what="document")
+    return root
+
+
+def _as_root(element: etree._Element) -> etree._Element:
+    """libxml2 reports paths as if ``element`` were the document root (lxml validates a
+    sub-element through a temporary document); a copy makes that true for the matching.
+    Only used on the error path."""
+    if element.getparent() is None:
+        return element
+    return _detached_copy(element)
+
+
+def _detached_copy(element: etree._Element) -> etree._Element:
+    duplicate = copy.deepcopy(element)  # keeps source lines and needed namespace declarations
+    duplicate.tail = None
+    return duplicate
+
+
+_PARSER_CONFIG = ParserConfig(
+    fail_on_converter_warnings=True,
+    fail_on_unknown_properties=True,
+    fail_on_unknown_attributes=True,
+)
+# xsdata's XmlContext fills its caches lazily while parsing and serializing, and nothing
+# documents it as safe to share across threads: one per thread.
+_contexts = threading.local()
+
+
+def _context() -> XmlContext:
+    context: XmlContext | None = getattr(_contexts, "context", None)
+    if context is None:
+        context = XmlContext()
+        _contexts.context = context
+    return context
+
+
+def _meta_qname(cls: type[Any]) -> str:
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        raise TypeError(f"{cls!r} is not a binding dataclass")
+    return str(_context().build(cls).qname)
+
+
+def to_binding(
+    data: bytes | etree._Element,
+    cls: type[T],
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    check_schema: bool = True,
+) -> T:
+    """Bind an element (or bytes) into an instance of the generated dataclass ``cls``.
+
+    The caller's tree is never handed to xsdata (its parser clears what it reads): a deep
+    copy is validated (when ``check_schema``, against the global declaration of the root)
+    and bound. The root's name must be ``cls``'s element name. Values xsdata cannot convert,
+    unknown elements and unknown attributes raise :class:`~xmppsec.errors.StanzaSchemaError`.
+    Off the hot path: binding costs 16-20x an lxml parse.
+    """
+    expected = _meta_qname(cls)
+    root = _tree(data, limits)
+    if root.tag != expected:
+        raise StanzaSchemaError(
+            f"root element {etree.QName(root).text} does not match binding "
+            f"{cls.__qualname__} ({expected})",
+            line=_line(root),
+            path="/" + etree.QName(root).text,
+        )
+    private = _detached_copy(root)
+    if check_schema:
+        raw = _run_schema(private)
+        if raw:
+            raise _fault_error(raw, private, what="document")
+    parser = XmlParser(config=_PARSER_CONFIG, context=_context())
+    try:
+        result: T = parser.parse(private, cls)
+    except (ParserError, ConverterError, XmlHandlerError) as exc:
+        raise StanzaSchemaError(
+            f"cannot bind to {cls.__qualname__}: {exc}",
+            line=_line(root),
+            path="/" + etree.QName(root).text,
+        ) from exc
+    return result
+
+
+def from_binding(obj: object, *, check_schema: bool = True) -> bytes:
+    """Serialize a binding dataclass instance to UTF-8 XML bytes (no XML declaration).
+
+    The output is re-read by the hardened parser (unused namespace declarations are then
+    dropped) and, with ``check_schema``, validated against its root's global declaration,
+    so only schema-valid XML leaves this function. Raises
+    :class:`~xmppsec.errors.StanzaSchemaError` if the object cannot be serialized or the
+    result is not schema-valid.
+    """
+    cls = type(obj)
+    namespace = etree.QName(_meta_qname(cls)).namespace
+    ns_map: dict[str | None, str] = {
+        prefix: uri for prefix, uri in _PREFIXES.items() if uri != namespace
+    }
+    if namespace:
+        ns_map[None] = namespace
+    serializer = XmlSerializer(config=SerializerConfig(xml_declaration=False), context=_context())
+    try:
+        text = serializer.render(obj, ns_map=ns_map)
+    except (SerializerError, ConverterError) as exc:
+        raise StanzaSchemaError(f"cannot serialize {cls.__qualname__}: {exc}") from exc
+    root = parse(text.encode("utf-8"))
+    etree.cleanup_namespaces(root)
+    if check_schema:
+        validate_document(root)
+    return etree.tostring(root, encoding="utf-8", xml_declaration=False)
