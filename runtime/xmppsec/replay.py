@@ -1,0 +1,281 @@
+"""Replay protection (XEP-0290 §5 timestamps; RFC 3923 §6.9; security case 30).
+
+A :class:`ReplayStore` remembers, per signer (normalized bare JID):
+
+* every token it accepted (e.g. the SignatureValue bytes), stored as SHA-256, and
+* the newest timestamp it accepted,
+
+for the length of the freshness window. ``check_and_record`` rejects a token seen
+before and a timestamp that is not strictly greater than the newest one accepted,
+then records both — atomically, so two deliveries of the same stanza racing on two
+threads (or two processes sharing one SQLite file) cannot both pass.
+
+Expiry: an entry recorded at ``now`` for a timestamp ``ts`` lives until
+``max(ts, now) + window``. After that a replay of the same stanza is refused by the
+window check (``timestamps.check_window``) instead, so the store stays bounded by
+(accepted rate) x (window). Callers must run the window check before this one.
+
+The protocol is shaped so that a networked store can do the same in one atomic step:
+with Redis, a Lua script run by ``EVAL`` does ``EXISTS`` on the token key, ``GET`` of
+the signer's last-timestamp key, the comparison, then ``SET ... PX`` on both keys
+(expiry handled by Redis) — one round trip, atomic on the server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import os
+import sqlite3
+import threading
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
+
+from xmppsec.errors import ReplayError, TimestampError
+from xmppsec.jid import bare_jid
+
+__all__ = ["MemoryReplayStore", "ReplayStore", "SQLiteReplayStore"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@runtime_checkable
+class ReplayStore(Protocol):
+    """Atomic check-and-record of (signer, token, timestamp)."""
+
+    def check_and_record(
+        self,
+        signer: str,
+        token: bytes,
+        timestamp: datetime,
+        *,
+        now: datetime,
+        window: timedelta,
+    ) -> None:
+        """Raise :class:`ReplayError` if ``token`` was already accepted for ``signer``
+        or ``timestamp`` is not greater than the newest timestamp accepted from
+        ``signer`` within ``window``; otherwise record both. Entries older than the
+        window are expired."""
+        ...
+
+
+def _micros(dt: datetime, what: str) -> int:
+    """Aware datetime -> integer microseconds since the Unix epoch (exact)."""
+    if not isinstance(dt, datetime) or dt.tzinfo is None or dt.utcoffset() is None:
+        raise TimestampError(f"{what} must be an aware datetime", kind="format")
+    delta = dt - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _prepare(
+    signer: str, token: bytes, timestamp: datetime, now: datetime, window: timedelta
+) -> tuple[str, bytes, int, int, int]:
+    """Normalize arguments: (bare signer, sha256(token), ts µs, now µs, expires µs)."""
+    key = bare_jid(signer)
+    if not isinstance(token, bytes | bytearray | memoryview):
+        raise TypeError("token must be bytes")
+    if not isinstance(window, timedelta) or window <= timedelta(0):
+        raise ValueError("window must be a positive timedelta")  # programming error
+    ts = _micros(timestamp, "timestamp")
+    n = _micros(now, "now")
+    w = window // timedelta(microseconds=1)
+    return key, hashlib.sha256(token).digest(), ts, n, max(ts, n) + w
+
+
+class MemoryReplayStore:
+    """In-process replay store (one lock; bounded by expiry on every insert).
+
+    For a single process. Use :class:`SQLiteReplayStore` when the state must survive
+    a restart or be shared by several processes on one host.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # signer -> {sha256(token): expires_us}
+        self._tokens: dict[str, dict[bytes, int]] = {}
+        # signer -> (newest timestamp us, expires_us)
+        self._last: dict[str, tuple[int, int]] = {}
+        # min-heap of (expires_us, signer, token digest or b"" for the last-timestamp entry)
+        self._expiry: list[tuple[int, str, bytes]] = []
+
+    def __len__(self) -> int:
+        """Number of live token entries (for tests and monitoring)."""
+        with self._lock:
+            return sum(len(v) for v in self._tokens.values())
+
+    def _expire(self, now_us: int) -> None:
+        heap = self._expiry
+        while heap and heap[0][0] < now_us:
+            expires, signer, digest = heapq.heappop(heap)
+            if digest:
+                tokens = self._tokens.get(signer)
+                if tokens is not None and tokens.get(digest) == expires:
+                    del tokens[digest]
+                    if not tokens:
+                        del self._tokens[signer]
+            else:
+                last = self._last.get(signer)
+                if last is not None and last[1] == expires:
+                    del self._last[signer]
+
+    def check_and_record(
+        self,
+        signer: str,
+        token: bytes,
+        timestamp: datetime,
+        *,
+        now: datetime,
+        window: timedelta,
+    ) -> None:
+        key, digest, ts, n, expires = _prepare(signer, token, timestamp, now, window)
+        with self._lock:
+            self._expire(n)
+            tokens = self._tokens.get(key)
+            if tokens is not None and digest in tokens:
+                raise ReplayError(f"replayed signature from {key}")
+            last = self._last.get(key)
+            if last is not None and ts <= last[0]:
+                raise ReplayError(f"timestamp from {key} is not greater than the last one accepted")
+            self._tokens.setdefault(key, {})[digest] = expires
+            heapq.heappush(self._expiry, (expires, key, digest))
+            if last is None or expires >= last[1]:
+                self._last[key] = (ts, expires)
+            else:  # keep the longer-lived entry's expiry with the newer timestamp
+                self._last[key] = (ts, last[1])
+                expires = last[1]
+            heapq.heappush(self._expiry, (expires, key, b""))
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS seen_tokens (
+    signer       TEXT    NOT NULL,   -- normalized bare JID
+    token_sha256 BLOB    NOT NULL,   -- SHA-256 of the token bytes
+    timestamp_us INTEGER NOT NULL,   -- signed timestamp, µs since the Unix epoch (UTC)
+    expires_us   INTEGER NOT NULL,   -- max(timestamp, seen-at) + window
+    PRIMARY KEY (signer, token_sha256)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_tokens_expires ON seen_tokens (expires_us);
+CREATE TABLE IF NOT EXISTS signer_last (
+    signer       TEXT    PRIMARY KEY,
+    timestamp_us INTEGER NOT NULL,   -- newest timestamp accepted from this signer
+    expires_us   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS signer_last_expires ON signer_last (expires_us);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
+"""
+
+
+class SQLiteReplayStore:
+    """Persistent replay store on one SQLite file (stdlib ``sqlite3``).
+
+    * WAL journal, ``busy_timeout`` 5 s; each ``check_and_record`` is one
+      ``BEGIN IMMEDIATE`` transaction (takes the write lock first, so the check and the
+      insert are atomic across threads *and* processes sharing the file).
+    * One connection per store, guarded by a lock (``check_same_thread=False``): safe to
+      share between threads; calls are serialized, which SQLite's single writer does
+      anyway.
+    * ``durable=True`` sets ``synchronous=FULL`` (survives power loss); the default
+      ``NORMAL`` survives a process crash, which is what replay protection needs most.
+    * Expired rows (``expires_us < now``) are ignored by the checks and deleted in the
+      same transaction.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, durable: bool = False) -> None:
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        where = os.fspath(path)
+        try:
+            conn = sqlite3.connect(
+                where, isolation_level=None, check_same_thread=False, timeout=5.0
+            )
+        except sqlite3.Error as exc:
+            raise OSError(f"cannot open replay store {where!r}: {exc}") from exc
+        try:
+            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+            # One script in one write transaction: idempotent (IF NOT EXISTS), and safe
+            # when several processes open the same file at once.
+            conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.Error as exc:
+            conn.close()
+            raise OSError(f"cannot initialize replay store {where!r}: {exc}") from exc
+        if row is None or row[0] != "1":
+            conn.close()
+            raise OSError(f"unsupported replay store schema version in {where!r}: {row!r}")
+        self._conn = conn
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("replay store is closed")
+        return self._conn
+
+    def check_and_record(
+        self,
+        signer: str,
+        token: bytes,
+        timestamp: datetime,
+        *,
+        now: datetime,
+        window: timedelta,
+    ) -> None:
+        key, digest, ts, n, expires = _prepare(signer, token, timestamp, now, window)
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("DELETE FROM seen_tokens WHERE expires_us < ?", (n,))
+                conn.execute("DELETE FROM signer_last WHERE expires_us < ?", (n,))
+                if conn.execute(
+                    "SELECT 1 FROM seen_tokens WHERE signer = ? AND token_sha256 = ?",
+                    (key, digest),
+                ).fetchone():
+                    raise ReplayError(f"replayed signature from {key}")
+                row = conn.execute(
+                    "SELECT timestamp_us, expires_us FROM signer_last WHERE signer = ?", (key,)
+                ).fetchone()
+                if row is not None and ts <= row[0]:
+                    raise ReplayError(
+                        f"timestamp from {key} is not greater than the last one accepted"
+                    )
+                conn.execute(
+                    "INSERT INTO seen_tokens (signer, token_sha256, timestamp_us, expires_us)"
+                    " VALUES (?, ?, ?, ?)",
+                    (key, digest, ts, expires),
+                )
+                conn.execute(
+                    "INSERT INTO signer_last (signer, timestamp_us, expires_us) VALUES (?, ?, ?)"
+                    " ON CONFLICT (signer) DO UPDATE SET timestamp_us = excluded.timestamp_us,"
+                    " expires_us = max(expires_us, excluded.expires_us)",
+                    (key, ts, expires),
+                )
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise OSError(f"replay store failure: {exc}") from exc
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
