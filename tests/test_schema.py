@@ -1,0 +1,437 @@
+"""Tests for xmppsec.schema: stanza validation against the real compiled schemas, typed
+faults, and binding into xsdata dataclasses without touching the caller's tree."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from lxml import etree
+from xmppsec.errors import (
+    LimitExceeded,
+    RestrictedXMLError,
+    SchemaError,
+    SignatureSchemaError,
+    StanzaSchemaError,
+)
+from xmppsec.parser import Limits, parse
+from xmppsec.schema import (
+    SchemaFault,
+    from_binding,
+    schema_faults,
+    to_binding,
+    validate,
+    validate_document,
+)
+
+DS = "http://www.w3.org/2000/09/xmldsig#"
+
+MESSAGE = (
+    b"<message xmlns='jabber:client' from='juliet@capulet.net/balcony' id='183ef129'"
+    b" to='romeo@montague.net' type='chat'>"
+    b"<thread>8996aef0-061d-012d-347a-549a200771aa</thread>"
+    b"<body>Wherefore art thou, Romeo?</body></message>"
+)
+PRESENCE = (
+    b"<presence xmlns='jabber:client' from='juliet@capulet.net/balcony' xml:lang='en'>"
+    b"<show>away</show><status>In the garden</status><priority>5</priority></presence>"
+)
+# A payload in a namespace the schemas do not know passes the lax wildcard untouched.
+IQ = (
+    b"<iq xmlns='jabber:client' type='get' id='v1' to='capulet.net'>"
+    b"<query xmlns='jabber:iq:version'/></iq>"
+)
+
+
+def signature(signed_info: str = "", signature_value: str = "MEUCIQDx") -> str:
+    """A ds:Signature, one element per line (the tests count lines)."""
+    signed_info = signed_info or (
+        "<ds:SignedInfo>\n"
+        "<ds:CanonicalizationMethod Algorithm='http://www.w3.org/2001/10/xml-exc-c14n#'/>\n"
+        "<ds:SignatureMethod"
+        " Algorithm='http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256'/>\n"
+        "<ds:Reference URI='urn:xmpp:dsig:ref:0#b1'>\n"
+        "<ds:DigestMethod Algorithm='http://www.w3.org/2001/04/xmlenc#sha256'/>\n"
+        "<ds:DigestValue>q1MKE+RZFJgrefm34/uKHw1Xm0vYYIUk8d5I1zmKwJo=</ds:DigestValue>\n"
+        "</ds:Reference>\n"
+        "</ds:SignedInfo>\n"
+    )
+    return (
+        f"<ds:Signature xmlns:ds='{DS}'>\n"
+        f"{signed_info}"
+        f"<ds:SignatureValue>{signature_value}</ds:SignatureValue>\n"
+        "</ds:Signature>"
+    )
+
+
+def signed_message(sig: str) -> bytes:
+    return (
+        "<message xmlns='jabber:client' from='juliet@capulet.net/balcony'"
+        " to='romeo@montague.net' id='s1' type='chat'>\n"
+        "<body>Wherefore art thou, Romeo?</body>\n"
+        f"{sig}\n"
+        "</message>"
+    ).encode()
+
+
+# -- valid stanzas -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stanza", [MESSAGE, PRESENCE, IQ], ids=["message", "presence", "iq"])
+def test_valid_stanzas_pass_and_return_the_parsed_root(stanza: bytes) -> None:
+    root = validate(stanza)
+    assert isinstance(root, etree._Element)
+    assert etree.QName(root).namespace == "jabber:client"
+    assert etree.tostring(root) == etree.tostring(parse(stanza))
+
+
+def test_signed_stanza_with_a_well_formed_signature_passes() -> None:
+    root = validate(signed_message(signature()))
+    assert root[1].tag == f"{{{DS}}}Signature"
+
+
+def test_an_element_is_validated_in_place_and_returned_as_is() -> None:
+    root = parse(MESSAGE)
+    before = etree.tostring(root)
+    assert validate(root) is root
+    assert etree.tostring(root) == before
+
+
+# -- invalid stanzas -----------------------------------------------------------------------
+
+
+def test_bad_stanza_type_names_line_and_path() -> None:
+    with pytest.raises(StanzaSchemaError) as info:
+        validate(b"<message xmlns='jabber:client' type='bogus'><body>x</body></message>")
+    assert info.value.line == 1
+    assert info.value.path == "/message"
+    assert "bogus" in str(info.value)
+    assert not isinstance(info.value, SignatureSchemaError)
+
+
+def test_fault_on_a_later_line_reports_that_line_and_the_child_path() -> None:
+    data = (
+        b"<presence xmlns='jabber:client'>\n"
+        b"<status>out</status>\n"
+        b"<show>sleeping</show>\n"
+        b"</presence>"
+    )
+    with pytest.raises(StanzaSchemaError) as info:
+        validate(data)
+    assert info.value.line == 3
+    assert info.value.path == "/presence/show"
+    assert "line 3" in str(info.value) and "/presence/show" in str(info.value)
+
+
+def test_all_faults_are_available_first_one_first() -> None:
+    data = (
+        b"<message xmlns='jabber:client' type='bogus'>\n"
+        b"<body>x</body>\n"
+        b"<thread>t</thread><thread>u</thread>\n"
+        b"</message>"
+    )
+    with pytest.raises(StanzaSchemaError) as info:
+        validate(data)
+    faults = schema_faults(info.value)
+    assert len(faults) >= 2
+    assert all(isinstance(f, SchemaFault) for f in faults)
+    assert (faults[0].line, faults[0].path) == (info.value.line, info.value.path)
+    assert [f.line for f in faults][:2] == [1, 3]
+    assert "more fault" in str(info.value)
+
+
+def test_iq_without_id_is_rejected() -> None:
+    # RFC 6120 §8.1.3: the id attribute is REQUIRED for IQ stanzas.
+    with pytest.raises(StanzaSchemaError) as info:
+        validate(b"<iq xmlns='jabber:client' type='get'><query xmlns='jabber:iq:version'/></iq>")
+    assert info.value.line == 1
+    assert info.value.path == "/iq"
+
+
+def test_sub_element_is_validated_as_a_stanza_with_paths_from_it() -> None:
+    wrapper = parse(
+        b"<forwarded xmlns='urn:xmpp:forward:0'>\n"
+        b"<message xmlns='jabber:client' type='bogus'><body>x</body></message>\n"
+        b"</forwarded>"
+    )
+    with pytest.raises(StanzaSchemaError) as info:
+        validate(wrapper[0])
+    assert info.value.line == 2
+    assert info.value.path == "/message"
+
+
+# -- ds:Signature inside a stanza ----------------------------------------------------------
+
+
+def test_duplicated_signed_info_is_a_signature_schema_error() -> None:
+    one = signature().split("<ds:SignedInfo>", 1)[1].split("</ds:SignedInfo>\n", 1)[0]
+    twice = f"<ds:SignedInfo>{one}</ds:SignedInfo>\n<ds:SignedInfo>{one}</ds:SignedInfo>\n"
+    with pytest.raises(SignatureSchemaError) as info:
+        validate(signed_message(signature(signed_info=twice)))
+    assert info.value.path == "/message/ds:Signature/ds:SignedInfo[2]"
+    assert info.value.line > 3
+    assert isinstance(info.value, SchemaError)
+
+
+def test_missing_signature_value_is_a_signature_schema_error() -> None:
+    data = signed_message(signature()).replace(
+        b"<ds:SignatureValue>MEUCIQDx</ds:SignatureValue>\n", b""
+    )
+    with pytest.raises(SignatureSchemaError) as info:
+        validate(data)
+    assert info.value.path.startswith("/message/ds:Signature")
+    assert info.value.line >= 3
+
+
+def test_non_base64_signature_value_is_a_signature_schema_error() -> None:
+    data = signed_message(signature(signature_value="not base64!"))
+    with pytest.raises(SignatureSchemaError) as info:
+        validate(data)
+    assert info.value.path == "/message/ds:Signature/ds:SignatureValue"
+    lines = data.split(b"\n")
+    assert b"SignatureValue" in lines[info.value.line - 1]
+
+
+def test_reference_without_digest_value_is_a_signature_schema_error() -> None:
+    data = signed_message(signature()).replace(
+        b"<ds:DigestValue>q1MKE+RZFJgrefm34/uKHw1Xm0vYYIUk8d5I1zmKwJo=</ds:DigestValue>\n", b""
+    )
+    with pytest.raises(SignatureSchemaError) as info:
+        validate(data)
+    assert info.value.path.startswith("/message/ds:Signature/ds:SignedInfo/ds:Reference")
+
+
+# -- wrong roots and restricted XML --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<message xmlns='jabber:server' type='chat'><body>x</body></message>",
+        b"<message type='chat'><body>x</body></message>",
+        b"<stanza xmlns='jabber:client'/>",
+        f"<ds:SignatureValue xmlns:ds='{DS}'>AAAA</ds:SignatureValue>".encode(),
+    ],
+    ids=["jabber-server", "no-namespace", "unknown-name", "global-ds-element"],
+)
+def test_root_must_be_a_jabber_client_stanza(data: bytes) -> None:
+    with pytest.raises(StanzaSchemaError) as info:
+        validate(data)
+    assert info.value.line == 1
+    assert info.value.path.startswith("/")
+    assert "jabber:client" in str(info.value)
+
+
+def test_doctype_is_refused_by_the_parser_not_the_schema() -> None:
+    data = b"<!DOCTYPE message [<!ENTITY x 'y'>]><message xmlns='jabber:client'>&x;</message>"
+    with pytest.raises(RestrictedXMLError):
+        validate(data)
+    with pytest.raises(RestrictedXMLError):
+        validate_document(data)
+
+
+def test_limits_apply_to_bytes_and_to_elements() -> None:
+    tight = Limits(max_depth=2)
+    deep = b"<iq xmlns='jabber:client' type='get' id='d'><a xmlns='urn:x'><b/></a></iq>"
+    with pytest.raises(LimitExceeded):
+        validate(deep, limits=tight)
+    with pytest.raises(LimitExceeded):
+        validate(parse(deep), limits=tight)
+
+
+def test_element_with_a_comment_is_refused() -> None:
+    root = parse(MESSAGE)
+    root.append(etree.Comment("injected"))
+    with pytest.raises(RestrictedXMLError):
+        validate(root)
+
+
+# -- validate_document ---------------------------------------------------------------------
+
+
+def test_validate_document_accepts_a_global_signature() -> None:
+    root = validate_document(signature().encode())
+    assert root.tag == f"{{{DS}}}Signature"
+
+
+def test_validate_document_signature_fault_is_a_signature_schema_error() -> None:
+    with pytest.raises(SignatureSchemaError) as info:
+        validate_document(signature(signature_value="@@").encode())
+    assert info.value.path == "/ds:Signature/ds:SignatureValue"
+
+
+def test_validate_document_rejects_an_undeclared_root() -> None:
+    with pytest.raises(StanzaSchemaError) as info:
+        validate_document(b"<query xmlns='jabber:iq:version'/>")
+    assert info.value.line == 1
+
+
+# -- thread safety -------------------------------------------------------------------------
+
+
+def test_concurrent_validations_report_their_own_faults() -> None:
+    # Each worker's invalid stanza has its fault on a different line; with one shared
+    # error log and no lock, a worker could see another's fault (or none).
+    failures: list[str] = []
+
+    def worker(n: int) -> None:
+        bad = b"<message xmlns='jabber:client'>" + b"\n" * n + b"<show>x</show></message>"
+        for _ in range(40):
+            validate(MESSAGE)
+            try:
+                validate(bad)
+            except StanzaSchemaError as exc:
+                if exc.line != n + 1 or exc.path != "/message/show":
+                    failures.append(f"worker {n}: line {exc.line} path {exc.path}")
+            else:
+                failures.append(f"worker {n}: invalid stanza accepted")
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(1, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+
+
+# -- typed access through bindings ---------------------------------------------------------
+
+
+@dataclass
+class DigestMethod:
+    """A hand-written binding of ds:DigestMethod (the generated ones are tested below)."""
+
+    class Meta:
+        name = "DigestMethod"
+        namespace = DS
+
+    algorithm: str = field(metadata={"type": "Attribute", "name": "Algorithm", "required": True})
+
+
+@dataclass
+class SignatureMethod:
+    class Meta:
+        name = "SignatureMethod"
+        namespace = DS
+
+    algorithm: str = field(metadata={"type": "Attribute", "name": "Algorithm", "required": True})
+    hmac_output_length: int | None = field(
+        default=None, metadata={"type": "Element", "name": "HMACOutputLength"}
+    )
+
+
+SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+DIGEST_METHOD = f"<DigestMethod xmlns='{DS}' Algorithm='{SHA256}'/>".encode()
+
+
+def test_to_binding_returns_the_dataclass_and_leaves_the_tree_alone() -> None:
+    root = validate(signed_message(signature()))
+    method = root.find(f".//{{{DS}}}DigestMethod")
+    assert method is not None
+    before = etree.tostring(root)
+    bound = to_binding(method, DigestMethod)
+    assert isinstance(bound, DigestMethod)
+    assert bound.algorithm == SHA256
+    assert etree.tostring(root) == before
+    validate(root)  # the caller's tree is still whole and valid
+
+
+def test_to_binding_from_bytes() -> None:
+    assert to_binding(DIGEST_METHOD, DigestMethod) == DigestMethod(algorithm=SHA256)
+
+
+def test_to_binding_wrong_root_is_refused() -> None:
+    with pytest.raises(StanzaSchemaError) as info:
+        to_binding(DIGEST_METHOD, SignatureMethod)
+    assert info.value.path == f"/{{{DS}}}DigestMethod"
+
+
+def test_to_binding_checks_the_schema_first() -> None:
+    data = (
+        f"<SignatureMethod xmlns='{DS}' Algorithm='urn:x'>"
+        "<HMACOutputLength>many</HMACOutputLength></SignatureMethod>"
+    ).encode()
+    with pytest.raises(StanzaSchemaError) as info:
+        to_binding(data, SignatureMethod)
+    assert info.value.path == "/SignatureMethod/HMACOutputLength"
+
+
+def test_converter_warning_becomes_a_typed_error() -> None:
+    data = (
+        f"<SignatureMethod xmlns='{DS}' Algorithm='urn:x'>"
+        "<HMACOutputLength>many</HMACOutputLength></SignatureMethod>"
+    ).encode()
+    with pytest.raises(StanzaSchemaError) as info:
+        to_binding(data, SignatureMethod, check_schema=False)
+    assert "HMACOutputLength" in str(info.value) or "hmac_output_length" in str(info.value)
+    assert info.value.line == 1
+
+
+def test_unknown_element_becomes_a_typed_error() -> None:
+    data = f"<DigestMethod xmlns='{DS}' Algorithm='{SHA256}'><x xmlns='urn:x'/></DigestMethod>"
+    # Schema-valid (a lax ##other wildcard), but the hand binding has no field for it.
+    validate_document(data.encode())
+    with pytest.raises(StanzaSchemaError):
+        to_binding(data.encode(), DigestMethod)
+
+
+def test_to_binding_refuses_a_non_dataclass() -> None:
+    with pytest.raises(TypeError):
+        to_binding(DIGEST_METHOD, int)
+
+
+def test_from_binding_round_trips_and_validates() -> None:
+    data = from_binding(SignatureMethod(algorithm="urn:x", hmac_output_length=256))
+    root = validate_document(data)
+    assert root.tag == f"{{{DS}}}SignatureMethod"
+    assert root.get("Algorithm") == "urn:x"
+    assert to_binding(data, SignatureMethod).hmac_output_length == 256
+
+
+@dataclass
+class LooseSignatureValue:
+    """Types its content as any string, so it can hold what the schema refuses."""
+
+    class Meta:
+        name = "SignatureValue"
+        namespace = DS
+
+    value: str = field(default="", metadata={"type": "Text"})
+
+
+def test_from_binding_refuses_schema_invalid_output() -> None:
+    with pytest.raises(SignatureSchemaError) as info:
+        from_binding(LooseSignatureValue(value="not base64!"))
+    assert info.value.path == "/ds:SignatureValue"
+    unchecked = from_binding(LooseSignatureValue(value="not base64!"), check_schema=False)
+    assert unchecked == f'<SignatureValue xmlns="{DS}">not base64!</SignatureValue>'.encode()
+
+
+# -- the generated bindings (helper B's xmppsec.bindings.*) --------------------------------
+
+
+def _binding(module: str, name: str) -> Any:
+    mod = pytest.importorskip(f"xmppsec.bindings.{module}")
+    return getattr(mod, name)
+
+
+def test_generated_message_binding() -> None:
+    message_cls = _binding("jabber_client", "Message")
+    root = parse(MESSAGE)
+    before = etree.tostring(root)
+    bound = to_binding(root, message_cls)
+    assert isinstance(bound, message_cls)
+    assert etree.tostring(root) == before
+    again = from_binding(bound)
+    validate(again)
+
+
+def test_generated_signature_binding() -> None:
+    signature_cls = _binding("xmldsig", "Signature")
+    root = validate(signed_message(signature()))
+    before = etree.tostring(root)
+    bound = to_binding(root[1], signature_cls)
+    assert isinstance(bound, signature_cls)
+    assert etree.tostring(root) == before
