@@ -1,0 +1,247 @@
+"""Algorithm and namespace URIs, and the one table mapping them to ``cryptography``.
+
+Signature method URIs: XML-DSIG core (2000/09), RFC 6931 (``xmldsig-more``, RSA-PSS with
+MGF1), XML-DSIG 1.1 (ECDSA, raw ``r || s`` values), RFC 9231 (Ed25519).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+from .errors import InvalidSignature, UnsupportedAlgorithm, UntrustedKey
+
+__all__ = [
+    "C14NMethod",
+    "DigestMethod",
+    "NS",
+    "PrivateKey",
+    "PublicKey",
+    "SignatureMethod",
+    "TransformMethod",
+    "default_signature_method",
+    "digest",
+    "sign_bytes",
+    "signature_spec",
+    "signing_public_key",
+    "verify_bytes",
+]
+
+PrivateKey = (
+    rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | dsa.DSAPrivateKey
+)
+PublicKey = (
+    rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | dsa.DSAPublicKey
+)
+
+
+class NS(StrEnum):
+    """Namespaces used by xmppsec."""
+
+    DS = "http://www.w3.org/2000/09/xmldsig#"
+    DS11 = "http://www.w3.org/2009/xmldsig11#"
+    XMPP_DSIG = "urn:xmpp:dsig:0"
+    JABBER_CLIENT = "jabber:client"
+    JABBER_SERVER = "jabber:server"
+    XML = "http://www.w3.org/XML/1998/namespace"
+    DELAY = "urn:xmpp:delay"
+    E2E = "urn:ietf:params:xml:ns:xmpp-e2e"
+    STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+
+
+class DigestMethod(StrEnum):
+    SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+    SHA384 = "http://www.w3.org/2001/04/xmldsig-more#sha384"
+    SHA512 = "http://www.w3.org/2001/04/xmlenc#sha512"
+    SHA1 = "http://www.w3.org/2000/09/xmldsig#sha1"  # legacy: explicit opt-in only
+
+
+class SignatureMethod(StrEnum):
+    RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+    RSA_SHA384 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384"
+    RSA_SHA512 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"
+    RSA_PSS_SHA256 = "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1"
+    RSA_PSS_SHA384 = "http://www.w3.org/2007/05/xmldsig-more#sha384-rsa-MGF1"
+    RSA_PSS_SHA512 = "http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1"
+    ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+    ECDSA_SHA384 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384"
+    ECDSA_SHA512 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512"
+    ED25519 = "http://www.w3.org/2021/04/xmldsig-more#eddsa-ed25519"
+    RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"  # legacy
+    DSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#dsa-sha1"  # legacy (the XEP's examples)
+
+
+class C14NMethod(StrEnum):
+    C14N10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+    C14N11 = "http://www.w3.org/2006/12/xml-c14n11"
+    EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+    XMPP_DSIG_0 = "urn:xmpp:dsig:transform:0"  # XEP-0290 §3, see xmppsec._c14n
+
+
+class TransformMethod(StrEnum):
+    ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+
+
+LEGACY_DIGESTS = frozenset({DigestMethod.SHA1})
+LEGACY_SIGNATURES = frozenset({SignatureMethod.RSA_SHA1, SignatureMethod.DSA_SHA1})
+
+_HASHLIB = {
+    DigestMethod.SHA256: "sha256",
+    DigestMethod.SHA384: "sha384",
+    DigestMethod.SHA512: "sha512",
+    DigestMethod.SHA1: "sha1",
+}
+
+
+def digest(method: DigestMethod, data: bytes) -> bytes:
+    return hashlib.new(_HASHLIB[method], data).digest()
+
+
+KeyFamily = Literal["rsa", "rsa-pss", "ecdsa", "ed25519", "dsa"]
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureSpec:
+    family: KeyFamily
+    hash: type[hashes.HashAlgorithm] | None
+
+
+_SIGNATURES: dict[SignatureMethod, SignatureSpec] = {
+    SignatureMethod.RSA_SHA256: SignatureSpec("rsa", hashes.SHA256),
+    SignatureMethod.RSA_SHA384: SignatureSpec("rsa", hashes.SHA384),
+    SignatureMethod.RSA_SHA512: SignatureSpec("rsa", hashes.SHA512),
+    SignatureMethod.RSA_PSS_SHA256: SignatureSpec("rsa-pss", hashes.SHA256),
+    SignatureMethod.RSA_PSS_SHA384: SignatureSpec("rsa-pss", hashes.SHA384),
+    SignatureMethod.RSA_PSS_SHA512: SignatureSpec("rsa-pss", hashes.SHA512),
+    SignatureMethod.ECDSA_SHA256: SignatureSpec("ecdsa", hashes.SHA256),
+    SignatureMethod.ECDSA_SHA384: SignatureSpec("ecdsa", hashes.SHA384),
+    SignatureMethod.ECDSA_SHA512: SignatureSpec("ecdsa", hashes.SHA512),
+    SignatureMethod.ED25519: SignatureSpec("ed25519", None),
+    SignatureMethod.RSA_SHA1: SignatureSpec("rsa", hashes.SHA1),
+    SignatureMethod.DSA_SHA1: SignatureSpec("dsa", hashes.SHA1),
+}
+
+
+def signature_spec(method: SignatureMethod) -> SignatureSpec:
+    return _SIGNATURES[method]
+
+
+def default_signature_method(key: PrivateKey | PublicKey) -> SignatureMethod:
+    """ECDSA P-256/SHA-256 is the default; the hash follows the curve for P-384/P-521."""
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        size = key.curve.key_size
+        if size >= 521:
+            return SignatureMethod.ECDSA_SHA512
+        if size >= 384:
+            return SignatureMethod.ECDSA_SHA384
+        return SignatureMethod.ECDSA_SHA256
+    if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
+        return SignatureMethod.ED25519
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        return SignatureMethod.RSA_SHA256
+    if isinstance(key, dsa.DSAPrivateKey | dsa.DSAPublicKey):
+        return SignatureMethod.DSA_SHA1
+    raise UnsupportedAlgorithm(f"unsupported key type {type(key).__name__}")
+
+
+def signing_public_key(key: object) -> PublicKey:
+    """Narrow a certificate's public key to a type xmppsec signs with, or refuse it."""
+    if isinstance(
+        key,
+        rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | dsa.DSAPublicKey,
+    ):
+        return key
+    raise UntrustedKey(f"{type(key).__name__} keys cannot sign XML-DSIG here")
+
+
+def _family_matches(family: KeyFamily, key: PrivateKey | PublicKey) -> bool:
+    if family in ("rsa", "rsa-pss"):
+        return isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey)
+    if family == "ecdsa":
+        return isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey)
+    if family == "ed25519":
+        return isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey)
+    return isinstance(key, dsa.DSAPrivateKey | dsa.DSAPublicKey)
+
+
+def _pss(h: hashes.HashAlgorithm) -> padding.PSS:
+    # RFC 6931 §2.3.10 defaults: MGF1 with the same hash, salt length = hash length.
+    return padding.PSS(mgf=padding.MGF1(h), salt_length=h.digest_size)
+
+
+def _raw_len(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) -> int:
+    return (key.curve.key_size + 7) // 8
+
+
+def sign_bytes(key: PrivateKey, method: SignatureMethod, data: bytes) -> bytes:
+    """Sign ``data``; ECDSA/DSA values are raw ``r || s`` (XML-DSIG 1.1 §6.4.3)."""
+    spec = _SIGNATURES[method]
+    if not _family_matches(spec.family, key):
+        raise UnsupportedAlgorithm(f"{method} does not fit a {type(key).__name__}")
+    h = spec.hash() if spec.hash is not None else None
+    if isinstance(key, rsa.RSAPrivateKey):
+        assert h is not None
+        pad: padding.AsymmetricPadding = _pss(h) if spec.family == "rsa-pss" else padding.PKCS1v15()
+        return key.sign(data, pad, h)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        assert h is not None
+        r, s = decode_dss_signature(key.sign(data, ec.ECDSA(h)))
+        n = _raw_len(key)
+        return r.to_bytes(n, "big") + s.to_bytes(n, "big")
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return key.sign(data)
+    assert h is not None
+    r, s = decode_dss_signature(key.sign(data, h))
+    n = (key.parameters().parameter_numbers().q.bit_length() + 7) // 8
+    return r.to_bytes(n, "big") + s.to_bytes(n, "big")
+
+
+def verify_bytes(key: PublicKey, method: SignatureMethod, signature: bytes, data: bytes) -> None:
+    """Verify or raise :class:`InvalidSignature`; a key of the wrong family is
+    :class:`UntrustedKey` (the signature cannot be from that key)."""
+    spec = _SIGNATURES[method]
+    if not _family_matches(spec.family, key):
+        raise UntrustedKey(f"the trusted key is not usable with {method}")
+    h = spec.hash() if spec.hash is not None else None
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            assert h is not None
+            pad: padding.AsymmetricPadding = (
+                _pss(h) if spec.family == "rsa-pss" else padding.PKCS1v15()
+            )
+            key.verify(signature, data, pad, h)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            assert h is not None
+            n = _raw_len(key)
+            # XML-DSIG 1.1: exactly 2n raw bytes; r and s in [1, order) is checked by OpenSSL.
+            if len(signature) != 2 * n:
+                raise InvalidSignature("ECDSA SignatureValue is not raw r||s of the curve size")
+            r = int.from_bytes(signature[:n], "big")
+            s = int.from_bytes(signature[n:], "big")
+            if r == 0 or s == 0:
+                raise InvalidSignature("ECDSA r or s is zero")
+            key.verify(encode_dss_signature(r, s), data, ec.ECDSA(h))
+        elif isinstance(key, ed25519.Ed25519PublicKey):
+            key.verify(signature, data)
+        else:
+            assert h is not None
+            n = (key.parameters().parameter_numbers().q.bit_length() + 7) // 8
+            if len(signature) != 2 * n:
+                raise InvalidSignature("DSA SignatureValue has the wrong length")
+            r = int.from_bytes(signature[:n], "big")
+            s = int.from_bytes(signature[n:], "big")
+            key.verify(encode_dss_signature(r, s), data, h)
+    except _CryptoInvalidSignature:
+        raise InvalidSignature("SignatureValue does not verify over SignedInfo") from None
+    except (ValueError, TypeError) as exc:
+        raise InvalidSignature(f"SignatureValue is malformed: {exc}") from None
