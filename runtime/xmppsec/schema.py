@@ -55,7 +55,7 @@ T = TypeVar("T")
 
 JABBER_CLIENT = "jabber:client"
 DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
-_SIGNATURE_TAG = f"{{{DSIG_NS}}}Signature"
+_STANZA_DESC_TAG = "{urn:xmpp:dsig:0}stanza-desc"
 # RFC 6120 §8: the three stanza kinds. jabber:server is not accepted here: XEP-0290's
 # transform normalizes it to jabber:client before anything is validated or digested.
 _STANZA_TAGS = frozenset(f"{{{JABBER_CLIENT}}}{name}" for name in ("message", "presence", "iq"))
@@ -156,14 +156,19 @@ _lock = threading.Lock()
 _schema: etree.XMLSchema | None = None
 
 
-def _run_schema(element: etree._Element) -> tuple[tuple[int, str, str], ...]:
-    """Validate ``element`` as a document root; return (line, path, message) per fault."""
+_RawFaults = tuple[tuple[int, str, str], ...]
+
+
+def _run_schema(element: etree._Element) -> _RawFaults | None:
+    """Validate ``element`` as a document root: None when valid, else (line, path, message)
+    per fault. The verdict comes from the validator's return value, never from the error
+    log being empty (an empty log must not turn into "valid")."""
     global _schema
     with _lock:
         if _schema is None:
             _schema = _compile_schema()
         if _schema(element):
-            return ()
+            return None
         # lxml-stubs declares _ErrorLog opaque; it iterates _LogEntry objects.
         entries = cast("Iterable[Any]", _schema.error_log)
         return tuple((int(e.line), str(e.path), str(e.message)) for e in entries)
@@ -181,8 +186,8 @@ def _line(element: etree._Element) -> int:
 def _readable_path(element: etree._Element, root: etree._Element) -> str:
     """An XPath-like path such as ``/message/ds:Signature/ds:SignedInfo[2]``.
 
-    Names in the root's namespace are bare; known namespaces use their conventional prefix
-    (``ds``, ``d``, ``e2e``, ...), other namespaces the document's prefix, or Clark
+    Known namespaces use their conventional prefix (``ds``, ``d``, ``e2e``, ...), names in
+    the root's namespace (``jabber:client``) are bare, others use the document's prefix, or Clark
     notation ``{uri}name`` when the document uses a default namespace. ``[n]`` counts
     same-named siblings, 1-based, and appears only when there are several.
     """
@@ -192,10 +197,10 @@ def _readable_path(element: etree._Element, root: etree._Element) -> str:
     while node is not None:
         qname = etree.QName(node)
         known = _PREFIX_OF.get(qname.namespace or "")
-        if qname.namespace == root_ns:
-            step = qname.localname
-        elif known is not None:
+        if known is not None:
             step = f"{known}:{qname.localname}"
+        elif qname.namespace == root_ns:
+            step = qname.localname
         elif node.prefix:
             step = f"{node.prefix}:{qname.localname}"
         else:
@@ -210,9 +215,15 @@ def _readable_path(element: etree._Element, root: etree._Element) -> str:
     return "/" + "/".join(reversed(steps))
 
 
-def _fault_error(
-    raw: tuple[tuple[int, str, str], ...], root: etree._Element, *, what: str
-) -> SchemaError:
+def _self_and_ancestors(element: etree._Element) -> list[etree._Element]:
+    return [element, *element.iterancestors()]
+
+
+def _is_signature_part(element: etree._Element) -> bool:
+    return element.tag == _STANZA_DESC_TAG or etree.QName(element).namespace == DSIG_NS
+
+
+def _fault_error(raw: _RawFaults, root: etree._Element, *, what: str) -> SchemaError:
     """Turn libxml2's faults on the tree rooted at ``root`` into a typed error.
 
     libxml2 names the faulty node by ``xmlGetNodePath``, the same function behind
@@ -227,12 +238,10 @@ def _fault_error(
         element = by_path.get(libxml_path)
         path = _readable_path(element, root) if element is not None else libxml_path
         if index == 0 and element is not None:
-            # XEP-0290 §5 / security case 17: a structurally broken signature (or stanza-desc,
-            # which lives in its ds:Object) is a signature error, not a stanza error.
-            in_signature = (
-                any(node.tag == _SIGNATURE_TAG for node in element.iterancestors())
-                or element.tag == _SIGNATURE_TAG
-            )
+            # Security case 17: a structurally broken signature - anything in the XML-DSig
+            # namespace, or the stanza-desc (XEP-0290 §2, inside ds:Object) - is a
+            # signature error, not a stanza error.
+            in_signature = any(_is_signature_part(node) for node in _self_and_ancestors(element))
         faults.append(SchemaFault(message=message.strip(), line=max(line, 0), path=path))
     if not faults:  # validation failed without a report; still a typed error
         faults.append(SchemaFault(f"{what} is not schema-valid", _line(root), "/"))
@@ -280,8 +289,9 @@ def validate(data: bytes | etree._Element, *, limits: Limits = DEFAULT_LIMITS) -
     parsed (xsdata empties the trees it reads).
 
     Raises :class:`~xmppsec.errors.StanzaSchemaError` for a wrong root or a schema fault,
-    :class:`~xmppsec.errors.SignatureSchemaError` when the first fault lies inside a
-    ds:Signature. ``line``/``path`` name the first fault; :func:`schema_faults` gives all.
+    :class:`~xmppsec.errors.SignatureSchemaError` when the first fault lies in XML-DSig
+    material (a ds:Signature or any ds: element, or a stanza-desc). ``line``/``path`` name
+    the first fault; :func:`schema_faults` gives all.
     """
     root = _tree(data, limits)
     if root.tag not in _STANZA_TAGS:
@@ -290,10 +300,10 @@ def validate(data: bytes | etree._Element, *, limits: Limits = DEFAULT_LIMITS) -
             f"root element {qname.text} is not a stanza: expected message, presence or iq "
             f"in {JABBER_CLIENT} (RFC 6120 §8)",
             line=_line(root),
-            path="/" + qname.text,
+            path=_readable_path(root, root),
         )
     raw = _run_schema(root)
-    if raw:
+    if raw is not None:
         raise _fault_error(raw, _as_root(root), what="stanza")
     return root
 
@@ -309,7 +319,7 @@ def validate_document(
     """
     root = _tree(data, limits)
     raw = _run_schema(root)
-    if raw:
+    if raw is not None:
         raise _fault_error(raw, _as_root(root), what="document")
     return root
 
@@ -375,21 +385,24 @@ def to_binding(
             f"root element {etree.QName(root).text} does not match binding "
             f"{cls.__qualname__} ({expected})",
             line=_line(root),
-            path="/" + etree.QName(root).text,
+            path=_readable_path(root, root),
         )
     private = _detached_copy(root)
     if check_schema:
         raw = _run_schema(private)
-        if raw:
+        if raw is not None:
             raise _fault_error(raw, private, what="document")
     parser = XmlParser(config=_PARSER_CONFIG, context=_context())
     try:
         result: T = parser.parse(private, cls)
     except (ParserError, ConverterError, XmlHandlerError) as exc:
-        raise StanzaSchemaError(
+        kind: type[SchemaError] = (
+            SignatureSchemaError if _is_signature_part(root) else StanzaSchemaError
+        )
+        raise kind(
             f"cannot bind to {cls.__qualname__}: {exc}",
             line=_line(root),
-            path="/" + etree.QName(root).text,
+            path=_readable_path(root, root),
         ) from exc
     return result
 
