@@ -1,0 +1,52 @@
+# xmppsec: the two set-up commands of the README, and the steps they are made of.
+#   make demo   signs, verifies and rejects a tampered stanza on an embedded default
+#   make test   installs everything it needs, then runs every gate and the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Debian packages the test suite drives for real (interop with xmlsec1 and openssl).
+APT_PACKAGES := xmlsec1 openssl
+
+.PHONY: demo test system-deps venv check-codegen lint typecheck docs pytest bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Installs the Debian packages when running as root with apt-get; otherwise says what is missing.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (install them, or run as root)"; fi; \
+	fi
+
+demo: venv
+	$(VENV)/bin/xmppsec demo
+
+check-codegen: venv
+	$(PY) -m codegen --check
+
+lint: venv
+	$(VENV)/bin/ruff check runtime codegen tests
+
+typecheck: venv
+	$(VENV)/bin/mypy runtime generated codegen tests
+
+docs: venv
+	$(VENV)/bin/mkdocs build --strict --quiet --site-dir .tmp/site
+
+pytest: venv
+	$(VENV)/bin/pytest -p no:cacheprovider
+
+test: system-deps venv check-codegen lint typecheck docs pytest
+
+clean:
+	rm -rf $(VENV) .tmp .mypy_cache .ruff_cache .pytest_cache dist build
