@@ -12,7 +12,6 @@ from collections.abc import Iterator
 
 import pytest
 from lxml import etree
-
 from xmppsec.errors import LimitExceeded, RestrictedXMLError
 from xmppsec.parser import DEFAULT_LIMITS, Limits, check_tree, parse
 
@@ -105,7 +104,9 @@ def test_predefined_and_character_references_are_allowed() -> None:
 
 def test_comment_in_text() -> None:
     with pytest.raises(RestrictedXMLError, match="comment"):
-        parse(b"<message xmlns='jabber:client'><body>pay alice<!-- -->; and mallory</body></message>")
+        parse(
+            b"<message xmlns='jabber:client'><body>pay alice<!-- -->; and mallory</body></message>"
+        )
 
 
 @pytest.mark.parametrize(
