@@ -1,0 +1,221 @@
+# DO NOT EDIT — regenerate with python -m codegen
+# Source: xmpp-dsig.xsd
+"""Bindings for the XML namespace urn:xmpp:dsig:0.
+
+Dataclasses for the elements and types of xmpp-dsig.xsd, for xsdata's
+XmlParser / XmlSerializer.  Each class names its XML element or type in ``Meta``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Final
+
+from xmppsec.bindings.xmldsig import (
+    DigestMethod,
+    Transforms,
+)
+
+__NAMESPACE__ = "urn:xmpp:dsig:0"
+
+__all__ = [
+    "ATTR_ID",
+    "IqCopyType",
+    "IqTypeValue",
+    "MessageCopyType",
+    "MessageTypeValue",
+    "PresenceCopyType",
+    "PresenceTypeValue",
+    "ReferenceType",
+    "ReferencesType",
+    "StanzaDesc",
+    "StanzaDescType",
+]
+
+ATTR_ID: Final = "{urn:xmpp:dsig:0}id"
+"""
+Marks a direct child of a stanza as signed; stanza-desc references it as urn:xmpp:dsig:ref:0#ID
+(never on the stanza itself or on grandchildren).
+"""
+
+
+class IqTypeValue(Enum):
+    """IQ type as in RFC 6120 §8.2.3 (mirrors jabber-client.xsd)."""
+
+    ERROR = "error"
+    GET = "get"
+    RESULT = "result"
+    SET = "set"
+
+
+class MessageTypeValue(Enum):
+    """Message type as in RFC 6121 §5.2.2 (mirrors jabber-client.xsd)."""
+
+    CHAT = "chat"
+    ERROR = "error"
+    GROUPCHAT = "groupchat"
+    HEADLINE = "headline"
+    NORMAL = "normal"
+
+
+class PresenceTypeValue(Enum):
+    """Presence type as in RFC 6121 §4.7.1 / RFC 6120 §8.2.2 (mirrors jabber-client.xsd)."""
+
+    ERROR = "error"
+    PROBE = "probe"
+    SUBSCRIBE = "subscribe"
+    SUBSCRIBED = "subscribed"
+    UNAVAILABLE = "unavailable"
+    UNSUBSCRIBE = "unsubscribe"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+@dataclass(slots=True, kw_only=True)
+class ReferenceType:
+    """Base64 digest of one transformed stanza child, naming the child by URI."""
+
+    class Meta:
+        name = "ReferenceType"
+
+    value: bytes = field(default=b"", metadata={"format": "base64"})
+    uri: str = field(metadata={"name": "URI", "type": "Attribute"})
+
+
+@dataclass(slots=True, kw_only=True)
+class ReferencesType:
+    """Ordered references to the stanza's signed children, in the children's document order."""
+
+    class Meta:
+        name = "ReferencesType"
+
+    reference: list[ReferenceType] = field(
+        default_factory=list,
+        metadata={"type": "Element", "namespace": "urn:xmpp:dsig:0"},
+    )
+
+
+@dataclass(slots=True, kw_only=True)
+class IqCopyType(ReferencesType):
+    """
+    The signed iq's attributes (id and type required as in RFC 6120 §8.2.3) and its child
+    references.
+    """
+
+    class Meta:
+        name = "IqCopyType"
+
+    from_value: None | str = field(default=None, metadata={"name": "from", "type": "Attribute"})
+    to: None | str = field(default=None, metadata={"type": "Attribute"})
+    id: str = field(metadata={"type": "Attribute"})
+    type_value: IqTypeValue = field(metadata={"name": "type", "type": "Attribute"})
+    xml_lang: None | str = field(
+        default=None,
+        metadata={
+            "name": "lang",
+            "type": "Attribute",
+            "namespace": "http://www.w3.org/XML/1998/namespace",
+        },
+    )
+
+
+@dataclass(slots=True, kw_only=True)
+class MessageCopyType(ReferencesType):
+    """
+    The signed message's attributes (defaults added, e.g. type="normal") and its child references.
+    """
+
+    class Meta:
+        name = "MessageCopyType"
+
+    from_value: None | str = field(default=None, metadata={"name": "from", "type": "Attribute"})
+    to: None | str = field(default=None, metadata={"type": "Attribute"})
+    id: None | str = field(default=None, metadata={"type": "Attribute"})
+    type_value: None | MessageTypeValue = field(
+        default=None,
+        metadata={"name": "type", "type": "Attribute"},
+    )
+    xml_lang: None | str = field(
+        default=None,
+        metadata={
+            "name": "lang",
+            "type": "Attribute",
+            "namespace": "http://www.w3.org/XML/1998/namespace",
+        },
+    )
+
+
+@dataclass(slots=True, kw_only=True)
+class PresenceCopyType(ReferencesType):
+    """The signed presence's attributes and its child references."""
+
+    class Meta:
+        name = "PresenceCopyType"
+
+    from_value: None | str = field(default=None, metadata={"name": "from", "type": "Attribute"})
+    to: None | str = field(default=None, metadata={"type": "Attribute"})
+    id: None | str = field(default=None, metadata={"type": "Attribute"})
+    type_value: None | PresenceTypeValue = field(
+        default=None,
+        metadata={"name": "type", "type": "Attribute"},
+    )
+    xml_lang: None | str = field(
+        default=None,
+        metadata={
+            "name": "lang",
+            "type": "Attribute",
+            "namespace": "http://www.w3.org/XML/1998/namespace",
+        },
+    )
+
+
+@dataclass(slots=True, kw_only=True)
+class StanzaDescType:
+    """
+    signer, ds:Transforms, ds:DigestMethod, one stanza copy (message, presence or iq), timestamp —
+    in this order, each exactly once.
+    """
+
+    class Meta:
+        name = "StanzaDescType"
+
+    signer: str = field(metadata={"type": "Element", "namespace": "urn:xmpp:dsig:0"})
+    transforms: Transforms = field(
+        metadata={
+            "name": "Transforms",
+            "type": "Element",
+            "namespace": "http://www.w3.org/2000/09/xmldsig#",
+        },
+    )
+    digest_method: DigestMethod = field(
+        metadata={
+            "name": "DigestMethod",
+            "type": "Element",
+            "namespace": "http://www.w3.org/2000/09/xmldsig#",
+        },
+    )
+    message_or_presence_or_iq: None | MessageCopyType | PresenceCopyType | IqCopyType = field(
+        default=None,
+        metadata={
+            "type": "Elements",
+            "choices": (
+                {"name": "message", "type": MessageCopyType, "namespace": "urn:xmpp:dsig:0"},
+                {"name": "presence", "type": PresenceCopyType, "namespace": "urn:xmpp:dsig:0"},
+                {"name": "iq", "type": IqCopyType, "namespace": "urn:xmpp:dsig:0"},
+            ),
+        },
+    )
+    timestamp: str = field(metadata={"type": "Element", "namespace": "urn:xmpp:dsig:0"})
+    id: str = field(metadata={"type": "Attribute"})
+
+
+@dataclass(slots=True, kw_only=True)
+class StanzaDesc(StanzaDescType):
+    """
+    Description of a signed stanza, carried in ds:Object and referenced from SignedInfo as
+    "#stanza-desc".
+    """
+
+    class Meta:
+        name = "stanza-desc"
+        namespace = "urn:xmpp:dsig:0"
