@@ -83,6 +83,7 @@ def sign(
     detached: bool = True,
     extra_certificates: Sequence[x509.Certificate] = (),
     signing_time: datetime | None = None,
+    omit_certificates: bool = False,
 ) -> bytes:
     """Return DER ContentInfo(SignedData) over ``content``.
 
@@ -173,7 +174,7 @@ def sign(
             "signature": signature,
         }
     )
-    certs = [acert] + [
+    certs = [] if omit_certificates else [acert] + [
         ax509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
         for c in extra_certificates
     ]
@@ -185,7 +186,7 @@ def sign(
                 "content_type": "data",
                 "content": None if detached else content,
             },
-            "certificates": certs,
+            "certificates": certs or None,
             "signer_infos": [signer_info],
         }
     )
@@ -390,15 +391,15 @@ def _verify_signature(p: _Parsed, public_key: object) -> None:
 def verify(
     der: bytes,
     *,
-    select_certificate: Callable[[Sequence[x509.Certificate]], x509.Certificate],
+    select_certificates: Callable[[Sequence[x509.Certificate]], Sequence[x509.Certificate]],
     detached_content: bytes | None = None,
     allow_sha1: bool = False,
 ) -> SignedDataInfo:
     """Verify a DER/BER SignedData (RFC 5652 §5.6).
 
-    ``select_certificate`` receives the (untrusted) certificates the object carries and
-    returns the trusted certificate to verify with (typically ``TrustStore.resolve`` for
-    the expected signer); it must match the SignerInfo's sid. Checks: one SignerInfo,
+    ``select_certificates`` receives the (untrusted) certificates the object carries and
+    returns the trusted certificates that may verify (typically ``TrustStore.resolve_all``
+    for the expected signer); the one the SignerInfo's sid names is used. Checks: one SignerInfo,
     signed attributes present and unique, contentType = id-data, messageDigest = digest of
     the content, the signature over the DER SET of signed attributes, algorithm allow-list
     (MD5 always and SHA-1 unless ``allow_sha1`` → UnsupportedAlgorithm), key strength.
@@ -413,9 +414,10 @@ def verify(
     content = detached_content if detached_content is not None else p.econtent
     if content is None:
         raise SMIMEFormatError("detached SignedData without the signed content")
-    cert = select_certificate(p.certificates)
-    if not _matches_sid(p, cert):
-        raise UntrustedKey("the trusted certificate is not the one named by the SignerInfo")
+    matching = [c for c in select_certificates(p.certificates) if _matches_sid(p, c)]
+    if not matching:
+        raise UntrustedKey("no trusted certificate is the one named by the SignerInfo")
+    cert = matching[0]
     public_key = cert.public_key()
     _check_key(public_key)
     if _hash(p.digest, content) != p.message_digest:
