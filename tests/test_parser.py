@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from lxml import etree
+
 from xmppsec.errors import LimitExceeded, RestrictedXMLError
 from xmppsec.parser import DEFAULT_LIMITS, Limits, check_tree, parse
 

@@ -21,11 +21,13 @@ Two forms are needed by the spec profile:
 
 from __future__ import annotations
 
+import copy
+
 from lxml import etree
 
 from ._lxml import nsmap as _nsmap
 from .algorithms import NS, C14NMethod
-from .errors import UnsupportedAlgorithm
+from .errors import RestrictedXMLError, UnsupportedAlgorithm
 
 __all__ = ["c14n", "c14n_child"]
 
@@ -36,10 +38,21 @@ _JS = "{" + NS.JABBER_SERVER + "}"
 _JC = "{" + NS.JABBER_CLIENT + "}"
 
 
+def _tostring(el: etree._Element, *, exclusive: bool) -> bytes:
+    try:
+        return etree.tostring(el, method="c14n", exclusive=exclusive, with_comments=False)
+    except etree.C14NError:
+        # libxml2's C14N refuses some trees, e.g. an xmlns="" undeclaration nested a few
+        # levels deep (docs/decisions/dsig.md, "Known limits"): a typed error, not a crash.
+        raise RestrictedXMLError(
+            'the content cannot be canonicalized (e.g. nested xmlns="")'
+        ) from None
+
+
 def c14n_child(child: etree._Element) -> bytes:
     """``urn:xmpp:dsig:transform:0`` of one stanza child (see the module docstring)."""
     if not _in_jabber_server(child):
-        return etree.tostring(child, method="c14n", exclusive=True, with_comments=False)
+        return _tostring(child, exclusive=True)
     return _c14n_as_jabber_client(child)
 
 
@@ -58,7 +71,7 @@ def _in_jabber_server(child: etree._Element) -> bool:
 def _c14n_as_jabber_client(child: etree._Element) -> bytes:
     # Build a detached copy whose jabber:server elements are in jabber:client (XEP-0290 §3).
     copy = _renamed_copy(child)
-    return etree.tostring(copy, method="c14n", exclusive=True, with_comments=False)
+    return _tostring(copy, exclusive=True)
 
 
 def _renamed_copy(el: etree._Element) -> etree._Element:
@@ -82,7 +95,7 @@ def _renamed_copy(el: etree._Element) -> etree._Element:
 def c14n(el: etree._Element, method: str) -> bytes:
     """Canonicalize ``el`` as a document subset with a named method."""
     if method == C14NMethod.EXC_C14N:
-        return etree.tostring(el, method="c14n", exclusive=True, with_comments=False)
+        return _tostring(el, exclusive=True)
     if method == C14NMethod.C14N11:
         return _inclusive(el, _INHERIT_11, fix_base=True)
     if method == C14NMethod.C14N10:
@@ -93,6 +106,8 @@ def c14n(el: etree._Element, method: str) -> bytes:
 
 
 def _inclusive(el: etree._Element, inherit: tuple[str, ...], *, fix_base: bool) -> bytes:
+    if el.getparent() is None:
+        return _tostring(el, exclusive=False)
     inherited: dict[str, str] = {}
     parent = el.getparent()
     while parent is not None:
@@ -105,14 +120,24 @@ def _inclusive(el: etree._Element, inherit: tuple[str, ...], *, fix_base: bool) 
             # C14N 1.1 §2.4 xml:base fix-up is not implemented: XMPP never uses xml:base.
             raise UnsupportedAlgorithm("xml:base on an ancestor of a signed subset")
         parent = parent.getparent()
-    if not inherited:
-        return etree.tostring(el, method="c14n", exclusive=False, with_comments=False)
-    # Render the inherited attributes on the apex for the duration of the call; the tree is
-    # restored before returning (our own tree, one thread: see dsig docs).
-    try:
-        for name, value in inherited.items():
-            el.set(name, value)
-        return etree.tostring(el, method="c14n", exclusive=False, with_comments=False)
-    finally:
-        for name in inherited:
-            del el.attrib[name]
+    return _tostring(_standalone(el, inherited), exclusive=False)
+
+
+def _standalone(el: etree._Element, inherited: dict[str, str]) -> etree._Element:
+    """A detached document equivalent to the subset rooted at ``el``.
+
+    lxml's C14N of an element inside a larger document emits ``xmlns=""`` on grandchildren
+    when the apex overrides an inherited default namespace (seen with lxml 6.1 / libxml2
+    2.14), and it never renders inherited ``xml:*`` attributes. Canonicalizing a copy whose
+    root carries every namespace in scope at ``el`` plus the inherited ``xml:*`` attributes
+    gives the document-subset form of C14N 1.0/1.1 §2.4; tests compare it with xmlsec1.
+    """
+    attrib = {str(k): str(v) for k, v in el.attrib.items()}
+    attrib.update(inherited)
+    tag = el.tag
+    assert isinstance(tag, str)
+    root = etree.Element(tag, attrib=attrib, nsmap=_nsmap(el.nsmap))
+    root.text = el.text
+    for child in el:
+        root.append(copy.deepcopy(child))  # keeps the child's own declarations and its tail
+    return root

@@ -33,7 +33,6 @@ __all__ = [
     "digest",
     "sign_bytes",
     "signature_spec",
-    "signing_public_key",
     "verify_bytes",
 ]
 
@@ -152,16 +151,6 @@ def default_signature_method(key: PrivateKey | PublicKey) -> SignatureMethod:
     if isinstance(key, dsa.DSAPrivateKey | dsa.DSAPublicKey):
         return SignatureMethod.DSA_SHA1
     raise UnsupportedAlgorithm(f"unsupported key type {type(key).__name__}")
-
-
-def signing_public_key(key: object) -> PublicKey:
-    """Narrow a certificate's public key to a type xmppsec signs with, or refuse it."""
-    if isinstance(
-        key,
-        rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | dsa.DSAPublicKey,
-    ):
-        return key
-    raise UntrustedKey(f"{type(key).__name__} keys cannot sign XML-DSIG here")
 
 
 def _family_matches(family: KeyFamily, key: PrivateKey | PublicKey) -> bool:

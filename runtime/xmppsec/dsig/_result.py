@@ -1,0 +1,124 @@
+"""Frozen verification results.
+
+A result says what was signed (and hands back only verified content), by whom, when, each
+reference's status, and which children no signature covers. Several signatures on one
+stanza are reported one by one.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from cryptography import x509
+from lxml import etree
+
+from ..errors import XmppSecError
+from ._profile import Profile
+
+__all__ = [
+    "ReferenceResult",
+    "ReferenceStatus",
+    "SignatureResult",
+    "TimestampStatus",
+    "VerificationResult",
+]
+
+
+class ReferenceStatus(StrEnum):
+    OK = "ok"
+    DIGEST_MISMATCH = "digest-mismatch"
+    TARGET_MISSING = "target-missing"
+    AMBIGUOUS = "ambiguous"
+
+
+class TimestampStatus(StrEnum):
+    OK = "ok"
+    OLD = "old"
+    FUTURE = "future"
+    UNCHECKED = "unchecked"
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceResult:
+    uri: str
+    element: str
+    """Qualified name (``{namespace}local``) of the target, or ``""`` when missing."""
+    status: ReferenceStatus
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureResult:
+    valid: bool
+    signer: str
+    """The ``<signer>`` of stanza-desc (bare JID or domain), as claimed; see ``valid``."""
+    timestamp: datetime | None
+    timestamp_text: str
+    timestamp_status: TimestampStatus
+    profile: str
+    signature_method: str
+    references: tuple[ReferenceResult, ...]
+    error: XmppSecError | None = None
+    certificate: x509.Certificate | None = field(default=None, repr=False)
+    offline: bool = False
+    """The timestamp was judged against the recipient server's XEP-0203 delay stamp."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "signer": self.signer,
+            "timestamp": self.timestamp_text or None,
+            "timestamp_status": self.timestamp_status.value,
+            "valid": self.valid,
+            "profile": self.profile,
+            "error": _describe(self.error),
+            "references": [
+                {"uri": r.uri, "element": r.element, "status": r.status.value}
+                for r in self.references
+            ],
+        }
+
+
+def _describe(error: XmppSecError | None) -> str | None:
+    if error is None:
+        return None
+    return f"{type(error).__name__}: {error}"
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationResult:
+    valid: bool
+    signatures: tuple[SignatureResult, ...]
+    unsigned_children: tuple[str, ...]
+    """Qualified names of the stanza's children that no valid signature covers (excluding
+    the Signature elements themselves), in document order."""
+    error: XmppSecError | None = None
+    """Why ``valid`` is False under the policy (the first reason)."""
+    stanza_name: str = ""
+    stanza_attributes: tuple[tuple[str, str], ...] = ()
+    """The live stanza's attributes; verified against stanza-desc when ``valid``."""
+    profile: Profile | None = field(default=None, repr=False)
+    _signed: tuple[etree._Element, ...] = field(default=(), repr=False)
+
+    def signed_children(self) -> tuple[etree._Element, ...]:
+        """Copies of the children covered by a valid signature whose reference is ``ok``.
+
+        Empty unless the stanza verified: unverified nodes are never handed out as signed.
+        """
+        if not self.valid:
+            return ()
+        return tuple(copy.deepcopy(el) for el in self._signed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "error": _describe(self.error),
+            "signatures": [s.to_json() for s in self.signatures],
+            "unsigned_children": list(self.unsigned_children),
+        }
+
+    def to_json_text(self) -> str:
+        return json.dumps(self.to_json(), indent=2, sort_keys=False)

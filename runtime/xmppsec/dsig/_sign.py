@@ -1,0 +1,229 @@
+"""Signing, XEP-0290 v0.2 §2 (spec profile)."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from lxml import etree
+
+from .. import _c14n
+from .._lxml import nsmap
+from ..algorithms import (
+    LEGACY_DIGESTS,
+    LEGACY_SIGNATURES,
+    NS,
+    DigestMethod,
+    PrivateKey,
+    SignatureMethod,
+    default_signature_method,
+    digest,
+    sign_bytes,
+)
+from ..errors import SignerMismatch, StanzaSchemaError, UnsupportedAlgorithm
+from ..jid import parse_jid
+from ..keys import check_key_strength, xmpp_addrs
+from ..parser import DEFAULT_LIMITS, Limits, parse
+from ..timestamps import TimestampClock
+from ._profile import SPEC, Profile
+from ._stanza import (
+    DS,
+    DSIG_ID,
+    check_stanza,
+    default_attributes,
+    stanza_kind,
+)
+
+__all__ = ["DEFAULT_CLOCK", "Selector", "Signer"]
+
+# One clock per process: timestamps stay strictly increasing per signer across every Signer
+# instance and thread (XEP-0290 §5).
+DEFAULT_CLOCK = TimestampClock()
+
+# The XEP writes the id attribute with the prefix d (XEP-0290 §2, example 2).
+etree.register_namespace("d", NS.XMPP_DSIG)
+
+Selector = Callable[[etree._Element], bool]
+
+
+def _all_children(_: etree._Element) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Signs stanzas for one signer identity. Immutable; safe to share between threads.
+
+    ``signer`` is the bare JID of the signing entity, or a domain for a server or service
+    (XEP-0290 §2). When a certificate is given, its id-on-xmppAddr must name the signer.
+    """
+
+    key: PrivateKey
+    signer: str
+    certificate: x509.Certificate | None = None
+    method: SignatureMethod | None = None
+    digest_method: DigestMethod = DigestMethod.SHA256
+    profile: Profile = SPEC
+    include_certificate: bool = False
+    allow_legacy: bool = False
+    limits: Limits = DEFAULT_LIMITS
+    clock: TimestampClock = field(default=DEFAULT_CLOCK, repr=False)
+
+    def __post_init__(self) -> None:
+        jid = parse_jid(self.signer)
+        if jid.resource is not None:
+            raise SignerMismatch("the signer is a bare JID or a domain, never a full JID")
+        object.__setattr__(self, "signer", str(jid))
+        method = self.method or default_signature_method(self.key)
+        object.__setattr__(self, "method", method)
+        if not self.allow_legacy and (
+            method in LEGACY_SIGNATURES or self.digest_method in LEGACY_DIGESTS
+        ):
+            raise UnsupportedAlgorithm(f"{method} / {self.digest_method} needs allow_legacy=True")
+        check_key_strength(self.key.public_key(), allow_legacy=self.allow_legacy)
+        if self.certificate is not None:
+            if self.certificate.public_key() != self.key.public_key():
+                raise SignerMismatch("the certificate does not belong to the private key")
+            if self.signer not in {_bare_or_domain(a) for a in xmpp_addrs(self.certificate)}:
+                raise SignerMismatch(
+                    f"the certificate's id-on-xmppAddr does not name {self.signer}"
+                )
+        if self.include_certificate and self.certificate is None:
+            raise SignerMismatch("include_certificate needs a certificate")
+
+    # -- public API ---------------------------------------------------------------------
+
+    def sign(self, stanza: bytes, *, select: Selector | None = None) -> bytes:
+        """Parse ``stanza`` (hardened parser), sign it, return the signed stanza's bytes."""
+        root = parse(stanza, self.limits)
+        self.sign_element(root, select=select)
+        return etree.tostring(root)
+
+    def sign_element(
+        self, stanza: etree._Element, *, select: Selector | None = None
+    ) -> etree._Element:
+        """Sign ``stanza`` in place (adds default attributes, ``d:id`` attributes and the
+        Signature) and return it. ``select`` picks the children to sign (default: all,
+        including earlier signatures: a signature over a signature)."""
+        kind = stanza_kind(stanza)
+        check_stanza(stanza, kind, signing=True)
+        sender = stanza.get("from")
+        if sender is not None:
+            self._check_sender(sender)
+        default_attributes(stanza, kind)
+        chosen = [c for c in stanza if (select or _all_children)(c)]
+        if len(chosen) > self.limits.max_references:
+            raise StanzaSchemaError(
+                f"{len(chosen)} children to sign; the limit is {self.limits.max_references}"
+            )
+        ids = self._assign_ids(stanza, chosen)
+        digests = [
+            base64.b64encode(digest(self.digest_method, _c14n.c14n_child(c))).decode("ascii")
+            for c in chosen
+        ]
+        _, timestamp = self.clock.next(self.signer)
+        signature = self._build_signature(stanza, kind, ids, digests, timestamp)
+        stanza.append(signature)
+        self._finish(signature)
+        return stanza
+
+    # -- steps --------------------------------------------------------------------------
+
+    def _check_sender(self, sender: str) -> None:
+        # A client signs its own stanzas; a server or service (domain signer) signs stanzas
+        # from its domain (users, MUC occupants) — XEP-0290 §2, XEP-0274 §4.
+        jid = parse_jid(sender)
+        if "@" in self.signer:
+            if str(jid.bare) != self.signer:
+                raise SignerMismatch(f"stanza from {sender} cannot be signed as {self.signer}")
+        elif jid.domain != self.signer:
+            raise SignerMismatch(f"stanza from {sender} is not in the domain {self.signer}")
+
+    def _assign_ids(self, stanza: etree._Element, chosen: Iterable[etree._Element]) -> list[str]:
+        # XEP-0290 §2: each signed child gets a d:id "sufficiently unique". Existing ids are
+        # kept (a later signer signs the same children); check_stanza already refused
+        # collisions anywhere in the stanza.
+        taken = {el.get(DSIG_ID) for el in stanza.iter() if el.get(DSIG_ID) is not None}
+        stem = "d" + secrets.token_hex(4)
+        n = 0
+        out: list[str] = []
+        for child in chosen:
+            current = child.get(DSIG_ID)
+            if current is None:
+                while True:
+                    n += 1
+                    current = f"{stem}-{n}"
+                    if current not in taken:
+                        break
+                child.set(DSIG_ID, current)
+                taken.add(current)
+            out.append(current)
+        return out
+
+    def _build_signature(
+        self,
+        stanza: etree._Element,
+        kind: str,
+        ids: list[str],
+        digests: list[str],
+        timestamp: str,
+    ) -> etree._Element:
+        p = self.profile
+        d = "{" + p.desc_namespace + "}"
+        sig = etree.Element(DS + "Signature", nsmap=nsmap({None: NS.DS}))
+        si = etree.SubElement(sig, DS + "SignedInfo")
+        etree.SubElement(si, DS + "CanonicalizationMethod", Algorithm=p.signed_info_c14n)
+        assert self.method is not None
+        etree.SubElement(si, DS + "SignatureMethod", Algorithm=self.method)
+        ref = etree.SubElement(si, DS + "Reference", URI="#" + p.desc_id)
+        tr = etree.SubElement(ref, DS + "Transforms")
+        etree.SubElement(tr, DS + "Transform", Algorithm=p.desc_transform)
+        etree.SubElement(ref, DS + "DigestMethod", Algorithm=self.digest_method)
+        etree.SubElement(ref, DS + "DigestValue")
+        etree.SubElement(sig, DS + "SignatureValue")
+        if self.include_certificate:
+            assert self.certificate is not None
+            ki = etree.SubElement(sig, DS + "KeyInfo")
+            xd = etree.SubElement(ki, DS + "X509Data")
+            cert = etree.SubElement(xd, DS + "X509Certificate")
+            cert.text = base64.b64encode(self.certificate.public_bytes(Encoding.DER)).decode()
+        obj = etree.SubElement(sig, DS + "Object")
+        desc = etree.SubElement(obj, d + "stanza-desc", nsmap=nsmap({None: p.desc_namespace}))
+        desc.set("id", p.desc_id)
+        etree.SubElement(desc, d + "signer").text = self.signer
+        dtr = etree.SubElement(desc, DS + "Transforms", nsmap=nsmap({None: NS.DS}))
+        etree.SubElement(dtr, DS + "Transform", Algorithm=p.child_transform)
+        etree.SubElement(desc, DS + "DigestMethod", nsmap=nsmap({None: NS.DS})).set(
+            "Algorithm", self.digest_method
+        )
+        copy = etree.SubElement(desc, d + kind)
+        for name, value in stanza.attrib.items():
+            copy.set(name, value)
+        for child_id, value in zip(ids, digests, strict=True):
+            etree.SubElement(copy, d + "reference", URI=p.reference_prefix + child_id).text = value
+        etree.SubElement(desc, d + "timestamp").text = timestamp
+        return sig
+
+    def _finish(self, sig: etree._Element) -> None:
+        # Digest stanza-desc and sign SignedInfo in their final place in the stanza, so that
+        # namespace declarations and xml:* attributes are inherited as a verifier sees them.
+        p = self.profile
+        si = sig[0]
+        desc = sig.find(f"{DS}Object/{{{p.desc_namespace}}}stanza-desc")
+        assert desc is not None
+        ref = si[2]
+        ref[2].text = base64.b64encode(
+            digest(self.digest_method, _c14n.c14n(desc, p.desc_transform))
+        ).decode("ascii")
+        assert self.method is not None
+        value = sign_bytes(self.key, self.method, _c14n.c14n(si, p.signed_info_c14n))
+        sig[1].text = base64.b64encode(value).decode("ascii")
+
+
+def _bare_or_domain(addr: str) -> str:
+    jid = parse_jid(addr)
+    return str(jid.bare)

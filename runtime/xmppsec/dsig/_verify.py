@@ -1,0 +1,658 @@
+"""Verification, XEP-0290 v0.2 (spec profile).
+
+Order (issue "XEP-0290 signatures", DESIGN.md "The runtime"): structure and limits of every
+signature first (no digest or public-key work before all of them passed), then per
+signature: SignatureValue over SignedInfo → stanza-desc digest → every per-child reference →
+stanza attributes in stanza-desc vs the live stanza → signer ↔ certificate ↔ ``from`` →
+timestamp → replay. Each failure is a typed error; the result records it.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hmac
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from cryptography import x509
+from lxml import etree
+
+from .. import _c14n
+from ..algorithms import (
+    NS,
+    C14NMethod,
+    DigestMethod,
+    SignatureMethod,
+    digest,
+    verify_bytes,
+)
+from ..errors import (
+    AmbiguousReference,
+    DigestMismatch,
+    InvalidReference,
+    JIDError,
+    LimitExceeded,
+    NotSigned,
+    SignatureSchemaError,
+    SignerMismatch,
+    StanzaMismatch,
+    TimestampError,
+    UnsignedContent,
+    UnsupportedAlgorithm,
+    VerificationError,
+    XmppSecError,
+)
+from ..jid import JID, parse_jid
+from ..keys import check_key_strength
+from ..parser import parse
+from ..replay import ReplayStore
+from ..timestamps import check_window, parse_rfc3339, parse_timestamp
+from ..trust import TrustStore
+from ._policy import Policy
+from ._profile import PROFILES, SPEC, Profile
+from ._result import (
+    ReferenceResult,
+    ReferenceStatus,
+    SignatureResult,
+    TimestampStatus,
+    VerificationResult,
+)
+from ._stanza import DS, DSIG_ID, check_stanza, is_stanza, live_attributes, stanza_kind
+
+__all__ = ["Verifier"]
+
+_SIGNATURE = DS + "Signature"
+_DELAY = "{" + NS.DELAY + "}delay"
+_XML_LANG = "{" + NS.XML + "}lang"
+_SUBSET_C14N = frozenset({C14NMethod.C14N10, C14NMethod.C14N11, C14NMethod.EXC_C14N})
+# A reference fragment is an NCName-like token: no "/", "..", "(" or ":" (no XPointer, no
+# path tricks; XEP-0290 §4 names exactly one child by its d:id).
+_FRAGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9._-]{0,127}")
+_B64_WS = re.compile(r"[ \t\r\n]+")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _b64(text: str | None, what: str) -> bytes:
+    # XML-DSIG base64 may carry line breaks; anything else outside the alphabet is refused.
+    try:
+        return binascii.a2b_base64(_B64_WS.sub("", text or ""), strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise SignatureSchemaError(f"{what} is not base64") from None
+
+
+def _elements(el: etree._Element) -> list[etree._Element]:
+    # Text between the parts of a Signature is whitespace at most (XML-DSIG schema).
+    if (el.text or "").strip():
+        raise SignatureSchemaError(f"text inside {etree.QName(el).localname}")
+    out: list[etree._Element] = []
+    for child in el:
+        if (child.tail or "").strip():
+            raise SignatureSchemaError(f"text inside {etree.QName(el).localname}")
+        out.append(child)
+    return out
+
+
+def _expect(children: list[etree._Element], i: int, tag: str, where: str) -> etree._Element:
+    if i >= len(children) or children[i].tag != tag:
+        name = tag.split("}")[-1]
+        raise SignatureSchemaError(f"{where}: expected {name} as part {i + 1}")
+    return children[i]
+
+
+def _algorithm(el: etree._Element) -> str:
+    value = el.get("Algorithm")
+    if value is None:
+        raise SignatureSchemaError(f"{etree.QName(el).localname} without Algorithm")
+    if len(el):
+        # HMACOutputLength, InclusiveNamespaces, XPath, XSLT: none is allowed here.
+        raise UnsupportedAlgorithm(f"parameters of {value!r} are not allowed")
+    return value
+
+
+def _signature_method(value: str, policy: Policy) -> SignatureMethod:
+    try:
+        method = SignatureMethod(value)
+    except ValueError:
+        raise UnsupportedAlgorithm(f"signature method {value!r} is not allowed") from None
+    if method not in policy.signature_methods:
+        raise UnsupportedAlgorithm(f"signature method {value!r} is not allowed by the policy")
+    return method
+
+
+def _digest_method(value: str, policy: Policy) -> DigestMethod:
+    try:
+        method = DigestMethod(value)
+    except ValueError:
+        raise UnsupportedAlgorithm(f"digest method {value!r} is not allowed") from None
+    if method not in policy.digest_methods:
+        raise UnsupportedAlgorithm(f"digest method {value!r} is not allowed by the policy")
+    return method
+
+
+@dataclass(slots=True)
+class _Parsed:
+    """One Signature after the structure phase (no cryptography done yet)."""
+
+    element: etree._Element
+    profile: Profile
+    signed_info: etree._Element
+    c14n_method: str
+    signature_method: SignatureMethod
+    desc_transform: str
+    desc_digest_method: DigestMethod
+    desc_digest: bytes
+    signature_value: bytes
+    certificates: list[x509.Certificate]
+    desc: etree._Element
+    signer: JID
+    child_digest_method: DigestMethod
+    copy: etree._Element
+    references: list[tuple[str, str, bytes]]
+    timestamp_text: str
+    timestamp: datetime
+
+
+@dataclass(slots=True)
+class _Outcome:
+    signer: str = ""
+    timestamp_text: str = ""
+    timestamp: datetime | None = None
+    timestamp_status: TimestampStatus = TimestampStatus.UNCHECKED
+    offline: bool = False
+    method: str = ""
+    references: list[ReferenceResult] = field(default_factory=list)
+    covered: list[etree._Element] = field(default_factory=list)
+    certificate: x509.Certificate | None = None
+    error: XmppSecError | None = None
+
+
+@dataclass(frozen=True)
+class Verifier:
+    """Verifies XEP-0290 signatures on stanzas. Immutable; see docs for thread safety.
+
+    ``trust`` decides which keys may sign for which JID; a key found in KeyInfo is never
+    trusted on its own. ``replay`` (optional) rejects a signature seen before or a
+    non-increasing timestamp from a signer. ``profile`` ``None`` detects the profile from the
+    signature.
+    """
+
+    trust: TrustStore
+    policy: Policy = field(default_factory=Policy)
+    replay: ReplayStore | None = None
+    profile: Profile | None = None
+    clock: Callable[[], datetime] = field(default=_utcnow, repr=False)
+
+    # -- public API ---------------------------------------------------------------------
+
+    def verify(
+        self, data: bytes | etree._Element, *, now: datetime | None = None
+    ) -> VerificationResult:
+        """Verify and return the result; raise the first typed error if it is not valid
+        under the policy."""
+        result = self.check(data, now=now)
+        if not result.valid:
+            assert result.error is not None
+            raise result.error
+        return result
+
+    def check(
+        self, data: bytes | etree._Element, *, now: datetime | None = None
+    ) -> VerificationResult:
+        """Verify and return the result, valid or not. Never raises an xmppsec error."""
+        try:
+            root = parse(data, self.policy.limits) if isinstance(data, bytes) else data
+            return self._check(root, now or self.clock())
+        except XmppSecError as exc:
+            return VerificationResult(valid=False, signatures=(), unsigned_children=(), error=exc)
+
+    # -- engine -------------------------------------------------------------------------
+
+    def _check(self, root: etree._Element, now: datetime) -> VerificationResult:
+        kind = stanza_kind(root)
+        check_stanza(root, kind, signing=False)
+        signatures = [c for c in root if c.tag == _SIGNATURE]
+        for sig in root.iter(_SIGNATURE):
+            parent = sig.getparent()
+            if parent is None or not is_stanza(parent):
+                raise SignatureSchemaError("a Signature that is not a direct child of a stanza")
+        if not signatures:
+            raise NotSigned("the stanza carries no XML-DSIG Signature")
+        limits = self.policy.limits
+        if len(signatures) > limits.max_signatures:
+            raise LimitExceeded(
+                f"{len(signatures)} signatures; the limit is {limits.max_signatures}",
+                limit="max_signatures",
+                value=len(signatures),
+                maximum=limits.max_signatures,
+            )
+        # Phase 1: structure, algorithms and limits of every signature.
+        parsed: list[_Parsed | XmppSecError] = []
+        for sig in signatures:
+            try:
+                parsed.append(self._parse(sig))
+            except XmppSecError as exc:
+                parsed.append(exc)
+        # Phase 2: cryptography and the checks that follow it.
+        index = _index_ids(root)
+        live = live_attributes(root, kind)
+        outcomes = [
+            self._verify_one(root, kind, live, p, index, now)
+            if isinstance(p, _Parsed)
+            else _Outcome(error=p)
+            for p in parsed
+        ]
+        return self._result(root, kind, live, signatures, outcomes)
+
+    def _parse(self, sig: etree._Element) -> _Parsed:
+        policy = self.policy
+        limits = policy.limits
+        parts = _elements(sig)
+        si = _expect(parts, 0, DS + "SignedInfo", "Signature")
+        sv = _expect(parts, 1, DS + "SignatureValue", "Signature")
+        rest = parts[2:]
+        certificates: list[x509.Certificate] = []
+        if rest and rest[0].tag == DS + "KeyInfo":
+            certificates = _key_info_certificates(rest[0], limits.max_chain_length)
+            rest = rest[1:]
+        for extra in rest:
+            if extra.tag != DS + "Object":
+                raise SignatureSchemaError(f"unexpected {extra.tag!r} in Signature")
+
+        si_parts = _elements(si)
+        c14n_method = _algorithm(_expect(si_parts, 0, DS + "CanonicalizationMethod", "SignedInfo"))
+        if c14n_method not in _SUBSET_C14N:
+            raise UnsupportedAlgorithm(f"canonicalization {c14n_method!r} is not allowed")
+        method = _signature_method(
+            _algorithm(_expect(si_parts, 1, DS + "SignatureMethod", "SignedInfo")), policy
+        )
+        references = si_parts[2:]
+        if not references or any(r.tag != DS + "Reference" for r in references):
+            raise SignatureSchemaError("SignedInfo must end with Reference elements")
+        if len(references) != 1:
+            raise SignatureSchemaError("XEP-0290 SignedInfo has exactly one Reference")
+        ref = references[0]
+        uri = ref.get("URI")
+        profile = self._profile_for(sig, uri)
+        if uri != "#" + profile.desc_id:
+            raise InvalidReference(f"SignedInfo Reference URI {uri!r} is not #{profile.desc_id}")
+        ref_parts = _elements(ref)
+        transforms = _expect(ref_parts, 0, DS + "Transforms", "Reference")
+        desc_transform = _single_transform(transforms, limits.max_transforms)
+        if desc_transform not in _SUBSET_C14N:
+            raise UnsupportedAlgorithm(f"transform {desc_transform!r} is not allowed here")
+        desc_digest_method = _digest_method(
+            _algorithm(_expect(ref_parts, 1, DS + "DigestMethod", "Reference")), policy
+        )
+        desc_digest = _b64(
+            _expect(ref_parts, 2, DS + "DigestValue", "Reference").text, "DigestValue"
+        )
+        if len(ref_parts) != 3:
+            raise SignatureSchemaError("unexpected content in Reference")
+        signature_value = _b64(sv.text, "SignatureValue")
+        if len(sv):
+            raise SignatureSchemaError("SignatureValue has child elements")
+
+        # #stanza-desc resolves only inside this Signature's own Objects (XEP-0290 uses a
+        # fixed id that several signatures on one stanza share).
+        d = "{" + profile.desc_namespace + "}"
+        found = [
+            el
+            for obj in rest
+            for el in obj
+            if el.tag == d + "stanza-desc" and el.get("id") == profile.desc_id
+        ]
+        if not found:
+            raise InvalidReference(f"#{profile.desc_id} is not in this Signature's Object")
+        if len(found) > 1:
+            raise AmbiguousReference(f"#{profile.desc_id} occurs more than once")
+        desc = found[0]
+        dp = _elements(desc)
+        if len(dp) != 5:
+            raise SignatureSchemaError(
+                "stanza-desc is signer, Transforms, DigestMethod, the stanza copy, timestamp"
+            )
+        signer_el = _expect(dp, 0, d + "signer", "stanza-desc")
+        child_transform = _single_transform(
+            _expect(dp, 1, DS + "Transforms", "stanza-desc"), limits.max_transforms
+        )
+        if child_transform != profile.child_transform:
+            raise UnsupportedAlgorithm(f"child transform {child_transform!r} is not allowed")
+        child_digest_method = _digest_method(
+            _algorithm(_expect(dp, 2, DS + "DigestMethod", "stanza-desc")), policy
+        )
+        copy = dp[3]
+        if copy.tag not in (d + "message", d + "presence", d + "iq"):
+            raise SignatureSchemaError("the stanza copy in stanza-desc is not message/presence/iq")
+        ts_el = _expect(dp, 4, d + "timestamp", "stanza-desc")
+        if len(signer_el) or len(ts_el):
+            raise SignatureSchemaError("signer and timestamp hold text only")
+        ref_elements = _elements(copy)
+        if len(ref_elements) > limits.max_references:
+            raise LimitExceeded(
+                f"{len(ref_elements)} references; the limit is {limits.max_references}",
+                limit="max_references",
+                value=len(ref_elements),
+                maximum=limits.max_references,
+            )
+        refs: list[tuple[str, str, bytes]] = []
+        size = len(digest(child_digest_method, b""))
+        for r in ref_elements:
+            if r.tag != d + "reference" or len(r):
+                raise SignatureSchemaError("the stanza copy holds reference elements only")
+            r_uri = r.get("URI") or ""
+            fragment = r_uri[len(profile.reference_prefix) :]
+            if not r_uri.startswith(profile.reference_prefix) or not _FRAGMENT.fullmatch(fragment):
+                raise InvalidReference(f"reference URI {r_uri!r} is not allowed")
+            value = _b64(r.text, "reference digest")
+            if len(value) != size:
+                raise SignatureSchemaError("reference digest has the wrong length")
+            refs.append((r_uri, fragment, value))
+        try:
+            signer = parse_jid(signer_el.text or "")
+        except JIDError as exc:
+            raise SignerMismatch(f"signer is not a JID: {exc}") from None
+        if signer.resource is not None:
+            raise SignerMismatch("signer must be a bare JID or a domain, not a full JID")
+        timestamp_text = ts_el.text or ""
+        timestamp = parse_timestamp(timestamp_text)
+        return _Parsed(
+            element=sig,
+            profile=profile,
+            signed_info=si,
+            c14n_method=c14n_method,
+            signature_method=method,
+            desc_transform=desc_transform,
+            desc_digest_method=desc_digest_method,
+            desc_digest=desc_digest,
+            signature_value=signature_value,
+            certificates=certificates,
+            desc=desc,
+            signer=signer,
+            child_digest_method=child_digest_method,
+            copy=copy,
+            references=refs,
+            timestamp_text=timestamp_text,
+            timestamp=timestamp,
+        )
+
+    def _profile_for(self, sig: etree._Element, uri: str | None) -> Profile:
+        if self.profile is not None:
+            return self.profile
+        # Auto: the namespace of the description object names the profile.
+        for obj in sig:
+            if obj.tag == DS + "Object":
+                for el in obj:
+                    tag = el.tag
+                    if isinstance(tag, str) and tag.endswith("}stanza-desc"):
+                        ns = tag[1 : tag.index("}")]
+                        for p in PROFILES.values():
+                            if p.desc_namespace == ns:
+                                return p
+        return SPEC
+
+    def _verify_one(
+        self,
+        root: etree._Element,
+        kind: str,
+        live: dict[str, str],
+        p: _Parsed,
+        index: dict[str, list[etree._Element]],
+        now: datetime,
+    ) -> _Outcome:
+        policy = self.policy
+        out = _Outcome(
+            signer=str(p.signer),
+            timestamp_text=p.timestamp_text,
+            timestamp=p.timestamp,
+            method=p.signature_method.value,
+        )
+        try:
+            # 1. the key, then SignatureValue over SignedInfo.
+            cert = self.trust.resolve(str(p.signer), p.certificates, now=now)
+            out.certificate = cert
+            public_key = check_key_strength(cert.public_key(), allow_legacy=policy.allow_legacy)
+            verify_bytes(
+                public_key,
+                p.signature_method,
+                p.signature_value,
+                _c14n.c14n(p.signed_info, p.c14n_method),
+            )
+            # 2. stanza-desc digest.
+            actual = digest(p.desc_digest_method, _c14n.c14n(p.desc, p.desc_transform))
+            if not hmac.compare_digest(actual, p.desc_digest):
+                raise DigestMismatch("stanza-desc digest does not match")
+            # 3. per-child references (optimistic signing: statuses, not exceptions).
+            first_failure = self._references(root, p, index, out)
+            if first_failure is not None and policy.require_all_references:
+                raise first_failure
+            # 4. stanza attributes in stanza-desc vs the live stanza.
+            _compare_attributes(kind, live, p)
+            # 5. signer ↔ certificate (checked by the trust store) ↔ stanza from.
+            _check_identity(p.signer, live.get("from"))
+            # 6. timestamp (XEP-0290 §5).
+            self._timestamp(root, p, now, out)
+            # 7. replay: only a signature that passed everything else is recorded.
+            if self.replay is not None:
+                self.replay.check_and_record(
+                    str(p.signer), p.signature_value, p.timestamp, now=now, window=policy.window
+                )
+        except XmppSecError as exc:
+            out.error = exc
+        return out
+
+    def _references(
+        self,
+        root: etree._Element,
+        p: _Parsed,
+        index: dict[str, list[etree._Element]],
+        out: _Outcome,
+    ) -> VerificationError | None:
+        first: VerificationError | None = None
+        positions: list[int] = []
+        children = list(root)
+        seen: set[str] = set()
+        for uri, fragment, expected in p.references:
+            targets = index.get(fragment, [])
+            if fragment in seen or len(targets) > 1:
+                out.references.append(ReferenceResult(uri, "", ReferenceStatus.AMBIGUOUS))
+                first = first or AmbiguousReference(f"{uri} is ambiguous")
+                continue
+            seen.add(fragment)
+            # XEP-0290 §4: the reference names a *child* of the stanza; an element with that
+            # id anywhere else (moved into an Object or an extension) does not count.
+            if not targets or targets[0].getparent() is not root:
+                out.references.append(ReferenceResult(uri, "", ReferenceStatus.TARGET_MISSING))
+                first = first or InvalidReference(f"{uri} does not name a child of the stanza")
+                continue
+            target = targets[0]
+            name = str(target.tag)
+            actual = digest(p.child_digest_method, _c14n.c14n(target, p.profile.child_transform))
+            if hmac.compare_digest(actual, expected):
+                out.references.append(ReferenceResult(uri, name, ReferenceStatus.OK))
+                out.covered.append(target)
+                positions.append(children.index(target))
+            else:
+                out.references.append(ReferenceResult(uri, name, ReferenceStatus.DIGEST_MISMATCH))
+                first = first or DigestMismatch(f"{uri} ({name}) digest does not match")
+        if p.profile.check_child_order and positions != sorted(positions):
+            raise StanzaMismatch("signed children are not in the order stanza-desc lists them")
+        return first
+
+    def _timestamp(self, root: etree._Element, p: _Parsed, now: datetime, out: _Outcome) -> None:
+        policy = self.policy
+        reference_time = now
+        if policy.own_server is not None:
+            stamp = _own_server_delay(root, policy.own_server)
+            if stamp is not None:
+                # Offline message (XEP-0290 §5, XEP-0160): judged against the delay stamped
+                # by the recipient's own server; that stamp may not be in the future.
+                if stamp > now:
+                    check_window(stamp, now, policy.window)
+                reference_time = stamp
+                out.offline = True
+        try:
+            check_window(p.timestamp, reference_time, policy.window)
+            out.timestamp_status = TimestampStatus.OK
+        except TimestampError as exc:
+            out.timestamp_status = (
+                TimestampStatus.OLD if exc.kind == "old" else TimestampStatus.FUTURE
+            )
+            if policy.enforce_timestamps:
+                raise
+
+    def _result(
+        self,
+        root: etree._Element,
+        kind: str,
+        live: dict[str, str],
+        signatures: list[etree._Element],
+        outcomes: list[_Outcome],
+    ) -> VerificationResult:
+        policy = self.policy
+        results = tuple(
+            SignatureResult(
+                valid=o.error is None,
+                signer=o.signer,
+                timestamp=o.timestamp,
+                timestamp_text=o.timestamp_text,
+                timestamp_status=o.timestamp_status,
+                profile=(self.profile or SPEC).name,
+                signature_method=o.method,
+                references=tuple(o.references),
+                error=o.error,
+                certificate=o.certificate,
+                offline=o.offline,
+            )
+            for o in outcomes
+        )
+        covered: list[etree._Element] = []
+        for o in outcomes:
+            if o.error is None:
+                covered.extend(el for el in o.covered if not any(el is c for c in covered))
+        covered_ids = {id(el) for el in covered}
+        unsigned = [c for c in root if c.tag != _SIGNATURE and id(c) not in covered_ids]
+        error: XmppSecError | None = None
+        failures = [r.error for r in results if r.error is not None]
+        if failures and (policy.require_all_signatures or len(failures) == len(results)):
+            error = failures[0]
+        if error is None and policy.reject_unsigned_children:
+            bad = [c for c in unsigned if str(c.tag) not in policy.allowed_unsigned]
+            if bad:
+                error = UnsignedContent(f"{len(bad)} child(ren) not covered: {bad[0].tag}")
+        order = {id(c): i for i, c in enumerate(root)}
+        covered.sort(key=lambda el: order[id(el)])
+        return VerificationResult(
+            valid=error is None,
+            signatures=results,
+            unsigned_children=tuple(str(c.tag) for c in unsigned),
+            error=error,
+            stanza_name=kind,
+            stanza_attributes=tuple(sorted(live.items())),
+            profile=self.profile or SPEC,
+            _signed=tuple(covered),
+        )
+
+
+def _single_transform(transforms: etree._Element, max_transforms: int) -> str:
+    items = _elements(transforms)
+    if len(items) > max_transforms:
+        raise LimitExceeded(
+            f"{len(items)} transforms; the limit is {max_transforms}",
+            limit="max_transforms",
+            value=len(items),
+            maximum=max_transforms,
+        )
+    if len(items) != 1 or items[0].tag != DS + "Transform":
+        raise UnsupportedAlgorithm("exactly one Transform is allowed here")
+    return _algorithm(items[0])
+
+
+def _key_info_certificates(key_info: etree._Element, max_chain: int) -> list[x509.Certificate]:
+    # Only X509Certificate values are read; KeyName, KeyValue, RetrievalMethod are ignored
+    # (a key in KeyInfo is never trusted on its own, and nothing is fetched).
+    certs: list[x509.Certificate] = []
+    for el in key_info.iter(DS + "X509Certificate"):
+        if len(certs) >= max_chain:
+            raise LimitExceeded(
+                "too many certificates in KeyInfo",
+                limit="max_chain_length",
+                value=len(certs) + 1,
+                maximum=max_chain,
+            )
+        der = _b64(el.text, "X509Certificate")
+        try:
+            certs.append(x509.load_der_x509_certificate(der))
+        except ValueError:
+            raise SignatureSchemaError("X509Certificate is not a DER certificate") from None
+    return certs
+
+
+def _index_ids(root: etree._Element) -> dict[str, list[etree._Element]]:
+    # Every d:id in the whole stanza, at any depth: duplicates make a reference ambiguous
+    # whichever copy comes first (security case 11).
+    index: dict[str, list[etree._Element]] = {}
+    for el in root.iter():
+        value = el.get(DSIG_ID)
+        if value is not None:
+            index.setdefault(value, []).append(el)
+    return index
+
+
+def _jid_equal(a: str, b: str) -> bool:
+    try:
+        return parse_jid(a) == parse_jid(b)
+    except JIDError:
+        return a == b
+
+
+def _compare_attributes(kind: str, live: dict[str, str], p: _Parsed) -> None:
+    """Every attribute in the stanza-desc copy must equal the live stanza's (security case
+    15). The live stanza may carry two attributes the signer could not know: ``xml:lang``
+    (RFC 6120 §8.1.5 lets a server add it) and ``from`` when the sender left it out and its
+    server stamped it (RFC 6120 §8.1.2.1) — then it is checked against the signer."""
+    copy_kind = etree.QName(p.copy).localname
+    if copy_kind != kind:
+        raise StanzaMismatch(f"signed a {copy_kind}, received a {kind}")
+    signed = {str(k): str(v) for k, v in p.copy.attrib.items()}
+    for name, value in signed.items():
+        got = live.get(name)
+        if got is None:
+            raise StanzaMismatch(f"attribute {name} was signed but is missing")
+        if name in ("from", "to"):
+            if not _jid_equal(got, value):
+                raise StanzaMismatch(f"attribute {name} changed from {value!r} to {got!r}")
+        elif got != value:
+            raise StanzaMismatch(f"attribute {name} changed from {value!r} to {got!r}")
+    for name in live:
+        if name not in signed and name not in ("from", _XML_LANG):
+            raise StanzaMismatch(f"attribute {name} was added after signing")
+
+
+def _check_identity(signer: JID, sender: str | None) -> None:
+    # XEP-0290 §2: the signer is the bare JID of the signing entity, or a service domain.
+    if sender is None:
+        return
+    try:
+        jid = parse_jid(sender)
+    except JIDError as exc:
+        raise SignerMismatch(f"stanza from is not a JID: {exc}") from None
+    if signer.local is not None:
+        if jid.bare != signer:
+            raise SignerMismatch(f"signed by {signer}, sent from {sender}")
+    elif jid.domain != signer.domain:
+        raise SignerMismatch(f"signed by the service {signer}, sent from {sender}")
+
+
+def _own_server_delay(root: etree._Element, own_server: str) -> datetime | None:
+    for el in root:
+        if el.tag == _DELAY and _jid_equal(el.get("from") or "", own_server):
+            stamp = el.get("stamp")
+            if stamp is None:
+                return None
+            return parse_rfc3339(stamp)
+    return None
