@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TextIO
 
+from xsdata.codegen.exceptions import CodegenError
+
 from xmppsec.codegen._compile import Job, Output, build
 from xmppsec.codegen._naming import is_identifier
-from xsdata.codegen.exceptions import CodegenError
 
 EXIT_OK = 0
 EXIT_DRIFT = 1

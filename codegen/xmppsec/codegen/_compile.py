@@ -15,14 +15,6 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from xmppsec.codegen._generator import TEMPLATES, BindingsGenerator, pystr
-from xmppsec.codegen._index import SchemaFile, namespaces, read_schemas
-from xmppsec.codegen._naming import (
-    WELL_KNOWN_MODULES,
-    is_identifier,
-    module_for_file,
-    qualified_attribute_field,
-)
 from xsdata.codegen.exceptions import CodegenError
 from xsdata.codegen.models import Class
 from xsdata.codegen.transformer import ResourceTransformer
@@ -31,6 +23,15 @@ from xsdata.models.config import (
     GeneratorConfig,
     OutputFormat,
     StructureStyle,
+)
+
+from xmppsec.codegen._generator import TEMPLATES, BindingsGenerator, pystr
+from xmppsec.codegen._index import SchemaFile, namespaces, read_schemas
+from xmppsec.codegen._naming import (
+    WELL_KNOWN_MODULES,
+    is_identifier,
+    module_for_file,
+    qualified_attribute_field,
 )
 
 MAX_LINE_LENGTH = 99
