@@ -23,6 +23,7 @@ from typing import Protocol
 
 from cryptography import x509
 from lxml import etree
+
 from xmppsec._lxml import nsmap
 from xmppsec.errors import (
     CPIMFormatError,

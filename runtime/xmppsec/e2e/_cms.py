@@ -18,6 +18,7 @@ from cryptography import exceptions as cx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
 from xmppsec.errors import (
     InvalidSignature,
     KeyLoadError,

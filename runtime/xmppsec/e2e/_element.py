@@ -13,6 +13,7 @@ spelling.
 from __future__ import annotations
 
 from lxml import etree
+
 from xmppsec._lxml import nsmap
 from xmppsec.errors import (
     DecryptionError,
@@ -119,9 +120,10 @@ def new_stanza(kind: str, attrs: dict[str, str]) -> etree._Element:
 
 
 def copy_attrs(root: etree._Element) -> dict[str, str]:
-    """The stanza attributes RFC 6120 §8.1 defines (to, from, id, type, xml:lang)."""
+    """The stanza attributes RFC 6120 §8.1 defines (to, from, id, type, xml:lang), in
+    document order."""
     keep = ("to", "from", "id", "type", "{http://www.w3.org/XML/1998/namespace}lang")
-    return {k: str(root.get(k)) for k in keep if root.get(k) is not None}
+    return {str(k): str(v) for k, v in root.attrib.items() if k in keep}
 
 
 def serialize(root: etree._Element) -> bytes:

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.serialization import pkcs7
+
 from xmppsec.errors import DecryptionError, KeyLoadError, SMIMEFormatError, UnsupportedAlgorithm
 
 from ._asn1 import cms
