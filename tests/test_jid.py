@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+
 from xmppsec.errors import JIDError
 from xmppsec.jid import JID, bare_jid, parse_jid
 

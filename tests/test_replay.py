@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from xmppsec.errors import JIDError, ReplayError, TimestampError
 from xmppsec.replay import MemoryReplayStore, ReplayStore, SQLiteReplayStore
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from xmppsec.errors import JIDError, TimestampError
 from xmppsec.timestamps import (
     DEFAULT_WINDOW,

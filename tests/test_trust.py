@@ -14,6 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
 from xmppsec.errors import JIDError, LimitExceeded, SignerMismatch, UntrustedKey
 from xmppsec.keys import (
     ID_ON_XMPPADDR,

@@ -26,6 +26,7 @@ from typing import Any
 
 import idna
 import precis_i18n
+
 from xmppsec.errors import JIDError
 
 __all__ = ["JID", "bare_jid", "parse_jid"]

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Final
 
@@ -48,6 +49,7 @@ from cryptography.x509.verification import (
     Store,
     VerificationError,
 )
+
 from xmppsec.errors import (
     LimitExceeded,
     SignerMismatch,
@@ -130,6 +132,24 @@ def _names_signer(cert: x509.Certificate, signer: JID) -> bool:
     if signer.is_domain:
         return str(signer) in certificate_names(cert)
     return any(bare_jid(a) == str(signer) for a in xmpp_addrs(cert))
+
+
+@lru_cache(maxsize=1024)
+def _key_problem(cert: x509.Certificate, allow_legacy: bool) -> str | None:
+    """Why the certificate's key is unusable, or None. Cached: on the verify hot path
+    the same few certificates come back (certificates hash by their DER)."""
+    try:
+        check_key_strength(cert.public_key(), allow_legacy=allow_legacy)
+    except (ValueError, TypeError, _CryptoUnsupported) as exc:
+        return f"unusable public key: {exc}"
+    except UntrustedKey as exc:
+        return str(exc)
+    return None
+
+
+@lru_cache(maxsize=1024)
+def _fp(cert: x509.Certificate) -> bytes:
+    return certificate_fingerprint(cert)
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
@@ -256,11 +276,9 @@ class TrustStore:
     # -- checks --------------------------------------------------------------------
 
     def _check_key(self, cert: x509.Certificate) -> None:
-        try:
-            key = cert.public_key()
-        except (ValueError, TypeError, _CryptoUnsupported) as exc:
-            raise UntrustedKey(f"unusable public key: {exc}") from None
-        check_key_strength(key, allow_legacy=self._allow_legacy)
+        problem = _key_problem(cert, self._allow_legacy)
+        if problem is not None:
+            raise UntrustedKey(problem)
 
     @staticmethod
     def _check_validity(cert: x509.Certificate, now: _dt.datetime) -> None:
@@ -381,7 +399,7 @@ class TrustStore:
         candidates: list[x509.Certificate] = []
         seen: set[bytes] = set()
         for cert in (*presented, *self._pin_certs.get(key, ())):
-            fp = certificate_fingerprint(cert)
+            fp = _fp(cert)
             if fp in pins and fp not in seen:
                 seen.add(fp)
                 candidates.append(cert)
@@ -396,7 +414,7 @@ class TrustStore:
             usable.append(cert)
         if not usable:
             for cert in self._fetch(key):
-                fp = certificate_fingerprint(cert)
+                fp = _fp(cert)
                 if fp not in pins or fp in seen:
                     continue
                 seen.add(fp)
