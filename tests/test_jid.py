@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xmppsec.errors import JIDError
 from xmppsec.jid import JID, bare_jid, parse_jid
@@ -150,3 +152,31 @@ def test_idempotent() -> None:
     for raw in ["Juliet@Capulet.NET/Balcony", "\u03a3@xn--bcher-kva.example/\u265a"]:
         once = str(parse_jid(raw))
         assert str(parse_jid(once)) == once
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_property_only_jiderror_and_idempotent(raw: str) -> None:
+    try:
+        j = parse_jid(raw)
+    except JIDError:
+        return
+    assert parse_jid(str(j)) == j
+    assert bare_jid(str(j)) == str(j.bare)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(
+        alphabet=st.characters(codec="utf-8", exclude_characters="@/"), min_size=1, max_size=20
+    ),
+    st.sampled_from(["example.com", "B\u00fccher.example", "[::1]"]),
+    st.text(min_size=1, max_size=20),
+)
+def test_property_parts(local: str, domain: str, resource: str) -> None:
+    try:
+        j = parse_jid(f"{local}@{domain}/{resource}")
+    except JIDError:
+        return
+    assert j.local is not None and j.domain == parse_jid(domain).domain
+    assert j.resource is not None and j.bare == parse_jid(f"{local}@{domain}")

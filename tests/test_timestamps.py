@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xmppsec.errors import JIDError, TimestampError
 from xmppsec.timestamps import (
@@ -242,3 +244,25 @@ def test_clock_prunes_old_signers() -> None:
     fake.t = NOW + timedelta(seconds=1)
     clock.next("new@example.com")
     assert len(clock._last) == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_property_parsers_only_raise_timestamperror(raw: str) -> None:
+    for parse in (parse_timestamp, parse_rfc3339):
+        try:
+            got = parse(raw)
+        except TimestampError as exc:
+            assert exc.kind == "format"
+        else:
+            assert got.tzinfo == UTC
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(timezones=st.just(UTC)))
+def test_property_roundtrip(d: datetime) -> None:
+    text = format_timestamp(d)
+    assert len(text) == 24
+    back = parse_timestamp(text)
+    assert back == d.replace(microsecond=d.microsecond // 1000 * 1000)
+    assert parse_rfc3339(text) == back
