@@ -19,6 +19,9 @@ from xmppsec.jid import JID, bare_jid, parse_jid
         ("juliet@example.com", "juliet@example.com"),
         ("juliet@example.com/foo", "juliet@example.com/foo"),
         ("juliet@example.com/foo bar", "juliet@example.com/foo bar"),
+        # RFC 7622 §3.5 lists this as invalid; verified erratum 4560 removes it:
+        # OpaqueString allows a leading space
+        ("juliet@example.com/ foo", "juliet@example.com/ foo"),
         ("juliet@example.com/foo@bar", "juliet@example.com/foo@bar"),
         ("foo\\20bar@example.com", "foo\\20bar@example.com"),
         ("fussball@example.com", "fussball@example.com"),
