@@ -156,6 +156,8 @@ def escape(value: str) -> str:
             out.append("\\\\")
         elif c == '"':
             out.append('\\"')
+        elif c == "\x00":
+            raise CPIMFormatError("NUL cannot be written in a CPIM header")
         elif ord(c) < 0x20 or ord(c) == 0x7F:
             out.append(f"\\u{ord(c):04x}")
         else:
@@ -347,7 +349,9 @@ def parse_cpim(data: bytes) -> CPIMMessage:
             if not all(re.fullmatch(rf"(?:{_NAME}\.)?(?:{_NAME}|\*)", n) for n in names):
                 raise CPIMFormatError("malformed CPIM Require header")
             required.extend(names)
-        elif h.name in ("From", "To", "cc"):
+        elif h.name in ("From", "To"):
+            parse_address(h.value).jid  # noqa: B018 - must name an XMPP address (RFC 3922)
+        elif h.name == "cc":
             parse_address(h.value)
         elif h.name == "DateTime":
             try:
