@@ -119,11 +119,23 @@ def test_fresh_venv_consumer_type_checks_and_misuse_is_reported(
     assert 'Incompatible return value type (got "str", expected "int")' in bad.stdout
     assert 'Argument "to" to "Message" has incompatible type "int"' in bad.stdout
 
-    # the installed generator (templates are package data) compiles a user schema
+    # The generator ships in the wheel; xsdata's codegen needs click + toposort, which only
+    # the "codegen" extra brings: without it, a clear usage error instead of a traceback.
     out = tmp_path / "user"
-    gen = _run([str(python), "-m", "xmppsec.codegen", "--quiet", "--schema",
-                str(VECTORS / "sec-label.xsd"), "--package", "labels", "--out", str(out)],
-               cwd=tmp_path)
+    command = [str(python), "-m", "xmppsec.codegen", "--quiet", "--schema",
+               str(VECTORS / "sec-label.xsd"), "--package", "labels", "--out", str(out)]
+    missing = _run(command, cwd=tmp_path)
+    if missing.returncode != 0:
+        assert missing.returncode == 2, missing.stderr
+        assert "pip install 'xmppsec[codegen]'" in missing.stderr
+    archive = zipfile.ZipFile(wheel)
+    metadata_name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+    metadata = archive.read(metadata_name).decode()
+    assert "Provides-Extra: codegen" in metadata, "pyproject.toml lacks the codegen extra"
+    extra = _run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                  f"{wheel}[codegen]"], cwd=tmp_path, timeout=600)
+    assert extra.returncode == 0, extra.stderr[-3000:]
+    gen = _run(command, cwd=tmp_path)
     assert gen.returncode == 0, gen.stderr
     assert (out / "labels" / "sec_label.py").read_text(encoding="utf-8").startswith(
         "# DO NOT EDIT")

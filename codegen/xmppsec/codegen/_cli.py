@@ -19,12 +19,9 @@ from typing import TextIO
 
 from xsdata.codegen.exceptions import CodegenError
 
+from xmppsec.codegen import EXIT_DRIFT, EXIT_OK, EXIT_USAGE
 from xmppsec.codegen._compile import Job, Output, build
 from xmppsec.codegen._naming import is_identifier
-
-EXIT_OK = 0
-EXIT_DRIFT = 1
-EXIT_USAGE = 2
 
 HEADER_MARK = b"# DO NOT EDIT"
 DEFAULT_PACKAGE = "xmppsec.bindings"
@@ -260,7 +257,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
+def run(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     """Run the generator; returns the exit status (0 ok, 1 drift under --check, 2 error)."""
     parser = build_parser(prog)
     args = parser.parse_args(argv)
