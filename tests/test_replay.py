@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -187,3 +190,25 @@ def test_sqlite_memory_path() -> None:
         s.check_and_record(JULIET, b"a", T0, now=T0, window=W)
         with pytest.raises(ReplayError):
             s.check_and_record(JULIET, b"a", T0 + MS, now=T0, window=W)
+
+
+def test_sqlite_replay_across_processes(tmp_path: Path) -> None:
+    """A signature recorded by another (finished) process is refused after a restart."""
+    path = tmp_path / "replay.sqlite3"
+    child = (
+        "import sys, datetime as d\n"
+        "from xmppsec.replay import SQLiteReplayStore\n"
+        "t = d.datetime(2026, 11, 22, 12, 0, tzinfo=d.UTC)\n"
+        "with SQLiteReplayStore(sys.argv[1]) as s:\n"
+        "    s.check_and_record('juliet@capulet.net', b'sig-1', t, now=t,"
+        " window=d.timedelta(minutes=5))\n"
+    )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(__file__).resolve().parents[1] / d) for d in ("runtime", "generated", "codegen")]
+        + [env.get("PYTHONPATH", "")]
+    )
+    subprocess.run([sys.executable, "-c", child, str(path)], check=True, env=env, timeout=60)
+    with SQLiteReplayStore(path) as s:
+        with pytest.raises(ReplayError, match="replayed"):
+            s.check_and_record(JULIET, b"sig-1", T0 + MS, now=T0 + MS, window=W)
