@@ -120,7 +120,7 @@ def test_generate_identity_domain_and_errors() -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("alg", ["ecdsa-p256", "ed25519", "rsa-2048"])
+@pytest.mark.parametrize("alg", ALGORITHMS)
 def test_openssl_shows_xmppaddr(identities: dict[str, Identity], alg: str) -> None:
     pem = identities[alg].certificate.public_bytes(serialization.Encoding.PEM)
     out = subprocess.run(
