@@ -96,6 +96,9 @@ def make_config(package: str) -> GeneratorConfig:
     config.output.max_line_length = MAX_LINE_LENGTH
     config.output.format = OutputFormat(value="dataclasses", slots=True)
     config.output.include_header = False
+    # xsdata turns any pattern-restricted type into str (losing bytes for base64Binary, dates);
+    # patterns are the XSD validator's job here, the bindings keep the base type.
+    config.output.ignore_patterns = True
     return config
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from xsdata.models.datatype import XmlDateTime
+
 __NAMESPACE__ = "urn:xmpp:delay"
 
 __all__ = [
@@ -29,7 +31,7 @@ class DelayType:
         name = "DelayType"
 
     value: str = field(default="")
-    stamp: str = field(metadata={"type": "Attribute"})
+    stamp: XmlDateTime = field(metadata={"type": "Attribute"})
     from_value: None | str = field(default=None, metadata={"name": "from", "type": "Attribute"})
     dsig_id: None | str = field(
         default=None,

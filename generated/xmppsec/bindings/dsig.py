@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Final
 
+from xsdata.models.datatype import XmlDateTime
+
 from xmppsec.bindings.xmldsig import (
     DigestMethod,
     Transforms,
@@ -205,7 +207,7 @@ class StanzaDescType:
             ),
         },
     )
-    timestamp: str = field(metadata={"type": "Element", "namespace": "urn:xmpp:dsig:0"})
+    timestamp: XmlDateTime = field(metadata={"type": "Element", "namespace": "urn:xmpp:dsig:0"})
     id: str = field(metadata={"type": "Attribute"})
 
 
