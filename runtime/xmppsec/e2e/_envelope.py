@@ -127,7 +127,7 @@ def decrypt(der: bytes, certificate: x509.Certificate, private_key: object) -> b
             private_key.decrypt(recipients[0][2], padding.PKCS1v15())
         except Exception:  # noqa: BLE001, S110 - result deliberately discarded
             pass
-        raise DecryptionError()
+        raise DecryptionError() from None
     try:
         return pkcs7.pkcs7_decrypt_der(
             normalized, certificate, private_key, []
