@@ -1,0 +1,210 @@
+"""The schema corpus: XSD verdicts as recorded, and the RELAX NG twins agree with the XSDs.
+
+tests/vectors/corpus/{valid,invalid}/*.xml are schema-verdict vectors; MANIFEST.tsv lists
+every document with its expected verdict and the reason (docs/decisions/schemas.md explains
+the choices behind them). The XSD verdict comes from the umbrella schemas/xmppsec.xsd (what
+the runtime compiles), the RELAX NG verdict from schemas/rng/xmppsec.rng.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from xmppsec.parser import parse
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMAS = ROOT / "schemas"
+RNG = SCHEMAS / "rng"
+CORPUS = ROOT / "tests" / "vectors" / "corpus"
+MANIFEST = CORPUS / "MANIFEST.tsv"
+
+XS = "http://www.w3.org/2001/XMLSchema"
+RNG_NS = "http://relaxng.org/ns/structure/1.0"
+NSMAP = {"xs": XS, "rng": RNG_NS}
+
+XSD_FILES = sorted(p.name for p in SCHEMAS.glob("*.xsd"))
+
+
+@dataclass(frozen=True)
+class Case:
+    path: str
+    valid: bool
+    reason: str
+
+
+def _manifest() -> list[Case]:
+    with MANIFEST.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh, delimiter="\t"))
+    assert rows[0] == ["file", "verdict", "reason"]
+    cases = []
+    for row in rows[1:]:
+        assert len(row) == 3, row
+        path, verdict, reason = row
+        assert verdict in ("valid", "invalid"), row
+        cases.append(Case(path, verdict == "valid", reason))
+    return cases
+
+
+CASES = _manifest()
+
+
+@functools.cache
+def _xsd() -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(SCHEMAS / "xmppsec.xsd")))
+
+
+@functools.cache
+def _rng() -> etree.RelaxNG:
+    return etree.RelaxNG(etree.parse(str(RNG / "xmppsec.rng")))
+
+
+def _load(case: Case) -> etree._ElementTree:
+    # The one hardened parser: corpus documents must be acceptable stanza input
+    # (UTF-8, no DTD, comments or processing instructions) so only the schema decides.
+    root = parse((CORPUS / case.path).read_bytes())
+    return etree.ElementTree(root)
+
+
+def test_manifest_lists_exactly_the_corpus_files() -> None:
+    on_disk = {p.relative_to(CORPUS).as_posix() for p in CORPUS.glob("*/*.xml")}
+    listed = [c.path for c in CASES]
+    assert len(listed) == len(set(listed)), "duplicate manifest rows"
+    assert set(listed) == on_disk
+    for case in CASES:
+        assert case.path.split("/")[0] == ("valid" if case.valid else "invalid")
+        assert case.reason.strip()
+
+
+def test_corpus_size() -> None:
+    assert len(CASES) >= 60
+    assert sum(c.valid for c in CASES) >= 30
+    assert sum(not c.valid for c in CASES) >= 30
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.path for c in CASES])
+def test_xsd_verdict(case: Case) -> None:
+    schema = _xsd()
+    ok = schema.validate(_load(case))
+    log = schema.error_log
+    assert ok is case.valid, f"{case.path}: {case.reason}; XSD log: {log}"
+    if not ok:
+        assert log.last_error is not None
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.path for c in CASES])
+def test_relaxng_agrees_with_xsd(case: Case) -> None:
+    doc = _load(case)
+    xsd_ok = _xsd().validate(doc)
+    rng = _rng()
+    assert rng.validate(doc) is xsd_ok, f"{case.path}: RELAX NG log: {rng.error_log}"
+
+
+@pytest.mark.parametrize("name", XSD_FILES)
+def test_each_xsd_compiles_alone(name: str) -> None:
+    etree.XMLSchema(etree.parse(str(SCHEMAS / name)))
+
+
+@pytest.mark.parametrize("name", XSD_FILES)
+def test_each_xsd_has_a_spec_header_and_rng_twin(name: str) -> None:
+    doc = etree.parse(str(SCHEMAS / name))
+    first = doc.getroot().getprevious()
+    assert isinstance(first, etree._Comment), f"{name}: no header comment"
+    header = first.text or ""
+    assert "xmppsec" in header
+    assert any(
+        tag in header
+        for tag in ("RFC", "XEP", "XML Signature", "Extensible Markup Language", "umbrella")
+    )
+    assert (RNG / name.replace(".xsd", ".rng")).is_file()
+
+
+def _documented(el: etree._Element) -> bool:
+    docs = el.findall("xs:annotation/xs:documentation", NSMAP)
+    return any((d.text or "").strip() for d in docs)
+
+
+@pytest.mark.parametrize("name", XSD_FILES)
+def test_every_declaration_is_documented(name: str) -> None:
+    # The docs page is rendered from these annotations: every top-level component and
+    # every named local element or attribute carries a one-line documentation.
+    root = etree.parse(str(SCHEMAS / name)).getroot()
+    assert _documented(root), f"{name}: schema-level documentation missing"
+    undocumented = []
+    for el in root.iter(f"{{{XS}}}*"):
+        local = etree.QName(el).localname
+        top = el.getparent() is root
+        named_decl = local in ("element", "attribute") and el.get("name") is not None
+        top_component = top and local in (
+            "element",
+            "attribute",
+            "complexType",
+            "simpleType",
+            "group",
+            "attributeGroup",
+        )
+        if (named_decl or top_component) and not _documented(el):
+            undocumented.append(f"{local} {el.get('name')}")
+    assert not undocumented, f"{name}: {undocumented}"
+
+
+def _xsd_globals() -> set[str]:
+    names = set()
+    for name in XSD_FILES:
+        root = etree.parse(str(SCHEMAS / name)).getroot()
+        tns = root.get("targetNamespace", "")
+        for el in root.findall("xs:element", NSMAP):
+            names.add(etree.QName(tns, el.get("name", "")).text)
+    return names
+
+
+def _rng_except_names(define: str) -> set[str]:
+    root = etree.parse(str(RNG / "xmppsec.rng")).getroot()
+    found = root.findall(f"rng:define[@name='{define}']", NSMAP)
+    assert len(found) == 1, define
+    names = set()
+    for n in found[0].iterfind(".//rng:element/rng:anyName/rng:except/rng:name", NSMAP):
+        prefix, _, local = (n.text or "").partition(":")
+        uri = n.nsmap[prefix]
+        names.add(etree.QName(uri, local).text)
+    return names
+
+
+@pytest.mark.parametrize(
+    "define", ["lax.any", "lax.other.ds", "lax.other.client", "lax.other.stanzas", "lax.other.pidf"]
+)
+def test_rng_wildcards_know_every_xsd_global_element(define: str) -> None:
+    # XSD lax wildcards validate exactly the globally declared elements; the RELAX NG twin
+    # must exclude the same names from its "anything else" branch.
+    assert _rng_except_names(define) == _xsd_globals()
+
+
+def _enum(name: str, type_name: str) -> list[str]:
+    root = etree.parse(str(SCHEMAS / name)).getroot()
+    st = root.find(f"xs:simpleType[@name='{type_name}']", NSMAP)
+    assert st is not None, (name, type_name)
+    return [e.get("value", "") for e in st.iterfind("xs:restriction/xs:enumeration", NSMAP)]
+
+
+@pytest.mark.parametrize("type_name", ["MessageTypeValue", "PresenceTypeValue", "IqTypeValue"])
+def test_stanza_copy_types_mirror_jabber_client(type_name: str) -> None:
+    # xmpp-dsig.xsd repeats the stanza type enumerations instead of importing
+    # jabber-client.xsd (which imports it for d:id): the two copies must stay equal.
+    dsig = _enum("xmpp-dsig.xsd", type_name)
+    assert dsig
+    assert dsig == _enum("jabber-client.xsd", type_name)
+
+
+def test_jid_pattern_mirrors_jabber_client() -> None:
+    def pattern(name: str) -> str | None:
+        root = etree.parse(str(SCHEMAS / name)).getroot()
+        p = root.find("xs:simpleType[@name='JidType']/xs:restriction/xs:pattern", NSMAP)
+        return None if p is None else p.get("value")
+
+    assert pattern("xmpp-dsig.xsd") is not None
+    assert pattern("xmpp-dsig.xsd") == pattern("jabber-client.xsd")
