@@ -251,6 +251,17 @@ def test_child_order_round_trip() -> None:
     assert again[3].get(f"{{{XML_NS}}}lang") == "fr"
 
 
+def test_pattern_restricted_types_keep_their_base_type() -> None:
+    """ds:Base64Type is base64Binary with a pattern: still bytes (xsdata would make it str)."""
+    from xmppsec.bindings.xmldsig import SignatureValue
+
+    data = b"<SignatureValue xmlns='http://www.w3.org/2000/09/xmldsig#'>AAEC/w==</SignatureValue>"
+    parser = XmlParser(config=ParserConfig(fail_on_converter_warnings=True))
+    value = parser.from_bytes(data, SignatureValue)
+    assert value.value == b"\x00\x01\x02\xff"
+    assert "pattern" not in (BINDINGS / "xmldsig.py").read_text(encoding="utf-8")
+
+
 def test_codegen_does_not_import_the_runtime() -> None:
     code = (
         "import sys, xmppsec.codegen\n"
