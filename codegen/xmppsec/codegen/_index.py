@@ -115,7 +115,7 @@ def _attributes(node: etree._Element) -> tuple[Part, ...]:
             parts.append(Part(name, child.get("type", ""), child.get("use", "optional"),
                               _doc(child)))
         elif _is_xs(child, "attributeGroup"):
-            parts.append(Part(f"group {child.get('ref', '?')}", "", "", _doc(child)))
+            parts.append(Part(child.get("ref", "?"), "", "attribute group", _doc(child)))
         elif _is_xs(child, "anyAttribute"):
             parts.append(Part(f"any attribute ({child.get('namespace', '##any')})", "",
                               "optional", _doc(child)))
