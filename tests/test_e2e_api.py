@@ -1,0 +1,449 @@
+"""Sealing and opening stanzas (RFC 3923 §3–§8) and security-cases.md categories A (on the
+decrypted content) and E."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from lxml import etree
+
+from xmppsec.e2e import (
+    NS_E2E,
+    OpenedStanza,
+    _cms,
+    _envelope,
+    build_cpim,
+    error_condition,
+    error_stanza,
+    gateway_unwrap,
+    gateway_wrap,
+    open_stanza,
+    received_error_condition,
+    seal_stanza,
+)
+from xmppsec.e2e._element import make_e2e, new_stanza, serialize
+from xmppsec.e2e._mime import build_multipart_signed, build_pkcs7_mime
+from xmppsec.errors import (
+    DecryptionError,
+    LimitExceeded,
+    NotSigned,
+    ReplayError,
+    RestrictedXMLError,
+    SignerMismatch,
+    SMIMEFormatError,
+    StanzaMismatch,
+    StanzaSchemaError,
+    TimestampError,
+    UnsupportedAlgorithm,
+    UntrustedKey,
+    XmppSecError,
+)
+from xmppsec.replay import MemoryReplayStore
+from xmppsec.schema import validate
+from xmppsec.trust import TrustStore
+
+if TYPE_CHECKING:  # pytest imports tests/ modules top-level (rootdir mode), mypy by path
+    from tests.test_e2e_support import Ident, make_ident, openssl
+else:
+    from test_e2e_support import Ident, make_ident, openssl
+
+NOW = datetime.now(UTC).replace(microsecond=123000)
+JULIET = "juliet@example.com"
+ROMEO = "romeo@example.net"
+MSG = (
+    b"<message xmlns='jabber:client' from='juliet@example.com/balcony' "
+    b"to='romeo@example.net/orchard' type='chat' id='m1' xml:lang='en'>"
+    b"<body>Wherefore art thou, Romeo?\nSecond line \xc3\xa9</body></message>"
+)
+PRESENCE = (
+    b"<presence xmlns='jabber:client' from='juliet@example.com/balcony' "
+    b"to='romeo@example.net'><show>away</show><status>On the balcony</status></presence>"
+)
+IQ = (
+    b"<iq xmlns='jabber:client' from='juliet@example.com/balcony' to='romeo@example.net/orchard' "
+    b"type='get' id='v1'><query xmlns='jabber:iq:version'/></iq>"
+)
+
+
+def juliet() -> Ident:
+    return make_ident(JULIET)
+
+
+def romeo() -> Ident:
+    return make_ident(ROMEO)
+
+
+def trust_juliet() -> TrustStore:
+    return TrustStore().pin(JULIET, juliet().cert)
+
+
+def seal(stanza: bytes = MSG, **kw: object) -> bytes:
+    args: dict[str, object] = {
+        "key": juliet().key, "certificate": juliet().cert, "recipients": [romeo().cert],
+        "now": NOW,
+    }
+    args.update(kw)
+    return seal_stanza(stanza, **args)  # type: ignore[arg-type]  # test kwargs
+
+
+def open_(sealed: bytes, **kw: object) -> OpenedStanza:
+    args: dict[str, object] = {
+        "trust": trust_juliet(), "key": romeo().key, "certificate": romeo().cert, "now": NOW,
+    }
+    args.update(kw)
+    return open_stanza(sealed, **args)  # type: ignore[arg-type]  # test kwargs
+
+
+# -- round trips ----------------------------------------------------------------------------
+
+
+def test_message_round_trip_text_plain() -> None:
+    sealed = seal()
+    root = etree.fromstring(sealed)
+    assert root.get("to") == "romeo@example.net/orchard" and root.get("id") == "m1"
+    assert [c.tag for c in root] == [f"{{{NS_E2E}}}e2e"]
+    assert b"<![CDATA[" in sealed and b"Wherefore" not in sealed
+    validate(sealed)  # the xmpp-e2e schema accepts what we send
+    o = open_stanza(sealed, trust=trust_juliet(), key=romeo().key,
+                    certificate=romeo().cert, now=NOW)
+    assert o.signed and o.encrypted and o.signer == JULIET
+    assert o.content_type == "text/plain"
+    assert o.timestamp == NOW
+    assert o.stanza.findtext("{jabber:client}body") == "Wherefore art thou, Romeo?\nSecond line é"
+    assert o.stanza.get("{http://www.w3.org/XML/1998/namespace}lang") == "en"
+    assert o.digest_algorithm == "sha256"
+
+
+def test_iq_and_rich_message_as_xmpp_xml() -> None:
+    rich = MSG.replace(b"<body>", b"<thread>t1</thread><body>")
+    for stanza in (IQ, rich):
+        o = open_stanza(seal(stanza), trust=trust_juliet(), key=romeo().key,
+                        certificate=romeo().cert, now=NOW)
+        assert o.content_type == "application/xmpp+xml"
+        assert etree.tostring(o.stanza, method="c14n") == etree.tostring(
+            etree.fromstring(stanza), method="c14n")
+
+
+def test_presence_round_trip_pidf() -> None:
+    o = open_stanza(seal(PRESENCE), trust=trust_juliet(), key=romeo().key,
+                    certificate=romeo().cert, now=NOW)
+    assert o.content_type == "application/pidf+xml"
+    assert o.stanza.findtext("{jabber:client}status") == "On the balcony"
+    assert o.stanza.get("type") is None
+    off = PRESENCE.replace(b"to='romeo@example.net'", b"to='romeo@example.net' type='unavailable'")
+    o = open_stanza(seal(off), trust=trust_juliet(), key=romeo().key,
+                    certificate=romeo().cert, now=NOW)
+    assert o.stanza.get("type") == "unavailable"
+
+
+@pytest.mark.parametrize("kind", ["ecdsa-p256", "rsa-2048"])
+@pytest.mark.parametrize("digest", ["sha256", "sha512"])
+def test_signed_only(kind: str, digest: str) -> None:
+    signer = make_ident(JULIET, kind)
+    trust = TrustStore().pin(JULIET, signer.cert)
+    sealed = seal(key=signer.key, certificate=signer.cert, encrypt=False, digest=digest,
+                  recipients=())
+    assert b"multipart/signed" in sealed and b"Wherefore" in sealed
+    o = open_stanza(sealed, trust=trust, now=NOW)
+    assert o.signed and not o.encrypted and o.digest_algorithm == digest
+
+
+def test_sha1_mti_only_when_allowed() -> None:
+    sealed = seal(digest="sha1", pss=True)
+    with pytest.raises(UnsupportedAlgorithm):
+        open_(sealed)
+    o = open_stanza(sealed, trust=trust_juliet(), key=romeo().key, certificate=romeo().cert,
+                    now=NOW, allow_sha1=True)
+    assert o.digest_algorithm == "sha1"
+
+
+def test_certificate_may_be_omitted_when_pinned() -> None:
+    o = open_(seal(include_certificate=False, cipher="aes256"))
+    assert o.signed
+
+
+# -- directed presence, stanza shape ------------------------------------------------------
+
+
+def test_presence_must_be_directed() -> None:
+    broadcast = PRESENCE.replace(b" to='romeo@example.net'", b"")
+    with pytest.raises(StanzaSchemaError):
+        seal(broadcast)
+    sealed = seal(PRESENCE).replace(b" to=\"romeo@example.net\"", b"")
+    assert b"to=" not in sealed
+    with pytest.raises(StanzaSchemaError):
+        open_(sealed)
+
+
+def test_namespace_variant_is_not_processed() -> None:
+    """security-cases #35: the misspelled namespace is never decrypted."""
+    sealed = seal().replace(NS_E2E.encode(), b"urn:ietf:params:xml:xmpp-e2e")
+    with pytest.raises(StanzaSchemaError):
+        open_(sealed)
+    renamed = seal().replace(b"<e2e ", b"<e2ee ").replace(b"</e2e>", b"</e2ee>")
+    with pytest.raises(NotSigned):
+        open_(renamed)
+
+
+def test_e2e_element_shape() -> None:
+    sealed = seal()
+    with pytest.raises(StanzaSchemaError):
+        open_(sealed.replace(b"</message>", b"<e2e xmlns='" + NS_E2E.encode() + b"'/></message>"))
+    with pytest.raises(StanzaSchemaError):
+        open_(sealed.replace(b"]]></e2e>", b"]]><x/></e2e>"))
+    with pytest.raises(NotSigned):
+        open_(MSG)
+
+
+# -- identity -------------------------------------------------------------------------------
+
+
+def test_attacker_certificate_claiming_victim_is_untrusted() -> None:
+    """security-cases #24: a self-signed cert with the victim's xmppAddr."""
+    fake = make_ident(JULIET, "ecdsa-p256")
+    sealed = seal(key=fake.key, certificate=fake.cert)
+    with pytest.raises(UntrustedKey):
+        open_(sealed)
+
+
+def test_outer_from_rewritten() -> None:
+    mallory = make_ident("mallory@evil.example")
+    trust = trust_juliet().pin("mallory@evil.example", mallory.cert)
+    # Mallory signs a CPIM object claiming to be Juliet, sent from her own account
+    sealed = seal(key=mallory.key, certificate=mallory.cert)
+    with pytest.raises(UntrustedKey):
+        open_(sealed, trust=trust)  # from=juliet: Mallory's key is not Juliet's
+    rewritten = sealed.replace(b"juliet@example.com/balcony", b"mallory@evil.example/x")
+    with pytest.raises(SignerMismatch):
+        open_(rewritten, trust=trust)  # CPIM From (juliet) != stanza from (mallory)
+
+
+def test_resource_is_ignored_but_bare_jid_matters() -> None:
+    sealed = seal().replace(b"juliet@example.com/balcony", b"juliet@example.com/other")
+    assert open_(sealed).signer == JULIET
+
+
+def test_cpim_to_must_match_stanza_to() -> None:
+    sealed = seal().replace(b"romeo@example.net/orchard", b"benvolio@example.net")
+    with pytest.raises(StanzaMismatch):
+        open_(sealed)
+
+
+# -- timestamps and replay ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("delta", "kind"),
+    [(timedelta(minutes=5, milliseconds=1), "old"), (-timedelta(minutes=5, milliseconds=1),
+                                                     "future")],
+)
+def test_timestamp_window(delta: timedelta, kind: str) -> None:
+    sealed = seal()
+    with pytest.raises(TimestampError) as info:
+        open_(sealed, now=NOW + delta)
+    assert info.value.kind == kind
+    assert error_condition(info.value) == "bad-timestamp"
+    open_(sealed, now=NOW + delta - (delta / abs(delta.total_seconds())) * 0.001)
+
+
+def test_replay_and_decreasing_timestamps() -> None:
+    store = MemoryReplayStore()
+    early = seal(now=NOW - timedelta(seconds=30))
+    late = seal(now=NOW)
+    open_(late, replay=store)
+    with pytest.raises(ReplayError) as info:
+        open_(late, replay=store)
+    assert error_condition(info.value) == "bad-timestamp"
+    with pytest.raises(ReplayError):
+        open_(early, replay=store)  # older than one already accepted: "decreasing"
+
+
+# -- encryption policy (security-cases #32, #33) -------------------------------------------
+
+
+def test_encrypted_only_refused_unless_allowed() -> None:
+    sealed = seal(sign=False)
+    with pytest.raises(NotSigned):
+        open_(sealed)
+    o = open_(sealed, allow_unsigned=True)
+    assert o.signer is None and o.encrypted
+    with pytest.raises(SMIMEFormatError):
+        seal(sign=False, encrypt=False)
+
+
+def _flip_ciphertext(sealed: bytes, line_from_end: int) -> bytes:
+    text = etree.fromstring(sealed)[0].text or ""
+    lines = text.strip().split("\n")
+    b64 = lines[-line_from_end]
+    flipped = ("B" if b64[5] == "A" else "A").join([b64[:5], b64[6:]])
+    lines[-line_from_end] = flipped
+    return sealed.replace(b64.encode(), flipped.encode())
+
+
+@pytest.mark.parametrize("line_from_end", [1, 2, 4])
+def test_tampered_ciphertext_never_accepted(line_from_end: int) -> None:
+    sealed = seal()
+    bad = _flip_ciphertext(sealed, line_from_end)
+    assert bad != sealed
+    with pytest.raises(XmppSecError) as info:
+        open_(bad)
+    assert error_condition(info.value) in ("decryption-failed", "signature-unverified")
+
+
+def test_wrong_recipient_is_decryption_failed() -> None:
+    other = make_ident("mercutio@example.org")
+    with pytest.raises(DecryptionError) as info:
+        open_(seal(), key=other.key, certificate=other.cert)
+    assert error_condition(info.value) == "decryption-failed"
+    assert str(info.value) == "decryption failed"
+
+
+# -- hostile content inside a valid, signed and encrypted object (category A) -------------
+
+
+def craft(content: bytes, content_type: str = "application/xmpp+xml", *,
+          kind: str = "message", attrs: dict[str, str] | None = None) -> bytes:
+    """What a legitimate-but-hostile sender could produce: any CPIM content, properly
+    signed by Juliet and encrypted to Romeo."""
+    cpim = build_cpim(sender=JULIET, recipients=[ROMEO], timestamp=NOW,
+                      content_type=content_type, content=content)
+    sig = _cms.sign(cpim.raw, juliet().key, juliet().cert)
+    inner = build_multipart_signed(cpim.raw, sig, digest="sha256")
+    entity = build_pkcs7_mime(_envelope.encrypt(inner, [romeo().cert]),
+                              smime_type="enveloped-data")
+    root = new_stanza(kind, attrs or {"from": JULIET + "/balcony", "to": ROMEO})
+    make_e2e(root, entity)
+    return serialize(root)
+
+
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        (b'<!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
+         b"<xmpp xmlns='jabber:client'><message><body>&b;</body></message></xmpp>",
+         RestrictedXMLError),
+        (b"<xmpp xmlns='jabber:client'><message><body>pay alice<!-- -->bob</body></message>"
+         b"</xmpp>", RestrictedXMLError),
+        (b"<xmpp xmlns='jabber:client'><message><?pi x?></message></xmpp>", RestrictedXMLError),
+        (b"<xmpp xmlns='jabber:client'><message><body>&foo;</body></message></xmpp>",
+         RestrictedXMLError),
+        (b"<xmpp xmlns='jabber:client'><message>" + b"<a>" * 200 + b"</a>" * 200
+         + b"</message></xmpp>", LimitExceeded),
+        (b"<xmpp xmlns='jabber:client'><message/><message/></xmpp>", StanzaSchemaError),
+        (b"<xmpp xmlns='jabber:client'><iq type='get' id='1'><q xmlns='x:y'/></iq></xmpp>",
+         StanzaMismatch),
+        (b"<xmpp xmlns='jabber:client'><message from='mallory@evil.example'/></xmpp>",
+         SignerMismatch),
+        (b"<xmpp xmlns='jabber:client'><message to='tybalt@example.org'/></xmpp>",
+         StanzaMismatch),
+        (b"<xmpp xmlns='urn:other'><message/></xmpp>", StanzaSchemaError),
+        (b"<xmpp xmlns='jabber:client'><message type='bogus'/></xmpp>", StanzaSchemaError),
+    ],
+)
+def test_hostile_decrypted_content(payload: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        open_(craft(payload))
+
+
+def test_pidf_entity_must_be_signer() -> None:
+    pidf = (b"<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='pres:mallory@evil.example'>"
+            b"<tuple id='t'><status><basic>open</basic></status></tuple></presence>")
+    with pytest.raises(SignerMismatch):
+        open_(craft(pidf, "application/pidf+xml", kind="presence"))
+    with pytest.raises(StanzaSchemaError):
+        open_(craft(pidf.replace(b"mallory@evil.example", JULIET.encode()), "application/pidf+xml",
+                    kind="message"))
+
+
+# -- §7 errors -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("condition", "stanza_condition"),
+    [("bad-timestamp", "not-acceptable"), ("signature-unverified", "not-acceptable"),
+     ("decryption-failed", "bad-request")],
+)
+def test_error_stanza(condition: str, stanza_condition: str) -> None:
+    reply = error_stanza(seal(), condition)
+    root = validate(reply)
+    assert root.get("type") == "error"
+    assert root.get("to") == "juliet@example.com/balcony"
+    assert root.get("from") == "romeo@example.net/orchard"
+    assert root.get("id") == "m1"
+    err = root.find("{jabber:client}error")
+    assert err is not None
+    assert err.find(f"{{urn:ietf:params:xml:ns:xmpp-stanzas}}{stanza_condition}") is not None
+    assert received_error_condition(reply) == condition
+
+
+@pytest.mark.parametrize(
+    ("xml", "expected"),
+    [
+        (b"<unverified-signature xmlns='urn:ietf:params:xml:xmpp-e2e'/>", "signature-unverified"),
+        (b"<signature-unverified xmlns='urn:ietf:params:xml:ns:xmpp-e2e'/>", "signature-unverified"),
+        (b"<decryption-failed xmlns='urn:ietf:params:xml:xmpp-e2e'/>", "decryption-failed"),
+        (b"<bad-timestamp xmlns='urn:ietf:params:xml:xmpp-e2e'/>", "bad-timestamp"),
+        (b"<bad-timestamp xmlns='urn:example'/>", None),
+    ],
+)
+def test_received_error_misspellings(xml: bytes, expected: str | None) -> None:
+    stanza = (b"<message xmlns='jabber:client' type='error' from='romeo@example.net'>"
+              b"<error type='modify'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"
+              + xml + b"</error></message>")
+    assert received_error_condition(stanza) == expected
+
+
+def test_error_stanza_is_not_opened() -> None:
+    with pytest.raises(StanzaSchemaError):
+        open_(seal().replace(b"type=\"chat\"", b"type=\"error\""))
+
+
+# -- gateways (RFC 3923 §8) and openssl on whole objects -----------------------------------
+
+
+def test_gateway_unwrap_is_openssl_readable(tmp_path: Path) -> None:
+    """What we send decrypts and verifies with openssl cms (sign-then-encrypt)."""
+    jk, jc = juliet().write(tmp_path, "juliet")
+    rk, rc = romeo().write(tmp_path, "romeo")
+    for digest in ("sha256", "sha1"):
+        entity = gateway_unwrap(seal(digest=digest))
+        assert entity.startswith(b"Content-Type: application/pkcs7-mime; smime-type=enveloped")
+        (tmp_path / "enc.smime").write_bytes(entity)
+        signed = openssl("cms", "-decrypt", "-in", str(tmp_path / "enc.smime"),
+                         "-recip", str(rc), "-inkey", str(rk))
+        (tmp_path / "signed.smime").write_bytes(signed)
+        cpim = openssl("cms", "-verify", "-in", str(tmp_path / "signed.smime"),
+                       "-CAfile", str(jc), "-purpose", "any")
+        assert cpim.startswith(b"Content-Type: Message/CPIM\r\n\r\nFrom: <im:juliet@example.com>")
+        assert b"Wherefore art thou, Romeo?\r\nSecond line" in cpim
+
+
+@pytest.mark.parametrize("digest", ["sha1", "sha256"])
+@pytest.mark.parametrize("pss", [False, True])
+def test_openssl_produced_object_opens(tmp_path: Path, digest: str, pss: bool) -> None:
+    """A foreign S/MIME object (openssl cms -sign | -encrypt), wrapped by a gateway."""
+    jk, jc = juliet().write(tmp_path, "juliet")
+    rk, rc = romeo().write(tmp_path, "romeo")
+    cpim = build_cpim(sender=JULIET, recipients=[ROMEO], timestamp=NOW,
+                      content_type="text/plain; charset=utf-8", content=b"from openssl\r\n")
+    (tmp_path / "cpim").write_bytes(cpim.raw)
+    keyopt = ["-keyopt", "rsa_padding_mode:pss"] if pss else []
+    signed = openssl("cms", "-sign", "-binary", "-crlfeol", "-in", str(tmp_path / "cpim"),
+                     "-signer", str(jc), "-inkey", str(jk), "-md", digest, *keyopt)
+    (tmp_path / "signed").write_bytes(signed)
+    enc = openssl("cms", "-encrypt", "-binary", "-crlfeol", "-aes128",
+                  "-in", str(tmp_path / "signed"), str(rc))
+    stanza = gateway_wrap(enc, to=ROMEO + "/orchard", sender=JULIET + "/gw", stanza_type="chat")
+    o = open_(stanza, allow_sha1=True)
+    assert o.stanza.findtext("{jabber:client}body") == "from openssl\n"
+    assert o.signer == JULIET and o.encrypted
+
+
+def test_gateway_wrap_refuses_non_smime() -> None:
+    with pytest.raises(SMIMEFormatError):
+        gateway_wrap(b"Content-Type: text/plain\r\n\r\nhello", to=ROMEO)
+    with pytest.raises(SMIMEFormatError):
+        gateway_wrap(b"\xff\xfe", to=ROMEO)
