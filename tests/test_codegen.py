@@ -378,6 +378,17 @@ def test_bad_imports_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixt
     assert not (tmp_path / "o" / "bad").exists()
 
 
+def test_malformed_schema_is_a_usage_error(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    xsd = tmp_path / "broken.xsd"
+    xsd.write_text('<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"><xs:element name="e',
+                   encoding="utf-8")
+    status = main(["--schema", str(xsd), "--package", "bad", "--out", str(tmp_path / "o")])
+    assert status == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "not well-formed" in err and "broken.xsd" in err
+
+
 def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--schema", str(VECTORS / "sec-label.xsd")]) == EXIT_USAGE
     assert main(["--package", "x"]) == EXIT_USAGE

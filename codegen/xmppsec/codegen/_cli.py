@@ -225,9 +225,14 @@ def _display(path: Path) -> str:
         return path.as_posix()
 
 
+def _default_prog() -> str:
+    """``xmppsec codegen`` when run through the installed CLI, else ``python -m codegen``."""
+    return "xmppsec codegen" if Path(sys.argv[0]).name == "xmppsec" else "python -m codegen"
+
+
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=prog or "python -m codegen",
+        prog=prog or _default_prog(),
         description=(
             "Compile XML schemas into typed dataclass bindings (xsdata + xmppsec templates). "
             "Without --schema: the project's schemas/*.xsd into generated/xmppsec/bindings/ "
@@ -285,7 +290,8 @@ def run(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except CodegenError as exc:
-        print(f"{parser.prog}: schema error: {exc}", file=sys.stderr)
+        details = "".join(f"; {key}: {value}" for key, value in exc.meta.items())
+        print(f"{parser.prog}: schema error: {exc.message}{details}", file=sys.stderr)
         return EXIT_USAGE
     if not args.quiet:
         count = sum(1 for p in output.package_files if p.suffix == ".py")

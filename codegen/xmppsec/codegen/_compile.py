@@ -15,9 +15,11 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from lxml import etree
 from xsdata.codegen.exceptions import CodegenError
 from xsdata.codegen.models import Class
 from xsdata.codegen.transformer import ResourceTransformer
+from xsdata.exceptions import ConverterError, ParserError
 from xsdata.models.config import (
     DocstringStyle,
     GeneratorConfig,
@@ -183,7 +185,16 @@ def _element_classes(classes: Sequence[Class], gen: BindingsGenerator) -> dict[s
     return found
 
 
+def _read_index(paths: Sequence[Path], root: Path) -> list[SchemaFile]:
+    try:
+        return read_schemas(paths, root)
+    except etree.XMLSyntaxError as exc:
+        raise CodegenError("Schema file is not well-formed XML", error=str(exc)) from None
+
+
 def build(job: Job) -> Output:
+    # Well-formedness first, with lxml's precise message (xsdata's parser is lenient).
+    _read_index(job.schemas, job.schema_root)
     config = make_config(job.package)
     transformer = _LocalOnlyTransformer(config)
     uris = [p.resolve().as_uri() for p in sorted(set(job.schemas))]
@@ -196,13 +207,15 @@ def build(job: Job) -> Output:
     try:
         transformer.process_sources(uris)
         classes = transformer.analyze_classes(transformer.classes)
+    except (ParserError, ConverterError) as exc:
+        raise CodegenError("xsdata could not read a schema", error=str(exc)) from None
     finally:
         xsdata_logger.removeHandler(collector)
         xsdata_logger.propagate = previous_propagate
     if collector.messages:
         raise CodegenError("xsdata reported problems", details="; ".join(collector.messages))
 
-    files = read_schemas((_uri_path(u) for u in transformer.processed), job.schema_root)
+    files = _read_index([_uri_path(u) for u in transformer.processed], job.schema_root)
     modules = _module_names(files, job.extra_modules)
     for obj in classes:
         ns = obj.target_namespace or ""
