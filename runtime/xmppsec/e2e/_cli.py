@@ -249,7 +249,7 @@ def _wrap(handler: Any) -> Any:
 
 
 def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``e2e`` with its subcommands; each sets ``func(args) -> int`` (exit code)."""
+    """Add ``e2e`` with its subcommands; each sets ``handler(args) -> int`` (exit code)."""
     e2e = subparsers.add_parser(
         "e2e", help="RFC 3923 end-to-end signing and encryption",
         description="RFC 3923 end-to-end objects: <e2e/> with S/MIME over Message/CPIM.",
@@ -259,7 +259,7 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         e2e.print_help(sys.stderr)
         return EXIT_USAGE
 
-    e2e.set_defaults(func=no_sub)
+    e2e.set_defaults(handler=no_sub)
     sub = e2e.add_subparsers(dest="e2e_command", metavar="COMMAND")
 
     p = sub.add_parser("encrypt", help="sign then encrypt a stanza (stanza in, <e2e/> out)")
@@ -268,28 +268,28 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
                    help="recipient certificate (RSA; repeatable)")
     p.add_argument("--cipher", default="aes128", choices=["aes128", "aes256"])
     _io(p)
-    p.set_defaults(func=_wrap(_cmd_encrypt))
+    p.set_defaults(handler=_wrap(_cmd_encrypt))
 
     p = sub.add_parser("decrypt", help="decrypt and verify; print the inner stanza")
     p.add_argument("--key", required=True, help="recipient private key")
     p.add_argument("--cert", required=True, help="recipient certificate")
     _opening(p)
     _io(p)
-    p.set_defaults(func=_wrap(_cmd_decrypt))
+    p.set_defaults(handler=_wrap(_cmd_decrypt))
 
     p = sub.add_parser("sign", help="sign a stanza without encrypting it")
     _signing(p)
     _io(p)
-    p.set_defaults(func=_wrap(_cmd_sign))
+    p.set_defaults(handler=_wrap(_cmd_sign))
 
     p = sub.add_parser("verify", help="verify a signed (not encrypted) e2e stanza")
     _opening(p)
     _io(p)
-    p.set_defaults(func=_wrap(_cmd_verify))
+    p.set_defaults(handler=_wrap(_cmd_verify))
 
     p = sub.add_parser("unwrap", help="gateway: stanza with <e2e/> -> S/MIME entity bytes")
     _io(p)
-    p.set_defaults(func=_wrap(_cmd_unwrap))
+    p.set_defaults(handler=_wrap(_cmd_unwrap))
 
     p = sub.add_parser("wrap", help="gateway: S/MIME entity bytes -> stanza with <e2e/>")
     p.add_argument("--to", required=True, metavar="JID")
@@ -297,7 +297,7 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--kind", default="message", choices=["message", "presence", "iq"])
     p.add_argument("--type", help="stanza type attribute")
     _io(p)
-    p.set_defaults(func=_wrap(_cmd_wrap))
+    p.set_defaults(handler=_wrap(_cmd_wrap))
 
 
 def demo_round_trip() -> list[str]:
