@@ -397,6 +397,23 @@ def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert "error" in capsys.readouterr().err
 
 
+def test_generated_bindings_are_ruff_clean_and_formatted() -> None:
+    """ruff excludes generated/, but the templates lay code out as ruff would: keep it so."""
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff not installed")
+    common = ["--isolated", "--line-length", "100"]
+    lint = subprocess.run(
+        [ruff, "check", *common, "--select", "E,F,W,I,UP,B,S", "--config",
+         "lint.isort.known-first-party=['xmppsec']", str(BINDINGS)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    fmt = subprocess.run([ruff, "format", *common, "--check", str(BINDINGS)],
+                         capture_output=True, text=True, timeout=60)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
 def test_generated_bindings_pass_mypy_strict() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "generated"],

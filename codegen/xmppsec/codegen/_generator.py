@@ -9,6 +9,7 @@ layout themselves, so the output depends on nothing but the schemas and the temp
 from __future__ import annotations
 
 import ast
+import re
 import textwrap
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -58,8 +59,10 @@ class BindingsFilters(Filters):
                 plain.add(line[len("import "):].strip())
                 continue
             module, _, names = line[len("from "):].partition(" import ")
+            # xsdata's substring patterns match XmlDate inside XmlDateTime: keep whole words.
             wanted.setdefault(module.strip(), set()).update(
-                n.strip() for n in names.split(",") if n.strip()
+                n.strip() for n in names.split(",")
+                if n.strip() and re.search(rf"\b{re.escape(n.strip())}\b", output)
             )
         for pair in extra:
             module, _, name = pair.partition(":")
@@ -67,6 +70,8 @@ class BindingsFilters(Filters):
         std = [f"import {m}" for m in sorted(plain) if not m.startswith("xsdata")]
         third = [f"import {m}" for m in sorted(plain) if m.startswith("xsdata")]
         for module in sorted(wanted):
+            if not wanted[module]:
+                continue
             line = f"from {module} import {', '.join(sorted(wanted[module]))}"
             (third if module.startswith("xsdata") else std).append(line)
         blocks = ["from __future__ import annotations"]

@@ -13,7 +13,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Final
 
-from xsdata.models.datatype import XmlDate, XmlDateTime
+from xsdata.models.datatype import XmlDateTime
 
 __NAMESPACE__ = "urn:ietf:params:xml:ns:pidf"
 
