@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from xmppsec.e2e import (
@@ -447,3 +449,51 @@ def test_gateway_wrap_refuses_non_smime() -> None:
         gateway_wrap(b"Content-Type: text/plain\r\n\r\nhello", to=ROMEO)
     with pytest.raises(SMIMEFormatError):
         gateway_wrap(b"\xff\xfe", to=ROMEO)
+
+
+# -- fuzz: only typed errors ----------------------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=400), st.sampled_from(["enveloped-data", "signed-data", "cpim", "raw"]))
+def test_fuzzed_e2e_content_only_typed_errors(data: bytes, shape: str) -> None:
+    if shape == "raw":
+        entity = data.decode("latin-1").encode("utf-8")
+    elif shape == "cpim":
+        entity = b"Content-Type: Message/CPIM\r\n\r\n" + data.decode("latin-1").encode()
+    else:
+        entity = build_pkcs7_mime(data, smime_type=shape)
+    root = new_stanza("message", {"from": JULIET + "/b", "to": ROMEO})
+    try:
+        make_e2e(root, entity)
+    except SMIMEFormatError:
+        return  # not representable as XML text at all
+    try:
+        open_(serialize(root), allow_unsigned=True)
+    except XmppSecError:
+        pass
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=0, max_value=10_000), st.integers(min_value=0, max_value=7))
+def test_bit_flips_anywhere_never_accepted(position: int, bit: int) -> None:
+    sealed = _SEALED_ONCE
+    text = etree.fromstring(sealed)[0].text or ""
+    body = bytearray(gateway_unwrap(sealed))
+    i = position % len(body)
+    body[i] ^= 1 << bit
+    try:
+        stanza = gateway_wrap(bytes(body), to=ROMEO + "/orchard", sender=JULIET + "/balcony")
+    except XmppSecError:
+        return
+    assert text
+    try:
+        o = open_(stanza)
+    except XmppSecError:
+        return
+    # a flip in ignorable framing (base64 line breaks, header case) may still verify: then
+    # the content must be exactly the original
+    assert o.stanza.findtext("{jabber:client}body") == "Wherefore art thou, Romeo?\nSecond line é"
+
+
+_SEALED_ONCE = seal()

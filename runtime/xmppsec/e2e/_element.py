@@ -104,11 +104,22 @@ def make_e2e(parent: etree._Element, entity: bytes) -> etree._Element:
     """Append ``<e2e/>`` holding ``entity`` (as CDATA when possible) to ``parent``.
     Line ends are written as LF: XML parsers turn CRLF into LF anyway (XML 1.0 §2.11)."""
     e2e = etree.SubElement(parent, f"{{{NS_E2E}}}e2e", nsmap=nsmap({None: NS_E2E}))
-    text = "\n" + entity.replace(b"\r\n", b"\n").decode("utf-8") + "\n"
     try:
-        e2e.text = etree.CDATA(text)
-    except ValueError:  # "]]>" occurs in the (signed-only) text: plain escaped text
-        e2e.text = text
+        text = "\n" + entity.replace(b"\r\n", b"\n").decode("utf-8") + "\n"
+    except UnicodeDecodeError:
+        parent.remove(e2e)
+        raise SMIMEFormatError("S/MIME entity is not UTF-8 text") from None
+    if any(ord(c) < 0x20 and c not in "\t\n" for c in text):
+        parent.remove(e2e)
+        raise SMIMEFormatError("control character in an S/MIME entity (not XML text)")
+    try:
+        try:
+            e2e.text = etree.CDATA(text)
+        except ValueError:  # "]]>" occurs in the (signed-only) text: plain escaped text
+            e2e.text = text
+    except ValueError:
+        parent.remove(e2e)
+        raise SMIMEFormatError("S/MIME entity is not XML character data") from None
     return e2e
 
 
