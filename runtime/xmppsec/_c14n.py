@@ -29,7 +29,7 @@ from ._lxml import nsmap as _nsmap
 from .algorithms import NS, C14NMethod
 from .errors import RestrictedXMLError, UnsupportedAlgorithm
 
-__all__ = ["c14n", "c14n_child"]
+__all__ = ["c14n", "c14n_child", "robust_c14n"]
 
 _XML = "{" + NS.XML + "}"
 _INHERIT_11 = (_XML + "lang", _XML + "space")
@@ -102,6 +102,8 @@ def c14n(el: etree._Element, method: str) -> bytes:
         return _inclusive(el, _INHERIT_10, fix_base=False)
     if method == C14NMethod.XMPP_DSIG_0:
         return c14n_child(el)
+    if method == C14NMethod.ROBUST:
+        return robust_c14n(el)
     raise UnsupportedAlgorithm(f"canonicalization {method!r} is not allowed")
 
 
@@ -141,3 +143,68 @@ def _standalone(el: etree._Element, inherited: dict[str, str]) -> etree._Element
     for child in el:
         root.append(copy.deepcopy(child))  # keeps the child's own declarations and its tail
     return root
+
+
+# -- the robust canonical form (docs/robust-profile.md, "Canonical form") --------------------
+#
+# A prefix-free serialization: every name is written in Clark notation "{namespace}local"
+# ("{}local" without a namespace), so renamed prefixes, prefixed-vs-default element forms and
+# unused namespace declarations cannot change it. Attributes are sorted by (namespace, local
+# name). Nothing is inherited from ancestors (no xml:lang, no namespaces). Text keeps its
+# whitespace but CR LF and CR become LF, and in attribute values CR LF, CR, LF and TAB
+# become one space each: what an XML parser sees after one hop through a serializer that
+# writes those characters raw (XML 1.0 §2.11, §3.3.3).
+
+_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_ATTR_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", '"': "&quot;", "\t": " ", "\n": " ", "\r": " "}
+)
+
+
+def _rc_text(text: str) -> str:
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.translate(_TEXT_ESCAPES)
+
+
+def _rc_attr(value: str) -> str:
+    if "\r\n" in value:
+        value = value.replace("\r\n", " ")
+    return value.translate(_ATTR_ESCAPES)
+
+
+def _rc_name(tag: str) -> str:
+    return tag if tag[:1] == "{" else "{}" + tag
+
+
+def _rc_element(el: etree._Element, out: list[str], skip: etree._Element | None) -> None:
+    tag = el.tag
+    assert isinstance(tag, str)
+    name = _rc_name(tag)
+    out.append("<" + name)
+    if len(el.attrib):
+        items = []
+        for key, value in el.attrib.items():
+            k = str(key)
+            ns, _, local = k[1:].partition("}") if k[:1] == "{" else ("", "", k)
+            items.append((ns, local, str(value)))
+        items.sort()
+        for ns, local, value in items:
+            out.append(" {" + ns + "}" + local + '="' + _rc_attr(value) + '"')
+    out.append(">")
+    if el.text:
+        out.append(_rc_text(el.text))
+    for child in el:
+        if child is not skip:
+            _rc_element(child, out, skip)
+        if child.tail:
+            out.append(_rc_text(child.tail))
+    out.append("</" + name + ">")
+
+
+def robust_c14n(el: etree._Element, *, skip: etree._Element | None = None) -> bytes:
+    """The robust canonical form of ``el``; ``skip`` is an enveloped Signature to leave out
+    (XML-DSIG enveloped-signature transform: the element goes, its tail text stays)."""
+    out: list[str] = []
+    _rc_element(el, out, skip)
+    return "".join(out).encode("utf-8")

@@ -50,6 +50,7 @@ class NS(StrEnum):
     DS = "http://www.w3.org/2000/09/xmldsig#"
     DS11 = "http://www.w3.org/2009/xmldsig11#"
     XMPP_DSIG = "urn:xmpp:dsig:0"
+    XMPP_DSIG_ROBUST = "urn:xmpp:tmp:dsig:robust:0"  # experimental (XEP-0053 urn:xmpp:tmp:)
     JABBER_CLIENT = "jabber:client"
     JABBER_SERVER = "jabber:server"
     XML = "http://www.w3.org/XML/1998/namespace"
@@ -85,6 +86,7 @@ class C14NMethod(StrEnum):
     C14N11 = "http://www.w3.org/2006/12/xml-c14n11"
     EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
     XMPP_DSIG_0 = "urn:xmpp:dsig:transform:0"  # XEP-0290 §3, see xmppsec._c14n
+    ROBUST = "urn:xmpp:tmp:dsig:robust:c14n:0"  # our robust profile, docs/robust-profile.md
 
 
 class TransformMethod(StrEnum):

@@ -15,7 +15,7 @@ The safe high-level API::
 
 from ..algorithms import DigestMethod, SignatureMethod
 from ._policy import SERVER_ANNOTATIONS, Policy
-from ._profile import PROFILES, SPEC, Profile
+from ._profile import PROFILES, ROBUST, SPEC, Profile
 from ._result import (
     ReferenceResult,
     ReferenceStatus,
@@ -29,6 +29,7 @@ from ._verify import Verifier
 __all__ = [
     "DEFAULT_CLOCK",
     "PROFILES",
+    "ROBUST",
     "SERVER_ANNOTATIONS",
     "SPEC",
     "DigestMethod",

@@ -18,6 +18,7 @@ SERVER_ANNOTATIONS: frozenset[str] = frozenset(
         "{urn:xmpp:delay}delay",
         "{urn:xmpp:sid:0}stanza-id",
         "{urn:xmpp:mam:tmp}archived",
+        "{urn:xmpp:occupant-id:0}occupant-id",
     }
 )
 
@@ -48,6 +49,9 @@ class Policy:
     own_server: str | None = None
     """Domain of the recipient's own server: only a XEP-0203 ``<delay/>`` stamped by it is
     used to judge the timestamp of an offline message (XEP-0290 §5)."""
+    allow_muc_reflection: bool = True
+    """Robust profile: accept a groupchat stanza reflected by the room it was signed for,
+    whose ``from`` is then the occupant JID (reported as ``sender_relation="muc-occupant"``)."""
     allow_legacy: bool = False
     """Accept SHA-1 and DSA (the XEP's own examples) and keys only legacy peers use."""
 

@@ -66,6 +66,11 @@ class SignatureResult:
     certificate: x509.Certificate | None = field(default=None, repr=False)
     offline: bool = False
     """The timestamp was judged against the recipient server's XEP-0203 delay stamp."""
+    sender_relation: str = ""
+    """How the live stanza's ``from`` relates to the signer: ``sender`` (the signed
+    ``from``), ``server-stamped`` (the sender left ``from`` out; its server stamped a JID of
+    the signer), or ``muc-occupant`` (a MUC room reflected the stanza: ``from`` is the
+    occupant JID ``room@service/nick``, which nothing here ties to the signer)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +79,7 @@ class SignatureResult:
             "timestamp_status": self.timestamp_status.value,
             "valid": self.valid,
             "profile": self.profile,
+            "sender_relation": self.sender_relation or None,
             "error": _describe(self.error),
             "references": [
                 {"uri": r.uri, "element": r.element, "status": r.status.value}

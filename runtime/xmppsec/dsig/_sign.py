@@ -115,19 +115,33 @@ class Signer:
         if sender is not None:
             self._check_sender(sender)
         default_attributes(stanza, kind)
+        p = self.profile
+        parent = stanza
+        if p.placement == "iq-payload" and kind == "iq":
+            # RFC 6120 §8.2.3: one payload; Prosody refuses a Signature beside it.
+            if len(stanza) != 1:
+                raise StanzaSchemaError(
+                    f"{self.profile.name} profile: an iq is signed inside its single payload"
+                )
+            parent = stanza[0]
         chosen = [c for c in stanza if (select or _all_children)(c)]
         if len(chosen) > self.limits.max_references:
             raise StanzaSchemaError(
                 f"{len(chosen)} children to sign; the limit is {self.limits.max_references}"
             )
-        ids = self._assign_ids(stanza, chosen)
+        if p.reference_scheme == "dsig-id":
+            names = self._assign_ids(stanza, chosen)
+        else:
+            names = [str(c.tag) for c in chosen]
+        # Digests are taken before the Signature exists, which equals the enveloped-signature
+        # transform's view of a payload that will contain it.
         digests = [
-            base64.b64encode(digest(self.digest_method, _c14n.c14n_child(c))).decode("ascii")
+            base64.b64encode(digest(self.digest_method, _c14n.c14n(c, p.child_c14n))).decode()
             for c in chosen
         ]
         _, timestamp = self.clock.next(self.signer)
-        signature = self._build_signature(stanza, kind, ids, digests, timestamp)
-        stanza.append(signature)
+        signature = self._build_signature(stanza, kind, names, digests, timestamp)
+        parent.append(signature)
         self._finish(signature)
         return stanza
 
@@ -168,7 +182,7 @@ class Signer:
         self,
         stanza: etree._Element,
         kind: str,
-        ids: list[str],
+        names: list[str],
         digests: list[str],
         timestamp: str,
     ) -> etree._Element:
@@ -196,15 +210,24 @@ class Signer:
         desc.set("id", p.desc_id)
         etree.SubElement(desc, d + "signer").text = self.signer
         dtr = etree.SubElement(desc, DS + "Transforms", nsmap=nsmap({None: NS.DS}))
-        etree.SubElement(dtr, DS + "Transform", Algorithm=p.child_transform)
+        for transform in p.child_transforms:
+            etree.SubElement(dtr, DS + "Transform", Algorithm=transform)
         etree.SubElement(desc, DS + "DigestMethod", nsmap=nsmap({None: NS.DS})).set(
             "Algorithm", self.digest_method
         )
         copy = etree.SubElement(desc, d + kind)
         for name, value in stanza.attrib.items():
             copy.set(name, value)
-        for child_id, value in zip(ids, digests, strict=True):
-            etree.SubElement(copy, d + "reference", URI=p.reference_prefix + child_id).text = value
+        for name, value in zip(names, digests, strict=True):
+            ref = etree.SubElement(copy, d + "reference")
+            if p.reference_scheme == "dsig-id":
+                ref.set("URI", p.reference_prefix + name)
+            else:
+                qname = etree.QName(name)
+                if qname.namespace:
+                    ref.set("ns", qname.namespace)
+                ref.set("name", qname.localname)
+            ref.text = value
         etree.SubElement(desc, d + "timestamp").text = timestamp
         return sig
 

@@ -22,7 +22,6 @@ from lxml import etree
 from .. import _c14n
 from ..algorithms import (
     NS,
-    C14NMethod,
     DigestMethod,
     SignatureMethod,
     digest,
@@ -66,11 +65,12 @@ __all__ = ["Verifier"]
 _SIGNATURE = DS + "Signature"
 _DELAY = "{" + NS.DELAY + "}delay"
 _XML_LANG = "{" + NS.XML + "}lang"
-_SUBSET_C14N = frozenset({C14NMethod.C14N10, C14NMethod.C14N11, C14NMethod.EXC_C14N})
 # A reference fragment is an NCName-like token: no "/", "..", "(" or ":" (no XPointer, no
 # path tricks; XEP-0290 §4 names exactly one child by its d:id).
 _FRAGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9._-]{0,127}")
 _B64_WS = re.compile(r"[ \t\r\n]+")
+# A namespace name in an element-scheme reference: no "{", "}" or whitespace, bounded.
+_NAMESPACE = re.compile(r"[^{}\s]{0,512}")
 
 
 def _utcnow() -> datetime:
@@ -169,6 +169,8 @@ class _Outcome:
     covered: list[etree._Element] = field(default_factory=list)
     certificate: x509.Certificate | None = None
     error: XmppSecError | None = None
+    profile: str = ""
+    relation: str = ""
 
 
 @dataclass(frozen=True)
@@ -216,9 +218,14 @@ class Verifier:
         kind = stanza_kind(root)
         check_stanza(root, kind, signing=False)
         signatures = [c for c in root if c.tag == _SIGNATURE]
+        # An iq's single payload may hold the Signature (profiles with iq-payload placement;
+        # _parse refuses it for the others).
+        payload = root[0] if kind == "iq" and len(root) == 1 else None
+        if payload is not None:
+            signatures.extend(c for c in payload if c.tag == _SIGNATURE)
         for sig in root.iter(_SIGNATURE):
             parent = sig.getparent()
-            if parent is None or not is_stanza(parent):
+            if parent is None or not (is_stanza(parent) or parent is payload):
                 raise SignatureSchemaError("a Signature that is not a direct child of a stanza")
         if not signatures:
             raise NotSigned("the stanza carries no XML-DSIG Signature")
@@ -265,8 +272,6 @@ class Verifier:
 
         si_parts = _elements(si)
         c14n_method = _algorithm(_expect(si_parts, 0, DS + "CanonicalizationMethod", "SignedInfo"))
-        if c14n_method not in _SUBSET_C14N:
-            raise UnsupportedAlgorithm(f"canonicalization {c14n_method!r} is not allowed")
         method = _signature_method(
             _algorithm(_expect(si_parts, 1, DS + "SignatureMethod", "SignedInfo")), policy
         )
@@ -278,12 +283,17 @@ class Verifier:
         ref = references[0]
         uri = ref.get("URI")
         profile = self._profile_for(sig, uri)
+        if c14n_method not in profile.accepted_c14n:
+            raise UnsupportedAlgorithm(f"canonicalization {c14n_method!r} is not allowed")
+        parent = sig.getparent()
+        if parent is not None and not is_stanza(parent) and profile.placement != "iq-payload":
+            raise SignatureSchemaError(f"the {profile.name} profile puts no Signature in a payload")
         if uri != "#" + profile.desc_id:
             raise InvalidReference(f"SignedInfo Reference URI {uri!r} is not #{profile.desc_id}")
         ref_parts = _elements(ref)
         transforms = _expect(ref_parts, 0, DS + "Transforms", "Reference")
         desc_transform = _single_transform(transforms, limits.max_transforms)
-        if desc_transform not in _SUBSET_C14N:
+        if desc_transform not in profile.accepted_c14n:
             raise UnsupportedAlgorithm(f"transform {desc_transform!r} is not allowed here")
         desc_digest_method = _digest_method(
             _algorithm(_expect(ref_parts, 1, DS + "DigestMethod", "Reference")), policy
@@ -317,11 +327,13 @@ class Verifier:
                 "stanza-desc is signer, Transforms, DigestMethod, the stanza copy, timestamp"
             )
         signer_el = _expect(dp, 0, d + "signer", "stanza-desc")
-        child_transform = _single_transform(
+        child_transforms = _transform_list(
             _expect(dp, 1, DS + "Transforms", "stanza-desc"), limits.max_transforms
         )
-        if child_transform != profile.child_transform:
-            raise UnsupportedAlgorithm(f"child transform {child_transform!r} is not allowed")
+        if child_transforms != profile.child_transforms:
+            raise UnsupportedAlgorithm(
+                f"transforms {list(child_transforms)} are not those of the {profile.name} profile"
+            )
         child_digest_method = _digest_method(
             _algorithm(_expect(dp, 2, DS + "DigestMethod", "stanza-desc")), policy
         )
@@ -344,10 +356,7 @@ class Verifier:
         for r in ref_elements:
             if r.tag != d + "reference" or len(r):
                 raise SignatureSchemaError("the stanza copy holds reference elements only")
-            r_uri = r.get("URI") or ""
-            fragment = r_uri[len(profile.reference_prefix) :]
-            if not r_uri.startswith(profile.reference_prefix) or not _FRAGMENT.fullmatch(fragment):
-                raise InvalidReference(f"reference URI {r_uri!r} is not allowed")
+            r_uri, fragment = _reference_target(r, profile)
             value = _b64(r.text, "reference digest")
             if len(value) != size:
                 raise SignatureSchemaError("reference digest has the wrong length")
@@ -406,6 +415,7 @@ class Verifier:
     ) -> _Outcome:
         policy = self.policy
         out = _Outcome(
+            profile=p.profile.name,
             signer=str(p.signer),
             timestamp_text=p.timestamp_text,
             timestamp=p.timestamp,
@@ -430,10 +440,15 @@ class Verifier:
             first_failure = self._references(root, p, index, out)
             if first_failure is not None and policy.require_all_references:
                 raise first_failure
-            # 4. stanza attributes in stanza-desc vs the live stanza.
-            _compare_attributes(kind, live, p)
+            # 4. stanza attributes in stanza-desc vs the live stanza, then
             # 5. signer ↔ certificate (checked by the trust store) ↔ stanza from.
-            _check_identity(p.signer, live.get("from"))
+            if p.profile.attribute_rules == "routed":
+                out.relation = _routed_attributes(kind, live, p, policy)
+            else:
+                _compare_attributes(kind, live, p)
+                out.relation = "sender" if "from" in p.copy.attrib else "server-stamped"
+            if out.relation != "muc-occupant":
+                _check_identity(p.signer, live.get("from"))
             # 6. timestamp (XEP-0290 §5).
             self._timestamp(root, p, now, out)
             # 7. replay: only a signature that passed everything else is recorded.
@@ -452,6 +467,8 @@ class Verifier:
         index: dict[str, list[etree._Element]],
         out: _Outcome,
     ) -> VerificationError | None:
+        if p.profile.reference_scheme == "element":
+            return _element_references(root, p, out)
         first: VerificationError | None = None
         positions: list[int] = []
         children = list(root)
@@ -471,7 +488,7 @@ class Verifier:
                 continue
             target = targets[0]
             name = str(target.tag)
-            actual = digest(p.child_digest_method, _c14n.c14n(target, p.profile.child_transform))
+            actual = digest(p.child_digest_method, _c14n.c14n(target, p.profile.child_c14n))
             if hmac.compare_digest(actual, expected):
                 out.references.append(ReferenceResult(uri, name, ReferenceStatus.OK))
                 out.covered.append(target)
@@ -521,7 +538,8 @@ class Verifier:
                 timestamp=o.timestamp,
                 timestamp_text=o.timestamp_text,
                 timestamp_status=o.timestamp_status,
-                profile=(self.profile or SPEC).name,
+                profile=o.profile,
+                sender_relation=o.relation,
                 signature_method=o.method,
                 references=tuple(o.references),
                 error=o.error,
@@ -559,6 +577,13 @@ class Verifier:
 
 
 def _single_transform(transforms: etree._Element, max_transforms: int) -> str:
+    algorithms = _transform_list(transforms, max_transforms)
+    if len(algorithms) != 1:
+        raise UnsupportedAlgorithm("exactly one Transform is allowed here")
+    return algorithms[0]
+
+
+def _transform_list(transforms: etree._Element, max_transforms: int) -> tuple[str, ...]:
     items = _elements(transforms)
     if len(items) > max_transforms:
         raise LimitExceeded(
@@ -567,9 +592,9 @@ def _single_transform(transforms: etree._Element, max_transforms: int) -> str:
             value=len(items),
             maximum=max_transforms,
         )
-    if len(items) != 1 or items[0].tag != DS + "Transform":
-        raise UnsupportedAlgorithm("exactly one Transform is allowed here")
-    return _algorithm(items[0])
+    if not items or any(item.tag != DS + "Transform" for item in items):
+        raise SignatureSchemaError("Transforms holds one or more Transform elements")
+    return tuple(_algorithm(item) for item in items)
 
 
 def _key_info_certificates(key_info: etree._Element, max_chain: int) -> list[x509.Certificate]:
@@ -656,3 +681,96 @@ def _own_server_delay(root: etree._Element, own_server: str) -> datetime | None:
                 return None
             return parse_rfc3339(stamp)
     return None
+
+
+def _reference_target(r: etree._Element, profile: Profile) -> tuple[str, str]:
+    """(reported uri, lookup key) of a stanza-desc reference."""
+    if profile.reference_scheme == "dsig-id":
+        uri = r.get("URI") or ""
+        fragment = uri[len(profile.reference_prefix) :]
+        if not uri.startswith(profile.reference_prefix) or not _FRAGMENT.fullmatch(fragment):
+            raise InvalidReference(f"reference URI {uri!r} is not allowed")
+        return uri, fragment
+    # element scheme: the child's expanded name, no URI (docs/robust-profile.md).
+    name = r.get("name") or ""
+    ns = r.get("ns") or ""
+    if r.get("URI") is not None or not _FRAGMENT.fullmatch(name) or not _NAMESPACE.fullmatch(ns):
+        raise InvalidReference(f"reference to {{{ns}}}{name!r} is not allowed")
+    clark = "{" + ns + "}" + name if ns else name
+    return clark, clark
+
+
+def _element_references(
+    root: etree._Element, p: _Parsed, out: _Outcome
+) -> VerificationError | None:
+    # Each reference names a child by expanded name and is satisfied by one child of that
+    # name whose digest matches; a child satisfies at most one reference. Order does not
+    # matter (servers move children); extra children stay unsigned.
+    first: VerificationError | None = None
+    used: set[int] = set()
+    cache: dict[int, bytes] = {}
+
+    def child_digest(child: etree._Element) -> bytes:
+        key = id(child)
+        if key not in cache:
+            octets = _c14n.robust_c14n(child, skip=p.element)
+            cache[key] = digest(p.child_digest_method, octets)
+        return cache[key]
+
+    for uri, clark, expected in p.references:
+        named = [c for c in root if c.tag == clark and c is not p.element]
+        free = [c for c in named if id(c) not in used]
+        match = next((c for c in free if hmac.compare_digest(child_digest(c), expected)), None)
+        if match is not None:
+            used.add(id(match))
+            out.references.append(ReferenceResult(uri, clark, ReferenceStatus.OK))
+            out.covered.append(match)
+        elif free:
+            out.references.append(ReferenceResult(uri, clark, ReferenceStatus.DIGEST_MISMATCH))
+            first = first or DigestMismatch(f"no {clark} child matches its signed digest")
+        else:
+            out.references.append(ReferenceResult(uri, "", ReferenceStatus.TARGET_MISSING))
+            first = first or InvalidReference(f"no {clark} child left for its reference")
+    return first
+
+
+def _routed_attributes(kind: str, live: dict[str, str], p: _Parsed, policy: Policy) -> str:
+    """Stanza attributes under the robust profile's routing rules; returns how the live
+    ``from`` relates to the signer (docs/robust-profile.md, "Stanza attributes")."""
+    copy_kind = etree.QName(p.copy).localname
+    if copy_kind != kind:
+        raise StanzaMismatch(f"signed a {copy_kind}, received a {kind}")
+    signed = {str(k): str(v) for k, v in p.copy.attrib.items()}
+    live_from = live.get("from")
+    room = signed.get("to")
+    reflected = (
+        signed.get("type") == "groupchat"
+        and live.get("type") == "groupchat"
+        and live_from is not None
+        and room is not None
+        and _bare_equal(live_from, room)
+    )
+    if reflected and not policy.allow_muc_reflection:
+        raise StanzaMismatch("a MUC reflection; the policy does not accept occupant JIDs")
+    for name, value in signed.items():
+        if name in ("from", "to"):
+            if reflected:
+                continue  # the room rewrites from to the occupant JID and to per recipient
+            got = live.get(name)
+            if got is None or not _jid_equal(got, value):
+                raise StanzaMismatch(f"attribute {name} changed from {value!r} to {got!r}")
+        elif live.get(name) != value:
+            raise StanzaMismatch(f"attribute {name} changed from {value!r} to {live.get(name)!r}")
+    for name in live:
+        if name not in signed and name not in ("from", _XML_LANG):
+            raise StanzaMismatch(f"attribute {name} was added after signing")
+    if reflected:
+        return "muc-occupant"
+    return "sender" if "from" in signed else "server-stamped"
+
+
+def _bare_equal(a: str, b: str) -> bool:
+    try:
+        return parse_jid(a).bare == parse_jid(b).bare
+    except JIDError:
+        return False
