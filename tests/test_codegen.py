@@ -330,6 +330,61 @@ def test_extension_schema_compiles_imports_and_passes_mypy_strict(tmp_path: Path
     assert mypy.returncode == 0, mypy.stdout + mypy.stderr
 
 
+SIGNED_NOTE = """<?xml version="1.0" encoding="UTF-8"?>
+<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:ds="http://www.w3.org/2000/09/xmldsig#"
+           targetNamespace="urn:example:note" elementFormDefault="qualified">
+  <xs:import namespace="http://www.w3.org/2000/09/xmldsig#" schemaLocation="xmldsig-core.xsd"/>
+  <xs:element name="note">
+    <xs:complexType>
+      <xs:sequence>
+        <xs:element name="text" type="xs:string"/>
+        <xs:element ref="ds:Signature" minOccurs="0"/>
+      </xs:sequence>
+    </xs:complexType>
+  </xs:element>
+</xs:schema>
+"""
+
+
+def test_imported_xmppsec_namespace_reuses_shipped_bindings(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "schemas" / "xmldsig-core.xsd", tmp_path)
+    (tmp_path / "note.xsd").write_text(SIGNED_NOTE, encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["--quiet", "--schema", str(tmp_path / "note.xsd"), "--package", "notes",
+                 "--out", str(out)]) == EXIT_OK
+    module = (out / "notes" / "note.py").read_text(encoding="utf-8")
+    assert "from xmppsec.bindings.xmldsig import Signature\n" in module
+    assert not (out / "notes" / "xmldsig.py").exists()
+    assert (out / "notes" / "xsd" / "xmldsig-core.xsd").is_file()  # validation still works
+    code = (
+        "from xmppsec.bindings.xmldsig import Signature\n"
+        "from notes.note import Note\n"
+        "import notes\n"
+        "import notes.note\n"
+        "assert notes.note.Signature is Signature and Note(text='hi').signature is None\n"
+        "print(notes.note.Signature.__module__, notes.NAMESPACE_MODULES["
+        "'http://www.w3.org/2000/09/xmldsig#'])\n"
+    )
+    env = _env()
+    env["PYTHONPATH"] = str(out) + os.pathsep + env["PYTHONPATH"]
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["xmppsec.bindings.xmldsig", "xmppsec.bindings.xmldsig"]
+
+    # --no-reuse, or an XSD that differs from the shipped one: classes are generated locally
+    assert main(["--quiet", "--no-reuse", "--schema", str(tmp_path / "note.xsd"), "--package",
+                 "notes2", "--out", str(out)]) == EXIT_OK
+    assert (out / "notes2" / "xmldsig.py").is_file()
+    edited = tmp_path / "xmldsig-core.xsd"
+    edited.write_bytes(edited.read_bytes().replace(b"</xs:schema>", b"<!-- local -->\n</xs:schema>"))
+    assert main(["--quiet", "--schema", str(tmp_path / "note.xsd"), "--package", "notes3",
+                 "--out", str(out)]) == EXIT_OK
+    assert (out / "notes3" / "xmldsig.py").is_file()
+    assert "from notes3.xmldsig import Signature" in (out / "notes3" / "note.py").read_text(
+        encoding="utf-8")
+
+
 def test_user_templates_override_packaged_ones(tmp_path: Path) -> None:
     templates = tmp_path / "templates"
     templates.mkdir()

@@ -101,6 +101,7 @@ def user_plan(args: argparse.Namespace, template_dirs: tuple[Path, ...]) -> Plan
         template_dirs=template_dirs,
         docs_title=f"Schema reference: {args.package}",
         extra_modules=modules,
+        reuse_bindings=not args.no_reuse,
     )
     out = Path(args.out).resolve()
     package_dir = out.joinpath(*parts)
@@ -253,6 +254,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--module", action="append", metavar="NAMESPACE=NAME",
                         help="module name for a namespace (for --schema; default: from the "
                              "schema file name)")
+    parser.add_argument("--no-reuse", action="store_true",
+                        help="(for --schema) generate classes for imported xmppsec namespaces "
+                             "too, instead of importing them from xmppsec.bindings")
     parser.add_argument("--templates", action="append", metavar="DIR",
                         help="directory searched before the packaged templates (repeatable)")
     parser.add_argument("--root", metavar="DIR",
@@ -275,8 +279,8 @@ def run(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
         if args.schema:
             plan = user_plan(args, templates)
         else:
-            if args.package or args.out or args.docs or args.module:
-                raise UsageError("--package/--out/--docs/--module need --schema")
+            if args.package or args.out or args.docs or args.module or args.no_reuse:
+                raise UsageError("--package/--out/--docs/--module/--no-reuse need --schema")
             root = Path(args.root).resolve() if args.root else find_repo_root(Path.cwd())
             plan = default_plan(root, templates)
         output = build(plan.job)
@@ -294,7 +298,8 @@ def run(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
         print(f"{parser.prog}: schema error: {exc.message}{details}", file=sys.stderr)
         return EXIT_USAGE
     if not args.quiet:
-        count = sum(1 for p in output.package_files if p.suffix == ".py")
+        count = sum(1 for p in output.package_files
+                    if p.suffix == ".py" and p.name != "__init__.py")
         print(f"wrote {count} modules of {plan.job.package} below "
               f"{_display(plan.out_root)} ({time.perf_counter() - started:.1f} s)")
     return EXIT_OK

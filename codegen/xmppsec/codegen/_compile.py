@@ -7,9 +7,11 @@ and returns every output file as bytes, keyed by its POSIX path relative to the 
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -37,6 +39,7 @@ from xmppsec.codegen._naming import (
 )
 
 MAX_LINE_LENGTH = 99
+SHIPPED_PACKAGE = "xmppsec.bindings"
 SCHEMA_DIR = "xsd"
 
 
@@ -49,6 +52,8 @@ class Job:
     ``command``: shown in the ``DO NOT EDIT`` header of every generated file.
     ``schema_root``: directory the copied XSDs are made relative to (layout kept below ``xsd/``).
     ``schema_resource``: the XSD a validator should load, relative to the package, if any.
+    ``reuse_bindings``: classes of a namespace xmppsec ships bindings for, compiled from the very
+    same XSD, are imported from ``xmppsec.bindings`` instead of being generated again.
     """
 
     schemas: tuple[Path, ...]
@@ -59,6 +64,7 @@ class Job:
     template_dirs: tuple[Path, ...] = ()
     docs_title: str = "Schema reference"
     extra_modules: Mapping[str, str] = field(default_factory=dict)
+    reuse_bindings: bool = False
 
 
 @dataclass(frozen=True)
@@ -185,6 +191,42 @@ def _element_classes(classes: Sequence[Class], gen: BindingsGenerator) -> dict[s
     return found
 
 
+def _reusable(
+    files: Sequence[SchemaFile], classes: Sequence[Class], gen_class_name: Any
+) -> dict[str, str]:
+    """Namespaces that ``xmppsec.bindings`` already binds, from byte-identical XSDs.
+
+    A namespace qualifies when every schema file declaring it equals the copy shipped in
+    ``xmppsec.bindings/xsd/`` and every class compiled for it exists in the shipped module.
+    """
+    try:
+        shipped = resources.files(SHIPPED_PACKAGE).joinpath(SCHEMA_DIR)
+    except ModuleNotFoundError:
+        return {}
+    found: dict[str, str] = {}
+    for ns, schemas in namespaces(files).items():
+        key = ns or ""
+        module_name = WELL_KNOWN_MODULES.get(key)
+        if module_name is None:
+            continue
+        same = all(
+            shipped.joinpath(schema.path.name).is_file()
+            and shipped.joinpath(schema.path.name).read_bytes() == schema.path.read_bytes()
+            for schema in schemas
+        )
+        if not same:
+            continue
+        try:
+            module = importlib.import_module(f"{SHIPPED_PACKAGE}.{module_name}")
+        except ImportError:
+            continue
+        exported = set(getattr(module, "__all__", ()))
+        wanted = {gen_class_name(obj.name) for obj in classes if obj.target_namespace == ns}
+        if wanted <= exported:
+            found[key] = module_name
+    return found
+
+
 def _read_index(paths: Sequence[Path], root: Path) -> list[SchemaFile]:
     try:
         return read_schemas(paths, root)
@@ -217,20 +259,29 @@ def build(job: Job) -> Output:
 
     files = _read_index([_uri_path(u) for u in transformer.processed], job.schema_root)
     modules = _module_names(files, job.extra_modules)
+    filters = BindingsGenerator.init_filters(config)
+    reused = _reusable(files, classes, filters.class_name) if job.reuse_bindings else {}
     for obj in classes:
         ns = obj.target_namespace or ""
         if ns not in modules:
             raise CodegenError("Class outside every indexed namespace", cls=obj.qname)
+        package = SHIPPED_PACKAGE if ns in reused else job.package
+        module = reused.get(ns) or modules[ns]
         for inner in _walk([obj]):
-            inner.package = job.package
-            inner.module = modules[ns]
+            inner.package = package
+            inner.module = module
     _rename_qualified_attributes(classes, modules)
+    qualified = {
+        ns: f"{SHIPPED_PACKAGE}.{reused[ns]}" if ns in reused else f"{job.package}.{name}"
+        for ns, name in modules.items()
+    }
+    local_modules = {ns: name for ns, name in modules.items() if ns not in reused}
 
     sources = _sources(files)
     constants = _global_attributes(files)
     package_context: dict[str, Any] = {
         "schema_resource": job.schema_resource,
-        "namespace_modules": sorted(modules.items(), key=lambda kv: kv[1]),
+        "namespace_modules": sorted(qualified.items(), key=lambda kv: kv[1]),
     }
     gen = BindingsGenerator(
         config,
@@ -238,8 +289,9 @@ def build(job: Job) -> Output:
         sources=sources,
         package_context=package_context,
         template_dirs=job.template_dirs,
-        modules=modules,
+        modules=local_modules,
         constants=constants,
+        external_package=SHIPPED_PACKAGE if reused else None,
     )
     gen.normalize_packages(classes)
 
@@ -254,14 +306,14 @@ def build(job: Job) -> Output:
         raise CodegenError("Schema resource is not among the compiled schemas",
                            resource=job.schema_resource)
 
-    docs = render_docs(job, files, modules, _element_classes(classes, gen))
-    return Output(out, docs, {ns: f"{job.package}.{m}" for ns, m in modules.items()})
+    docs = render_docs(job, files, qualified, _element_classes(classes, gen))
+    return Output(out, docs, qualified)
 
 
 def render_docs(
     job: Job,
     files: Sequence[SchemaFile],
-    modules: Mapping[str, str],
+    modules: Mapping[str, str],  # namespace → dotted module path
     classes: Mapping[str, str],
 ) -> bytes:
     env = Environment(
@@ -280,7 +332,7 @@ def render_docs(
         command=job.command,
         package=job.package,
         groups=[
-            {"namespace": ns, "module": f"{job.package}.{modules[ns or '']}", "files": group}
+            {"namespace": ns, "module": modules[ns or ""], "files": group}
             for ns, group in groups
         ],
         all_files=files,

@@ -319,6 +319,7 @@ class BindingsGenerator(DataclassGenerator):
         modules: Mapping[str, str],
         constants: Mapping[str, Sequence[Mapping[str, str]]],
         template_dirs: Sequence[Path] = (),
+        external_package: str | None = None,
     ) -> None:
         # Not DataclassGenerator.__init__: it would load xsdata's own templates.
         AbstractGenerator.__init__(self, config)
@@ -337,6 +338,7 @@ class BindingsGenerator(DataclassGenerator):
         self.package_context = package_context
         self.modules = modules
         self.constants = constants
+        self.external_package = external_package
 
     @classmethod
     def get_template_paths(cls) -> list[str]:
@@ -369,6 +371,9 @@ class BindingsGenerator(DataclassGenerator):
                            "sources": self.sources.get(namespace, ())})
             yield GeneratorResult(path=Path(package_dir / f"{short}.py"), title=module,
                                   source=source)
+        if self.external_package:  # imported from the shipped bindings, not rendered
+            prefix = f"{self.external_package}."
+            by_module = {m: c for m, c in by_module.items() if not m.startswith(prefix)}
         if by_module:
             raise CodegenError("Classes outside the package modules", modules=sorted(by_module))
 
