@@ -31,6 +31,7 @@ from ..errors import (
     AmbiguousReference,
     DigestMismatch,
     InvalidReference,
+    InvalidSignature,
     JIDError,
     LimitExceeded,
     NotSigned,
@@ -40,6 +41,7 @@ from ..errors import (
     TimestampError,
     UnsignedContent,
     UnsupportedAlgorithm,
+    UntrustedKey,
     VerificationError,
     XmppSecError,
 )
@@ -422,16 +424,24 @@ class Verifier:
             method=p.signature_method.value,
         )
         try:
-            # 1. the key, then SignatureValue over SignedInfo.
-            cert = self.trust.resolve(str(p.signer), p.certificates, now=now)
-            out.certificate = cert
-            public_key = check_key_strength(cert.public_key(), allow_legacy=policy.allow_legacy)
-            verify_bytes(
-                public_key,
-                p.signature_method,
-                p.signature_value,
-                _c14n.c14n(p.signed_info, p.c14n_method),
-            )
+            # 1. the key, then SignatureValue over SignedInfo. A signer may have several
+            # trusted certificates (key rotation, several devices): any one may verify.
+            candidates = self.trust.resolve_all(str(p.signer), p.certificates, now=now)
+            octets = _c14n.c14n(p.signed_info, p.c14n_method)
+            failure: XmppSecError | None = None
+            for cert in candidates:
+                try:
+                    public_key = check_key_strength(
+                        cert.public_key(), allow_legacy=policy.allow_legacy
+                    )
+                    verify_bytes(public_key, p.signature_method, p.signature_value, octets)
+                except (InvalidSignature, UntrustedKey) as exc:
+                    failure = failure if isinstance(failure, InvalidSignature) else exc
+                    continue
+                out.certificate = cert
+                break
+            else:
+                raise failure or UntrustedKey(f"no trusted key for {p.signer}")
             # 2. stanza-desc digest.
             actual = digest(p.desc_digest_method, _c14n.c14n(p.desc, p.desc_transform))
             if not hmac.compare_digest(actual, p.desc_digest):
