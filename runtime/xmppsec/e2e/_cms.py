@@ -216,6 +216,11 @@ class _Parsed:
     sid_ski: bytes
 
 
+def _absent(value: Any) -> bool:
+    """An OPTIONAL field that is not there (without building its native form)."""
+    return isinstance(value, core.Void)
+
+
 def _parse(der: bytes) -> _Parsed:
     check_ber(der)
     try:
@@ -234,7 +239,7 @@ def _parse(der: bytes) -> _Parsed:
             econtent = raw if isinstance(raw, bytes) else bytes(ec_value.contents)
         certificates: list[x509.Certificate] = []
         certs_field = sd["certificates"]
-        if certs_field.native is not None:
+        if not _absent(certs_field):
             if len(certs_field) > MAX_CERTIFICATES:
                 raise LimitExceeded(
                     "too many certificates in SignedData", limit="max_chain_length",
@@ -255,7 +260,7 @@ def _parse(der: bytes) -> _Parsed:
         sig_params = si["signature_algorithm"]["parameters"]
         signature = si["signature"].native
         attrs = si["signed_attrs"]
-        if attrs.native is None or len(attrs) == 0:
+        if _absent(attrs) or len(attrs) == 0:
             raise SMIMEFormatError("SignerInfo without signed attributes is not accepted")
         attrs_raw = attrs.dump()
         if len(attrs_raw) < 2 or attrs_raw[0] != 0xA0 or attrs_raw[1] == 0x80:
@@ -325,7 +330,11 @@ def _matches_sid(p: _Parsed, cert: x509.Certificate) -> bool:
     try:
         acert = ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
         if p.sid_kind == "issuer_and_serial_number":
-            return bool(acert.serial_number == p.sid_serial and acert.issuer == p.sid_issuer)
+            if acert.serial_number != p.sid_serial:
+                return False
+            # identical DER first; RFC 5280 §7.1 name comparison only when it differs
+            return bool(acert.issuer.dump() == p.sid_issuer.dump()
+                        or acert.issuer == p.sid_issuer)
         ski = acert.key_identifier
         return ski is not None and bool(ski == p.sid_ski)
     except _PARSE_ERRORS:

@@ -14,6 +14,7 @@ matches, an RSA decryption is still performed so that this case does not return 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -59,7 +60,7 @@ def encrypt(
     return builder.encrypt(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
 
 
-def inspect(der: bytes) -> tuple[bytes, list[tuple[object, int, bytes]]]:
+def inspect(der: bytes) -> tuple[bytes, list[tuple[Any, int, bytes]]]:
     """Check an EnvelopedData's structure and algorithms before any key is used.
 
     Returns the DER re-encoding (OpenSSL streams BER with indefinite lengths; cryptography
@@ -82,7 +83,7 @@ def inspect(der: bytes) -> tuple[bytes, list[tuple[object, int, bytes]]]:
             raise UnsupportedAlgorithm(f"content encryption {calg} is not allowed")
         if eci["encrypted_content"].native is None:
             raise SMIMEFormatError("EnvelopedData without encrypted content")
-        recipients: list[tuple[object, int, bytes]] = []
+        recipients: list[tuple[Any, int, bytes]] = []
         for ri in ed["recipient_infos"]:
             if ri.name != "ktri":
                 raise UnsupportedAlgorithm(f"unsupported recipient type {ri.name}")
@@ -116,8 +117,12 @@ def decrypt(der: bytes, certificate: x509.Certificate, private_key: object) -> b
     normalized, recipients = inspect(der)
     try:
         acert = ax509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+        issuer = acert.issuer
+        issuer_der = issuer.dump()
         mine = [
-            r for r in recipients if r[1] == acert.serial_number and r[0] == acert.issuer
+            r for r in recipients
+            if r[1] == acert.serial_number
+            and (r[0].dump() == issuer_der or r[0] == issuer)
         ]
     except _PARSE_ERRORS:
         mine = []

@@ -22,6 +22,7 @@ MAX_HEADER_BYTES = 16384
 MAX_ENTITY_BYTES = 1 << 20
 
 _FIELD_NAME = re.compile(rb"[!-9;-~]+")
+_CTL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _TOKEN = r"[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+"  # noqa: S105 - a MIME token pattern
 _CT_RE = re.compile(rf"\s*({_TOKEN})/({_TOKEN})\s*(.*)", re.DOTALL)
 _PARAM_RE = re.compile(
@@ -103,7 +104,7 @@ def _ascii(b: bytes, error: type[XmppSecError]) -> str:
         s = b.decode("ascii")
     except UnicodeDecodeError:
         raise error("non-ASCII byte in a MIME header field") from None
-    if any(ord(c) < 0x20 and c != "\t" or ord(c) == 0x7F for c in s):
+    if _CTL.search(s):
         raise error("control character in a MIME header field")
     return s
 
