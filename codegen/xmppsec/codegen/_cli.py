@@ -43,31 +43,37 @@ class Plan:
     docs_path: Path | None
 
 
+def _is_project_root(candidate: Path) -> bool:
+    return (candidate / "schemas" / UMBRELLA).is_file() and (candidate / "generated").is_dir()
+
+
 def find_repo_root(start: Path) -> Path:
-    """The nearest directory from ``start`` upwards holding ``schemas/`` and ``generated/``."""
+    """The nearest directory from ``start`` upwards holding ``schemas/xmppsec.xsd`` and
+    ``generated/`` (the xmppsec source tree), else the checkout this package runs from."""
     for candidate in (start, *start.parents):
-        if (candidate / "schemas").is_dir() and (candidate / "generated").is_dir():
+        if _is_project_root(candidate):
             return candidate
     source_checkout = Path(__file__).resolve().parents[3]
-    if (source_checkout / "schemas").is_dir() and (source_checkout / "generated").is_dir():
+    if _is_project_root(source_checkout):
         return source_checkout
     raise UsageError(
-        "no schemas/ and generated/ directories found from the current directory upwards; "
-        "to compile your own schema use --schema FILE.xsd --package NAME --out DIR"
+        "not inside the xmppsec source tree (no schemas/xmppsec.xsd and generated/ found from "
+        "the current directory upwards); to compile your own schema use "
+        "--schema FILE.xsd --package NAME --out DIR"
     )
 
 
 def default_plan(root: Path, template_dirs: tuple[Path, ...]) -> Plan:
     schema_dir = root / "schemas"
     schemas = tuple(sorted(schema_dir.glob("*.xsd")))
-    if not schemas:
-        raise UsageError(f"no *.xsd files in {schema_dir}")
+    if not (schema_dir / UMBRELLA).is_file():
+        raise UsageError(f"no {UMBRELLA} in {schema_dir} (the umbrella schema runtime loads)")
     job = Job(
         schemas=schemas,
         package=DEFAULT_PACKAGE,
         command="python -m codegen",
         schema_root=schema_dir,
-        schema_resource=f"xsd/{UMBRELLA}" if (schema_dir / UMBRELLA).is_file() else None,
+        schema_resource=f"xsd/{UMBRELLA}",
         template_dirs=template_dirs,
         docs_title="Schema reference",
     )
