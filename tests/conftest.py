@@ -68,9 +68,13 @@ XML_LANG = "{" + NS.XML + "}lang"
 # -- identities ---------------------------------------------------------------------------
 
 
-@functools.cache
 def identity(jid: str = JULIET, algorithm: str = "ecdsa-p256") -> Identity:
     """One key and self-signed certificate per (jid, algorithm) for the whole session."""
+    return _identity(jid, algorithm)  # one cache key however the defaults are spelled
+
+
+@functools.cache
+def _identity(jid: str, algorithm: str) -> Identity:
     return generate_identity(jid, algorithm, now=NOW - dt.timedelta(days=1))
 
 
@@ -172,7 +176,7 @@ def b64(data: bytes) -> str:
 
 def resign(
     root: etree._Element,
-    key: PrivateKey,
+    key: PrivateKey | None,
     *,
     n: int = 0,
     children: bool = True,
@@ -180,7 +184,8 @@ def resign(
 ) -> None:
     """Attacker helper: after modifying the stanza, recompute (optionally) every per-child
     reference digest in stanza-desc, the stanza-desc DigestValue, and the SignatureValue
-    over SignedInfo with ``key`` — exactly as a signer would, in the tree's final place."""
+    over SignedInfo with ``key`` — exactly as a signer would, in the tree's final place.
+    ``key=None`` leaves the SignatureValue as it was (an attacker without any key)."""
     sig = signature(root, n)
     d = stanza_desc(sig)
     if children:
@@ -205,6 +210,8 @@ def resign(
                 _c14n.c14n(d, transform.get("Algorithm") or ""),
             )
         )
+    if key is None:
+        return
     sm = si.find(DS + "SignatureMethod")
     cm = si.find(DS + "CanonicalizationMethod")
     assert sm is not None and cm is not None
