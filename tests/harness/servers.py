@@ -1,0 +1,456 @@
+"""Start and stop Debian's Prosody and ejabberd on 127.0.0.1 for one test session.
+
+Every server runs from its own state directory with a config written from the templates in
+``tests/harness/configs`` (free ports picked at start, loopback only). Every process started
+here carries a unique ``XMPPSEC_HARNESS_ID`` in its environment; ``stop()`` ends the server
+gracefully, then ends by PID whatever still carries that marker (Erlang port programs, a
+stray ``epmd``), and ``leftovers()`` reports any marked process or listening port still there.
+
+ejabberd is run with ``erl`` directly (what ``ejabberdctl foreground`` runs) in Erlang's
+epmd-less mode (``-erl_epmd_port``, ``-start_epmd false``; OTP 23.1+), so no ``epmd``
+daemon is started at all and ``ejabberdctl``'s switch to the ``ejabberd`` system user (which
+cannot enter pytest's 0700 temporary directories) is avoided. Control commands (register,
+stop) use ``ejabberd_ctl`` over the same distribution port, as ``ejabberdctl`` does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "USERS",
+    "Server",
+    "ServerError",
+    "ServerUnavailable",
+    "ejabberd_server",
+    "free_port",
+    "prosody_server",
+    "start_ejabberd",
+    "start_prosody",
+]
+
+CONFIGS = Path(__file__).parent / "configs"
+DOMAIN = "localhost"
+MUC_DOMAIN = "muc.localhost"
+ROOM = f"sigroom@{MUC_DOMAIN}"
+RESOURCE = "xmppsec"
+USERS: Mapping[str, str] = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw"}
+MARKER = "XMPPSEC_HARNESS_ID"
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 20.0
+
+
+class ServerUnavailable(Exception):
+    """The server's programs are not installed (skip, or fail under CI=true)."""
+
+
+class ServerError(Exception):
+    """The server is installed but did not start, register users, or stop cleanly."""
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _fill(template: str, values: Mapping[str, str]) -> str:
+    text = template
+    for key, value in values.items():
+        text = text.replace(f"@{key}@", value)
+    left = re.findall(r"@[A-Z_]+@", text)
+    if left:
+        raise ServerError(f"unfilled placeholders in config template: {left}")
+    return text
+
+
+def _marked_pids(marker: str) -> list[int]:
+    """PIDs of live processes whose environment carries ``XMPPSEC_HARNESS_ID=marker``."""
+    needle = f"{MARKER}={marker}".encode()
+    pids: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            env = (entry / "environ").read_bytes()
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # zombies (state Z) are already dead; their parent reaps them
+        if needle in env.split(b"\0") and stat.rsplit(")", 1)[-1].split()[0] != "Z":
+            pids.append(int(entry.name))
+    return pids
+
+
+def _listening(port: int) -> bool:
+    """Whether anything listens on TCP ``port`` (any address), from /proc/net/tcp{,6}."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                return True
+    return False
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return f"({path} not readable)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class Server:
+    """A running server. JIDs for stanza templates: ``jid("bob")``, ``full_jid("bob")``, ..."""
+
+    name: str
+    port: int
+    workdir: Path
+    logs: tuple[Path, ...]
+    marker: str
+    ports: tuple[int, ...]
+    host: str = "127.0.0.1"
+    domain: str = DOMAIN
+    muc_domain: str = MUC_DOMAIN
+    muc_room: str = ROOM
+    resource: str = RESOURCE
+    users: Mapping[str, str] = field(default_factory=lambda: dict(USERS))
+    started_in: float = 0.0
+    stopped_in: float = 0.0
+    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _stop_cmd: list[str] | None = field(default=None, repr=False)
+    _env: dict[str, str] = field(default_factory=dict, repr=False)
+
+    # -- addresses -------------------------------------------------------------------------
+    def jid(self, user: str) -> str:
+        return f"{user}@{self.domain}"
+
+    def full_jid(self, user: str) -> str:
+        return f"{user}@{self.domain}/{self.resource}"
+
+    def occupant_jid(self, nick: str) -> str:
+        return f"{self.muc_room}/{nick}"
+
+    def password(self, user: str) -> str:
+        return self.users[user]
+
+    # -- diagnostics -----------------------------------------------------------------------
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(f"--- {p} ---\n{_tail(p, lines)}" for p in self.logs)
+
+    def pids(self) -> list[int]:
+        return _marked_pids(self.marker)
+
+    def leftovers(self) -> list[str]:
+        """What is still there after stop(): marked processes and listening ports."""
+        found = [f"pid {pid}" for pid in self.pids()]
+        found += [f"port {p} listening" for p in self.ports if _listening(p)]
+        return found
+
+    # -- stopping --------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop gracefully, then end by PID every process that carries this server's marker."""
+        began = time.monotonic()
+        proc = self._process
+        if proc is not None and proc.poll() is None and self._stop_cmd is not None:
+            with contextlib.suppress(subprocess.SubprocessError, OSError):
+                subprocess.run(
+                    self._stop_cmd,
+                    env=self._env,
+                    cwd=self.workdir,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    timeout=STOP_TIMEOUT,
+                    check=False,
+                )
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(STOP_TIMEOUT if self._stop_cmd else 0.01)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(5)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            pids = self.pids()
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + 5
+            while self.pids() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        self._process = None
+        self.stopped_in = time.monotonic() - began
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _base_env(marker: str, workdir: Path) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+        "HOME": str(workdir),
+        "LANG": "C.UTF-8",
+        MARKER: marker,
+    }
+    return env
+
+
+def _run(cmd: list[str], env: dict[str, str], cwd: Path, what: str, timeout: float = 60) -> str:
+    try:
+        done = subprocess.run(
+            cmd,
+            env=env,
+            cwd=cwd,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ServerError(f"{what}: timed out after {timeout}s: {cmd}") from exc
+    out = (done.stdout + done.stderr).decode("utf-8", "replace")
+    if done.returncode != 0:
+        raise ServerError(f"{what}: exit {done.returncode}: {cmd}\n{out}")
+    return out
+
+
+def _wait_for_port(server: Server, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ServerError(
+                f"{server.name} exited with {proc.returncode} during start-up\n"
+                + server.log_tail()
+            )
+        try:
+            with socket.create_connection((server.host, server.port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise ServerError(
+        f"{server.name} did not listen on {server.host}:{server.port} within {timeout}s\n"
+        + server.log_tail()
+    )
+
+
+def _require(*programs: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for program in programs:
+        path = shutil.which(program, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+        if path is None:
+            raise ServerUnavailable(
+                f"{program} is not installed (run tests/harness/install-servers.sh as root)"
+            )
+        found[program] = path
+    return found
+
+
+def start_prosody(workdir: Path) -> Server:
+    """Start Prosody in ``workdir`` (created if needed) with alice, bob and carol registered."""
+    progs = _require("prosody", "prosodyctl")
+    began = time.monotonic()
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "data").mkdir(exist_ok=True)
+    port = free_port()
+    marker = f"prosody-{secrets.token_hex(8)}"
+    config = workdir / "prosody.cfg.lua"
+    config.write_text(
+        _fill(
+            (CONFIGS / "prosody.cfg.lua").read_text(),
+            {
+                "STATE_DIR": str(workdir),
+                "RUN_AS_ROOT": "true" if os.geteuid() == 0 else "false",
+                "C2S_PORT": str(port),
+                "DOMAIN": DOMAIN,
+                "MUC_DOMAIN": MUC_DOMAIN,
+            },
+        )
+    )
+    env = _base_env(marker, workdir)
+    console = workdir / "console.log"
+    server = Server(
+        name="prosody",
+        port=port,
+        workdir=workdir,
+        logs=(workdir / "prosody.log", console),
+        marker=marker,
+        ports=(port,),
+        _env=env,
+    )
+    ctl = [progs["prosodyctl"], "--config", str(config)]
+    for user, password in USERS.items():
+        _run([*ctl, "register", user, DOMAIN, password], env, workdir, "prosodyctl register")
+    with console.open("wb") as out:
+        # `prosody --config` runs in the foreground (daemonize = false); stopped by PID.
+        server._process = subprocess.Popen(
+            [progs["prosody"], "--config", str(config)],
+            env=env,
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_for_port(server, server._process, START_TIMEOUT)
+    except BaseException:
+        server.stop()
+        raise
+    server.started_in = time.monotonic() - began
+    return server
+
+
+def _erlang_libs(ejabberdctl: str) -> str | None:
+    """ERL_LIBS as Debian's ejabberdctl sets it (where the ejabberd OTP applications live)."""
+    try:
+        text = Path(ejabberdctl).read_text(errors="replace")
+    except OSError:
+        return None
+    m = re.search(r"^\s*ERL_LIBS=['\"]?([^'\"\n]+)", text, re.MULTILINE)
+    return m.group(1) if m else None
+
+
+def start_ejabberd(workdir: Path) -> Server:
+    """Start ejabberd in ``workdir`` (created if needed) with alice, bob and carol registered."""
+    progs = _require("erl", "ejabberdctl")
+    began = time.monotonic()
+    spool = workdir / "spool"
+    logdir = workdir / "logs"
+    spool.mkdir(parents=True, exist_ok=True)
+    logdir.mkdir(exist_ok=True)
+    port = free_port()
+    dist_port = free_port()
+    marker = f"ejabberd-{secrets.token_hex(8)}"
+    node = f"xmppsec{secrets.token_hex(4)}@localhost"
+    cookie = secrets.token_hex(16)
+    config = workdir / "ejabberd.yml"
+    config.write_text(
+        _fill(
+            (CONFIGS / "ejabberd.yml").read_text(),
+            {"C2S_PORT": str(port), "DOMAIN": DOMAIN, "MUC_DOMAIN": MUC_DOMAIN},
+        )
+    )
+    env = _base_env(marker, workdir)
+    libs = _erlang_libs(progs["ejabberdctl"])
+    if libs:
+        env["ERL_LIBS"] = libs
+    env.update(
+        EJABBERD_CONFIG_PATH=str(config),
+        EJABBERD_LOG_PATH=str(logdir / "ejabberd.log"),
+        EJABBERD_PID_PATH=str(workdir / "ejabberd.pid"),
+        ERL_CRASH_DUMP=str(logdir / "erl_crash.dump"),
+        ERL_EPMD_ADDRESS="127.0.0.1",
+    )
+    # epmd-less distribution on one fixed loopback port (OTP 23.1+); the node and the
+    # ejabberd_ctl clients agree on it, so no epmd daemon is ever started.
+    erl_common = [
+        progs["erl"],
+        "-setcookie",
+        cookie,
+        "-erl_epmd_port",
+        str(dist_port),
+        "-start_epmd",
+        "false",
+        "-env",
+        "ERL_CRASH_DUMP_BYTES",
+        "0",
+    ]
+    ctl = [
+        *erl_common,
+        "-sname",
+        f"ctl{secrets.token_hex(4)}@localhost",
+        "-dist_listen",
+        "false",
+        "-hidden",
+        "-noinput",
+        "-s",
+        "ejabberd_ctl",
+        "-extra",
+        node,
+    ]
+    console = logdir / "console.log"
+    server = Server(
+        name="ejabberd",
+        port=port,
+        workdir=workdir,
+        logs=(logdir / "ejabberd.log", console),
+        marker=marker,
+        ports=(port, dist_port),
+        _stop_cmd=[*ctl, "stop"],
+        _env=env,
+    )
+    with console.open("wb") as out:
+        server._process = subprocess.Popen(
+            [
+                *erl_common,
+                "-sname",
+                node,
+                "-kernel",
+                "inet_dist_use_interface",
+                "{127,0,0,1}",
+                "-noinput",
+                "-mnesia",
+                "dir",
+                f'"{spool}"',
+                "-s",
+                "ejabberd",
+            ],
+            env=env,
+            cwd=spool,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_for_port(server, server._process, START_TIMEOUT)
+        for user, password in USERS.items():
+            _run([*ctl, "register", user, DOMAIN, password], env, spool, "ejabberd register")
+    except BaseException:
+        server.stop()
+        raise
+    server.started_in = time.monotonic() - began
+    return server
+
+
+@contextlib.contextmanager
+def prosody_server(workdir: Path) -> Iterator[Server]:
+    server = start_prosody(workdir)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def ejabberd_server(workdir: Path) -> Iterator[Server]:
+    server = start_ejabberd(workdir)
+    try:
+        yield server
+    finally:
+        server.stop()
