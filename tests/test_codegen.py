@@ -385,6 +385,26 @@ def test_imported_xmppsec_namespace_reuses_shipped_bindings(tmp_path: Path) -> N
         encoding="utf-8")
 
 
+def test_awkward_text_and_defaults_become_valid_python(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["--quiet", "--schema", str(VECTORS / "awkward.xsd"), "--package", "awk",
+                 "--out", str(out)]) == EXIT_OK
+    code = (
+        "import awk.awkward as m\n"
+        "print(repr(m.A.__doc__))\n"
+        "c = m.C()\n"
+        "print(repr((c.k, c.n, c.t)))\n"
+    )
+    env = _env()
+    env["PYTHONPATH"] = str(out) + os.pathsep + env["PYTHONPATH"]
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    doc, values = run.stdout.splitlines()
+    assert doc == repr("""Says "hi", a \\ backslash, ''' triple quotes and ends "quoted\"""")
+    assert values == repr(("it's \"q\"", 3, ["a", "b"]))
+
+
 def test_user_templates_override_packaged_ones(tmp_path: Path) -> None:
     templates = tmp_path / "templates"
     templates.mkdir()

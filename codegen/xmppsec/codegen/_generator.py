@@ -29,13 +29,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 
 class BindingsFilters(Filters):
-    """xsdata's template filters plus the few ours need (docstrings, ``ClassVar`` import)."""
-
-    @classmethod
-    def build_import_patterns(cls) -> dict[str, dict[str, Any]]:
-        patterns: dict[str, dict[str, Any]] = super().build_import_patterns()
-        patterns["typing"]["ClassVar"] = [": ClassVar["]
-        return patterns
+    """xsdata's template filters plus ours: field layout, docstrings, imports, literals."""
 
     def register(self, env: Environment) -> None:
         super().register(env)
@@ -145,6 +139,8 @@ class BindingsFilters(Filters):
         lines = textwrap.wrap(cleaned, width=width, break_long_words=False,
                               break_on_hyphens=False)
         if len(lines) == 1 and len(lines[0]) + 6 <= width:
+            if lines[0].endswith('"'):  # """say "x"""" would end the string early
+                lines[0] = lines[0][:-1] + '\\"'
             return f'"""{lines[0]}"""'
         return '"""\n' + "\n".join(lines) + '\n"""'
 
