@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from importlib import resources
+from pathlib import Path
 
 import pytest
 from lxml import etree
+
+import xmppsec.schema as schema_module
+from xmppsec.bindings.dsig import StanzaDesc
+from xmppsec.bindings.jabber_client import Message, MessageType, MessageTypeValue, Presence
+from xmppsec.bindings.xmldsig import Signature
 from xmppsec.errors import (
     LimitExceeded,
     RestrictedXMLError,
@@ -182,6 +188,32 @@ def test_sub_element_is_validated_as_a_stanza_with_paths_from_it() -> None:
     assert info.value.path == "/message"
 
 
+def test_d_id_is_allowed_on_a_stanza_child() -> None:
+    # XEP-0290 §2: each signed child carries the global attribute {urn:xmpp:dsig:0}id.
+    validate(
+        b"<message xmlns='jabber:client' xmlns:d='urn:xmpp:dsig:0' type='chat'>"
+        b"<body d:id='b1'>x</body></message>"
+    )
+
+
+def test_d_id_on_the_stanza_itself_is_rejected() -> None:
+    with pytest.raises(StanzaSchemaError) as info:
+        validate(
+            b"<message xmlns='jabber:client' xmlns:d='urn:xmpp:dsig:0' d:id='m'>"
+            b"<body>x</body></message>"
+        )
+    assert info.value.path == "/message"
+
+
+def test_d_id_must_be_an_ncname() -> None:
+    with pytest.raises(StanzaSchemaError) as info:
+        validate(
+            b"<message xmlns='jabber:client' xmlns:d='urn:xmpp:dsig:0'>"
+            b"<body d:id='1 bad'>x</body></message>"
+        )
+    assert info.value.path == "/message/body"
+
+
 # -- ds:Signature inside a stanza ----------------------------------------------------------
 
 
@@ -299,10 +331,64 @@ def test_validate_document_signature_fault_is_a_signature_schema_error() -> None
     assert info.value.path == "/ds:Signature/ds:SignatureValue"
 
 
+PIDF = (
+    "<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='pres:juliet@capulet.net'>\n"
+    "<tuple id='t1'>\n"
+    "<status><basic>{basic}</basic></status>\n"
+    "</tuple>\n"
+    "</presence>"
+)
+
+
+def test_validate_document_pidf() -> None:
+    # RFC 3863 §4.1: basic is open or closed. A PIDF document is not a stanza.
+    root = validate_document(PIDF.format(basic="open").encode())
+    assert root.tag == "{urn:ietf:params:xml:ns:pidf}presence"
+    with pytest.raises(StanzaSchemaError):
+        validate(PIDF.format(basic="open").encode())
+    with pytest.raises(StanzaSchemaError) as info:
+        validate_document(PIDF.format(basic="maybe").encode())
+    assert info.value.line == 3
+    assert info.value.path == "/pidf:presence/pidf:tuple/pidf:status/pidf:basic"
+
+
 def test_validate_document_rejects_an_undeclared_root() -> None:
     with pytest.raises(StanzaSchemaError) as info:
         validate_document(b"<query xmlns='jabber:iq:version'/>")
     assert info.value.line == 1
+
+
+# -- loading the schemas ------------------------------------------------------------------
+
+
+def test_schemas_come_from_the_package_resource() -> None:
+    assert schema_module._schema_dir().joinpath("xmppsec.xsd").is_file()
+    packaged = resources.files("xmppsec.bindings").joinpath("xsd")
+    assert str(schema_module._schema_dir()) == str(packaged)
+
+
+def test_unknown_schema_location_fails_to_compile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Imports are answered only from the schema directory: a location outside it is not
+    # fetched from disk or network, compilation fails loudly instead.
+    outside = tmp_path / "outside.xsd"
+    outside.write_text(
+        "<xs:schema xmlns:xs='http://www.w3.org/2001/XMLSchema' targetNamespace='urn:o'>"
+        "<xs:element name='o'/></xs:schema>"
+    )
+    inner = tmp_path / "inner"
+    inner.mkdir()
+    (inner / "xmppsec.xsd").write_text(
+        "<xs:schema xmlns:xs='http://www.w3.org/2001/XMLSchema' targetNamespace='urn:u'>"
+        f"<xs:import namespace='urn:o' schemaLocation='{outside.as_uri()}'/>"
+        "<xs:import namespace='urn:p' schemaLocation='../outside.xsd'/>"
+        "</xs:schema>"
+    )
+    monkeypatch.setattr(schema_module, "_schema_dir", lambda: inner)
+    monkeypatch.setattr(schema_module, "_schema", None)
+    with pytest.raises(RuntimeError, match="do not compile"):
+        validate(MESSAGE)
 
 
 # -- thread safety -------------------------------------------------------------------------
@@ -446,29 +532,56 @@ def test_from_binding_refuses_schema_invalid_output() -> None:
     assert unchecked == f'<SignatureValue xmlns="{DS}">not base64!</SignatureValue>'.encode()
 
 
-# -- the generated bindings (helper B's xmppsec.bindings.*) --------------------------------
+# -- the generated bindings (xmppsec.bindings.*) -----------------------------------------
 
 
-def _binding(module: str, name: str) -> Any:
-    mod = pytest.importorskip(f"xmppsec.bindings.{module}")
-    return getattr(mod, name)
-
-
-def test_generated_message_binding() -> None:
-    message_cls = _binding("jabber_client", "Message")
+def test_generated_message_binding_is_typed_and_round_trips() -> None:
     root = parse(MESSAGE)
     before = etree.tostring(root)
-    bound = to_binding(root, message_cls)
-    assert isinstance(bound, message_cls)
+    bound: Message = to_binding(root, Message)  # mypy: to_binding returns Message
+    assert type(bound) is Message
+    assert bound.from_value == "juliet@capulet.net/balcony"
+    assert bound.type_value is MessageTypeValue.CHAT
+    bodies = [c for c in bound.choice if isinstance(c, MessageType.Body)]
+    assert [b.value for b in bodies] == ["Wherefore art thou, Romeo?"]
     assert etree.tostring(root) == before
-    again = from_binding(bound)
-    validate(again)
+    again = validate(from_binding(bound))
+    assert again.get("type") == "chat"
+    assert again.findtext("{jabber:client}body") == "Wherefore art thou, Romeo?"
 
 
-def test_generated_signature_binding() -> None:
-    signature_cls = _binding("xmldsig", "Signature")
-    root = validate(signed_message(signature()))
+def test_generated_signature_binding_leaves_the_stanza_whole() -> None:
+    root = validate(signed_message(signature(objects=stanza_desc())))
     before = etree.tostring(root)
-    bound = to_binding(root[1], signature_cls)
-    assert isinstance(bound, signature_cls)
+    bound = to_binding(root[1], Signature)
+    assert type(bound) is Signature
     assert etree.tostring(root) == before
+    validate(root)  # still whole: xsdata only ever saw a copy
+
+
+def test_generated_stanza_desc_binding() -> None:
+    root = validate(signed_message(signature(objects=stanza_desc())))
+    desc = root.find(".//{urn:xmpp:dsig:0}stanza-desc")
+    assert desc is not None
+    bound = to_binding(desc, StanzaDesc)
+    assert type(bound) is StanzaDesc
+    assert bound.signer == "juliet@capulet.net"
+
+
+def test_generated_binding_converter_failure_is_a_stanza_schema_error() -> None:
+    # Schema-invalid on purpose, schema check off: xsdata's enum conversion must not
+    # warn and carry on, it must fail with a typed error.
+    data = b"<message xmlns='jabber:client' type='bogus'><body>x</body></message>"
+    with pytest.raises(StanzaSchemaError) as info:
+        to_binding(data, Message, check_schema=False)
+    assert "bogus" in str(info.value)
+    with pytest.raises(StanzaSchemaError):
+        to_binding(data, Message)
+
+
+def test_generated_binding_of_a_presence_into_message_is_refused() -> None:
+    # xsdata itself would bind <presence> into Message without complaint.
+    with pytest.raises(StanzaSchemaError) as info:
+        to_binding(PRESENCE, Message)
+    assert info.value.path == "/presence"
+    assert type(to_binding(PRESENCE, Presence)) is Presence
