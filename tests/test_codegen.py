@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml import etree
 from xsdata.formats.dataclass.context import XmlContext
 from xsdata.formats.dataclass.models.generics import AnyElement
@@ -22,6 +24,8 @@ from xsdata.formats.dataclass.serializers import XmlSerializer
 from xsdata.formats.dataclass.serializers.config import SerializerConfig
 
 from xmppsec.codegen import EXIT_DRIFT, EXIT_OK, EXIT_USAGE, main
+from xmppsec.codegen._compile import make_config
+from xmppsec.codegen._generator import BindingsFilters, pystr
 
 ROOT = Path(__file__).resolve().parents[1]
 BINDINGS = ROOT / "generated" / "xmppsec" / "bindings"
@@ -403,6 +407,27 @@ def test_awkward_text_and_defaults_become_valid_python(tmp_path: Path) -> None:
     doc, values = run.stdout.splitlines()
     assert doc == repr("""Says "hi", a \\ backslash, ''' triple quotes and ends "quoted\"""")
     assert values == repr(("it's \"q\"", 3, ["a", "b"]))
+
+
+@given(st.text())
+def test_string_literals_round_trip(text: str) -> None:
+    import ast
+
+    assert ast.literal_eval(pystr(text)) == text
+
+
+@given(st.text(alphabet=st.characters(exclude_categories=("Cs",)), min_size=1))
+def test_docstrings_are_valid_python_and_keep_the_text(text: str) -> None:
+    import ast
+
+    filters = BindingsFilters(make_config("x"))
+    block = filters.docblock(text, 4)
+    expected = " ".join(text.split())
+    if not expected:
+        assert block == ""
+        return
+    value = ast.literal_eval(block)
+    assert " ".join(value.split()) == expected.replace('"""', "'''")
 
 
 def test_user_templates_override_packaged_ones(tmp_path: Path) -> None:
