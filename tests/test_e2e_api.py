@@ -343,11 +343,24 @@ def craft(content: bytes, content_type: str = "application/xmpp+xml", *,
          StanzaMismatch),
         (b"<xmpp xmlns='urn:other'><message/></xmpp>", StanzaSchemaError),
         (b"<xmpp xmlns='jabber:client'><message type='bogus'/></xmpp>", StanzaSchemaError),
+        (b"<?xml version='1.0' encoding='ISO-8859-1'?><xmpp xmlns='jabber:client'>"
+         b"<message/></xmpp>", RestrictedXMLError),
+        ("<xmpp xmlns='jabber:client'><message/></xmpp>".encode("utf-16"), RestrictedXMLError),
     ],
 )
 def test_hostile_decrypted_content(payload: bytes, error: type[Exception]) -> None:
     with pytest.raises(error):
         open_(craft(payload))
+
+
+def test_xinclude_in_decrypted_content_is_never_expanded() -> None:
+    """security-cases #7: an ordinary unknown element."""
+    o = open_(craft(b"<xmpp xmlns='jabber:client'><message><xi:include xmlns:xi="
+                    b"'http://www.w3.org/2001/XInclude' href='/etc/passwd' parse='text'/>"
+                    b"</message></xmpp>"))
+    inc = o.stanza.find("{http://www.w3.org/2001/XInclude}include")
+    assert inc is not None and inc.text is None and len(inc) == 0
+    assert b"root:" not in o.xml
 
 
 def test_pidf_entity_must_be_signer() -> None:

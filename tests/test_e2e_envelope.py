@@ -64,7 +64,14 @@ def test_multiple_recipients() -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["-des3"], ["-aes192"], ["-aes-128-gcm"], ["-aes128", "KEYOPT"]],
+    [
+        ["-des3"],
+        ["-des", "-provider", "legacy", "-provider", "default"],
+        ["-rc2", "-provider", "legacy", "-provider", "default"],
+        ["-aes192"],
+        ["-aes-128-gcm"],
+        ["-aes128", "KEYOPT"],
+    ],
 )
 def test_weak_or_unsupported_algorithms(tmp_path: Path, args: list[str]) -> None:
     rcpt = make_ident("romeo@example.net")
