@@ -287,6 +287,13 @@ def connect(
         client.auto_reply_iq = auto_reply_iq
         if presence:
             client.send("<presence/>")
+            # a session's stanzas are handled in order: once the server answers this ping,
+            # the initial presence has been processed and the resource is "available"
+            # (otherwise a message sent right after may still go to offline storage)
+            client.request(
+                f"<iq type='get' id='ping{next(_ids)}'><ping xmlns='urn:xmpp:ping'/></iq>",
+                timeout,
+            )
         return client
     except BaseException:
         client.close()
