@@ -416,7 +416,7 @@ def test_string_literals_round_trip(text: str) -> None:
     assert ast.literal_eval(pystr(text)) == text
 
 
-@given(st.text(alphabet=st.characters(exclude_categories=("Cs",)), min_size=1))
+@given(st.text(min_size=1))
 def test_docstrings_are_valid_python_and_keep_the_text(text: str) -> None:
     import ast
 

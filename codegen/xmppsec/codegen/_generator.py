@@ -134,7 +134,9 @@ class BindingsFilters(Filters):
         cleaned = " ".join((text or "").split())
         if not cleaned:
             return ""
-        cleaned = cleaned.replace("\\", "\\\\").replace('"""', "'''")
+        cleaned = "".join(
+            ch if ch.isprintable() and ch != "\\" else repr(ch)[1:-1] for ch in cleaned
+        ).replace('"""', "'''")
         width = max(40, self.max_line_length - indent)
         lines = textwrap.wrap(cleaned, width=width, break_long_words=False,
                               break_on_hyphens=False)
