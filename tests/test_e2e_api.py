@@ -214,8 +214,10 @@ def test_attacker_certificate_claiming_victim_is_untrusted() -> None:
 def test_outer_from_rewritten() -> None:
     mallory = make_ident("mallory@evil.example")
     trust = trust_juliet().pin("mallory@evil.example", mallory.cert)
-    # Mallory signs a CPIM object claiming to be Juliet, sent from her own account
-    sealed = seal(key=mallory.key, certificate=mallory.cert)
+    with pytest.raises(SignerMismatch):
+        seal(key=mallory.key, certificate=mallory.cert)  # refused at the sender already
+    # Mallory signs a CPIM object claiming to be Juliet with her own key
+    sealed = craft(MSG_XML_PAYLOAD, signer=mallory)
     with pytest.raises(UntrustedKey):
         open_(sealed, trust=trust)  # from=juliet: Mallory's key is not Juliet's
     rewritten = sealed.replace(b"juliet@example.com/balcony", b"mallory@evil.example/x")
@@ -306,13 +308,18 @@ def test_wrong_recipient_is_decryption_failed() -> None:
 # -- hostile content inside a valid, signed and encrypted object (category A) -------------
 
 
+MSG_XML_PAYLOAD = b"<xmpp xmlns='jabber:client'><message><body>hi</body></message></xmpp>"
+
+
 def craft(content: bytes, content_type: str = "application/xmpp+xml", *,
-          kind: str = "message", attrs: dict[str, str] | None = None) -> bytes:
-    """What a legitimate-but-hostile sender could produce: any CPIM content, properly
-    signed by Juliet and encrypted to Romeo."""
+          kind: str = "message", attrs: dict[str, str] | None = None,
+          signer: Ident | None = None) -> bytes:
+    """What a legitimate-but-hostile sender could produce: any CPIM content (From: Juliet),
+    properly signed (by Juliet unless ``signer``) and encrypted to Romeo."""
+    who = signer or juliet()
     cpim = build_cpim(sender=JULIET, recipients=[ROMEO], timestamp=NOW,
                       content_type=content_type, content=content)
-    sig = _cms.sign(cpim.raw, juliet().key, juliet().cert)
+    sig = _cms.sign(cpim.raw, who.key, who.cert)
     inner = build_multipart_signed(cpim.raw, sig, digest="sha256")
     entity = build_pkcs7_mime(_envelope.encrypt(inner, [romeo().cert]),
                               smime_type="enveloped-data")

@@ -226,6 +226,9 @@ def seal_stanza(
         sender_bare = bare_jid(sender)
     except JIDError as exc:
         raise StanzaSchemaError(f"invalid from: {exc}") from None
+    if sign and sender_bare not in {_bare_or_none(a) for a in xmpp_addrs(certificate)}:
+        # the receiver would refuse it (RFC 3923 §6.3): fail here, not at the peer
+        raise SignerMismatch(f"the signing certificate does not name {sender_bare}")
     ctype, content = _payload(root, kind, content_type)
     if ctype == CT_PIDF:
         validate_document(content)  # RFC 3863 schema
