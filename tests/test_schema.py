@@ -585,3 +585,23 @@ def test_generated_binding_of_a_presence_into_message_is_refused() -> None:
         to_binding(PRESENCE, Message)
     assert info.value.path == "/presence"
     assert type(to_binding(PRESENCE, Presence)) is Presence
+
+
+@pytest.mark.parametrize(
+    "attribute",
+    [
+        "xsi:type='xs:string'",
+        "xsi:schemaLocation='urn:x http://127.0.0.1/x.xsd'",
+        "xsi:noNamespaceSchemaLocation='file:///etc/passwd'",
+        "xsi:nil='true'",
+    ],
+)
+def test_schema_instance_attributes_are_refused(attribute: str) -> None:
+    doc = (
+        "<message xmlns='jabber:client' xmlns:xsi='http://www.w3.org/2001/XMLSchema-instance' "
+        f"to='romeo@montague.net'><x xmlns='urn:ext' {attribute}/></message>"
+    ).encode()
+    with pytest.raises(StanzaSchemaError) as exc:
+        validate(doc)
+    assert "XML Schema instance" in str(exc.value)
+    assert exc.value.faults[0].path.endswith("x")

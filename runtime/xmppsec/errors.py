@@ -11,6 +11,7 @@ The hierarchy is split once at the input boundary: parse-level problems
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "RestrictedXMLError",
     "SMIMEFormatError",
     "SchemaError",
+    "SchemaFault",
     "SignatureSchemaError",
     "SignerMismatch",
     "StanzaMismatch",
@@ -68,17 +70,35 @@ class LimitExceeded(XmppSecError):
 # -- schema ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class SchemaFault:
+    """One schema violation: the message, 1-based source line (0 if unknown) and an
+    XPath-like path of the offending element (attribute faults name their element)."""
+
+    message: str
+    line: int
+    path: str
+
+
 class SchemaError(XmppSecError):
     """A document does not conform to the xmppsec schemas.
 
-    ``line`` is the 1-based source line of the fault (0 when unknown), ``path`` an
-    XPath-like location of the offending node.
+    ``line`` is the 1-based source line of the first fault (0 when unknown), ``path`` an
+    XPath-like location of the offending node, ``faults`` every fault found, first first.
     """
 
-    def __init__(self, message: str, *, line: int = 0, path: str = ""):
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int = 0,
+        path: str = "",
+        faults: tuple[SchemaFault, ...] = (),
+    ):
         super().__init__(message)
         self.line = line
         self.path = path
+        self.faults: tuple[SchemaFault, ...] = faults or (SchemaFault(message, line, path),)
 
     def __str__(self) -> str:
         base = super().__str__()

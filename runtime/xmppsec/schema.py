@@ -27,7 +27,6 @@ import copy
 import dataclasses
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -41,7 +40,7 @@ from xsdata.formats.dataclass.parsers.config import ParserConfig
 from xsdata.formats.dataclass.serializers import XmlSerializer
 from xsdata.formats.dataclass.serializers.config import SerializerConfig
 
-from .errors import SchemaError, SignatureSchemaError, StanzaSchemaError
+from .errors import SchemaError, SchemaFault, SignatureSchemaError, StanzaSchemaError
 from .parser import DEFAULT_LIMITS, Limits, check_tree, parse
 
 __all__ = [
@@ -82,16 +81,6 @@ _PREFIXES: dict[str, str] = {
     "pidf": "urn:ietf:params:xml:ns:pidf",
 }
 _PREFIX_OF = {uri: prefix for prefix, uri in _PREFIXES.items()}
-
-
-@dataclass(frozen=True, slots=True)
-class SchemaFault:
-    """One schema violation: the message, 1-based source line (0 if unknown) and an
-    XPath-like path of the offending element (attribute faults name their element)."""
-
-    message: str
-    line: int
-    path: str
 
 
 # -- locating and compiling the umbrella schema --------------------------------------------
@@ -252,10 +241,7 @@ def _fault_error(raw: _RawFaults, root: etree._Element, *, what: str) -> SchemaE
     if len(faults) > 1:
         text += f" (and {len(faults) - 1} more fault(s))"
     cls: type[SchemaError] = SignatureSchemaError if in_signature else StanzaSchemaError
-    error = cls(text, line=first.line, path=first.path)
-    # errors.py's SchemaError has no fault list (yet); schema_faults() is the typed accessor.
-    setattr(error, "faults", tuple(faults))  # noqa: B010 - attribute undeclared on SchemaError
-    return error
+    return cls(text, line=first.line, path=first.path, faults=tuple(faults))
 
 
 def schema_faults(error: SchemaError) -> tuple[SchemaFault, ...]:
@@ -264,10 +250,7 @@ def schema_faults(error: SchemaError) -> tuple[SchemaFault, ...]:
     Errors raised elsewhere (or for a wrong root) carry one fault built from their
     ``line``/``path``.
     """
-    faults: object = getattr(error, "faults", None)
-    if isinstance(faults, tuple) and all(isinstance(f, SchemaFault) for f in faults):
-        return faults
-    return (SchemaFault(str(error.args[0]) if error.args else "", error.line, error.path),)
+    return error.faults
 
 
 # -- public API ---------------------------------------------------------------------------
@@ -304,10 +287,28 @@ def validate(data: bytes | etree._Element, *, limits: Limits = DEFAULT_LIMITS) -
             line=_line(root),
             path=_readable_path(root, root),
         )
+    _refuse_schema_instance_attributes(root)
     raw = _run_schema(root)
     if raw is not None:
         raise _fault_error(raw, _as_root(root), what="stanza")
     return root
+
+
+_XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
+
+
+def _refuse_schema_instance_attributes(root: etree._Element) -> None:
+    # xsi:type / xsi:schemaLocation / xsi:nil would let the document steer its own
+    # validation (and are where XSD and RELAX NG verdicts part); XMPP never needs them.
+    for el in root.iter():
+        for raw_name in el.attrib:
+            name = raw_name.decode() if isinstance(raw_name, bytes) else raw_name
+            if name.startswith(_XSI):
+                raise StanzaSchemaError(
+                    f"attribute {name} (XML Schema instance) is not accepted in a stanza",
+                    line=_line(el),
+                    path=_readable_path(el, root),
+                )
 
 
 def validate_document(
