@@ -167,6 +167,11 @@ def _sources(files: Sequence[SchemaFile]) -> dict[str, list[str]]:
     return grouped
 
 
+def attribute_constant(local_name: str) -> str:
+    """Constant name for a global attribute: ``mustUnderstand`` → ``ATTR_MUST_UNDERSTAND``."""
+    return "ATTR_" + qualified_attribute_field("x", local_name)[2:].upper()
+
+
 def _global_attributes(files: Sequence[SchemaFile]) -> dict[str, list[dict[str, str]]]:
     """Per namespace: constants for its global attributes (``ATTR_ID = "{ns}id"``)."""
     result: dict[str, list[dict[str, str]]] = {}
@@ -174,7 +179,7 @@ def _global_attributes(files: Sequence[SchemaFile]) -> dict[str, list[dict[str, 
         for comp in schema.of_kind("attribute"):
             ns = schema.namespace or ""
             qname = f"{{{ns}}}{comp.name}" if ns else comp.name
-            const = "ATTR_" + qualified_attribute_field("x", comp.name)[2:].upper()
+            const = attribute_constant(comp.name)
             result.setdefault(ns, []).append({"const": const, "qname": qname, "doc": comp.doc})
     return result
 
@@ -326,6 +331,7 @@ def render_docs(
     )
     env.filters["pystr"] = pystr
     env.filters["md"] = _markdown_cell
+    env.filters["attr_const"] = attribute_constant
     groups = sorted(namespaces(files).items(), key=lambda kv: modules[kv[0] or ""])
     text = env.get_template("schemas.md.jinja2").render(
         title=job.docs_title,
