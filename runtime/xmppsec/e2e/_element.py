@@ -26,7 +26,7 @@ from xmppsec.errors import (
     XmppSecError,
 )
 from xmppsec.jid import parse_jid
-from xmppsec.parser import parse
+from xmppsec.parser import check_tree, parse
 
 from ._mime import content_type_of, parse_entity, to_crlf
 
@@ -62,7 +62,13 @@ def stanza_kind(root: etree._Element) -> str:
 
 
 def load_stanza(stanza: bytes | etree._Element) -> etree._Element:
-    root = parse(stanza) if isinstance(stanza, bytes | bytearray) else stanza
+    """Bytes through the hardened parser; a tree built elsewhere gets the same RFC 6120
+    §11 and limit checks."""
+    if isinstance(stanza, bytes | bytearray):
+        root = parse(bytes(stanza))
+    else:
+        check_tree(stanza)
+        root = stanza
     stanza_kind(root)
     return root
 
