@@ -517,3 +517,15 @@ def test_bit_flips_anywhere_never_accepted(position: int, bit: int) -> None:
 
 
 _SEALED_ONCE = seal()
+
+
+def test_element_input_is_checked_like_bytes() -> None:
+    sealed = etree.fromstring(seal())
+    assert open_(serialize(sealed)).signer == JULIET
+    o = open_stanza(sealed, trust=trust_juliet(), key=romeo().key, certificate=romeo().cert,
+                    now=NOW)
+    assert o.encrypted
+    sealed.append(etree.Comment(" injected "))
+    with pytest.raises(RestrictedXMLError):
+        open_stanza(sealed, trust=trust_juliet(), key=romeo().key, certificate=romeo().cert,
+                    now=NOW)

@@ -272,28 +272,17 @@ def _sign_without_cert(
 # -- receiving ----------------------------------------------------------------------------
 
 
-def _verify_entity(
-    entity: MimeEntity,
-    *,
-    signer: str,
-    trust: CertificateResolver,
-    now: datetime,
-    allow_sha1: bool,
-) -> _cms.SignedDataInfo:
-    def select(presented: Sequence[x509.Certificate]) -> Sequence[x509.Certificate]:
-        return trust.resolve_all(signer, presented, now=now)
-
+def _signed_object(entity: MimeEntity) -> tuple[_cms.ParsedSignedData, bytes | None]:
+    """The parsed SignedData of a multipart/signed (with the exact signed bytes) or an
+    application/pkcs7-mime signed-data entity (content attached)."""
     media, _params = content_type_of(entity)
     if media == "multipart/signed":
         ms = parse_multipart_signed(entity)
-        return _cms.verify(
-            ms.signature, select_certificates=select, detached_content=ms.signed_part,
-            allow_sha1=allow_sha1,
-        )
+        return _cms.parse(ms.signature), ms.signed_part
     smime_type, der = pkcs7_mime_der(entity)
     if smime_type not in ("signed-data", ""):
         raise SMIMEFormatError(f"expected signed data, got smime-type {smime_type}")
-    return _cms.verify(der, select_certificates=select, allow_sha1=allow_sha1)
+    return _cms.parse(der), None
 
 
 def open_stanza(
@@ -360,13 +349,17 @@ def open_stanza(
         signed_bytes = entity.raw
     else:
         try:
-            if encrypted:
-                # structure of the decrypted signature object: still opaque
-                _precheck_signed(entity)
+            parsed, detached = _signed_object(entity)
         except (SMIMEFormatError, LimitExceeded):
-            raise DecryptionError() from None
-        info = _verify_entity(entity, signer=signer, trust=trust, now=when,
-                              allow_sha1=allow_sha1)
+            if encrypted:
+                raise DecryptionError() from None  # no distinction after the key was used
+            raise
+
+        def select(presented: Sequence[x509.Certificate]) -> Sequence[x509.Certificate]:
+            return trust.resolve_all(signer, presented, now=when)
+
+        info = _cms.verify_parsed(parsed, select_certificates=select,
+                                  detached_content=detached, allow_sha1=allow_sha1)
         names = {_bare_or_none(a) for a in xmpp_addrs(info.certificate)}
         if signer not in names:
             # RFC 3923 §6.3: the JID in the signer's certificate matches the stanza's from
@@ -402,16 +395,6 @@ def _bare_or_none(jid: str) -> str | None:
         return bare_jid(jid)
     except JIDError:
         return None
-
-
-def _precheck_signed(entity: MimeEntity) -> None:
-    media, _ = content_type_of(entity)
-    if media == "multipart/signed":
-        ms = parse_multipart_signed(entity)
-        _cms.signed_data_certificates(ms.signature)
-    else:
-        _smime_type, der = pkcs7_mime_der(entity)
-        _cms.signed_data_certificates(der)
 
 
 def _inner_stanza(

@@ -199,7 +199,9 @@ def sign(
 
 
 @dataclass(frozen=True)
-class _Parsed:
+class ParsedSignedData:
+    """A structurally checked SignedData, not yet verified (see :func:`verify_parsed`)."""
+
     econtent: bytes | None
     certificates: tuple[x509.Certificate, ...]
     digest: str
@@ -221,7 +223,9 @@ def _absent(value: Any) -> bool:
     return isinstance(value, core.Void)
 
 
-def _parse(der: bytes) -> _Parsed:
+def parse(der: bytes) -> ParsedSignedData:
+    """Check and parse a DER/BER ContentInfo(SignedData); SMIMEFormatError or
+    LimitExceeded on any structural fault."""
     check_ber(der)
     try:
         ci = cms.ContentInfo.load(der, strict=True)
@@ -301,7 +305,7 @@ def _parse(der: bytes) -> _Parsed:
             sid_issuer.native  # noqa: B018 - force the lazy parse inside this try
         else:
             sid_ski = sid.chosen.native
-        return _Parsed(
+        return ParsedSignedData(
             econtent=econtent,
             certificates=tuple(certificates),
             digest=digest,
@@ -323,10 +327,10 @@ def _parse(der: bytes) -> _Parsed:
 
 def signed_data_certificates(der: bytes) -> tuple[x509.Certificate, ...]:
     """The certificates a SignedData carries (untrusted; for the trust store to judge)."""
-    return _parse(der).certificates
+    return parse(der).certificates
 
 
-def _matches_sid(p: _Parsed, cert: x509.Certificate) -> bool:
+def _matches_sid(p: ParsedSignedData, cert: x509.Certificate) -> bool:
     try:
         acert = ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
         if p.sid_kind == "issuer_and_serial_number":
@@ -347,7 +351,7 @@ def _check_key(public_key: object) -> None:
     check_key_strength(public_key)
 
 
-def _verify_signature(p: _Parsed, public_key: object) -> None:
+def _verify_signature(p: ParsedSignedData, public_key: object) -> None:
     digest = p.digest
     hash_alg = _HASHES[digest]()
     alg = p.sig_alg
@@ -414,7 +418,18 @@ def verify(
     the content, the signature over the DER SET of signed attributes, algorithm allow-list
     (MD5 always and SHA-1 unless ``allow_sha1`` → UnsupportedAlgorithm), key strength.
     """
-    p = _parse(der)
+    return verify_parsed(parse(der), select_certificates=select_certificates,
+                         detached_content=detached_content, allow_sha1=allow_sha1)
+
+
+def verify_parsed(
+    p: ParsedSignedData,
+    *,
+    select_certificates: Callable[[Sequence[x509.Certificate]], Sequence[x509.Certificate]],
+    detached_content: bytes | None = None,
+    allow_sha1: bool = False,
+) -> SignedDataInfo:
+    """:func:`verify` on an object :func:`parse` already checked."""
     if p.digest not in _HASHES or (p.digest in WEAK_DIGESTS and not (
         allow_sha1 and p.digest == "sha1"
     )):
