@@ -64,7 +64,9 @@ class Refused(ClientError):
     """The server answered the sender with a stanza error instead of delivering."""
 
     def __init__(self, case: str, sent: bytes, error: Received) -> None:
-        super().__init__(f"{case}: server returned an error: {error.raw.decode('utf-8', 'replace')}")
+        super().__init__(
+            f"{case}: server returned an error: {error.raw.decode('utf-8', 'replace')}"
+        )
         self.sent = sent
         self.error = error
 
@@ -109,7 +111,9 @@ def _is(name: str, stanza_id: str) -> Callable[[Received], bool]:
 
 
 def _is_error(name: str, stanza_id: str) -> Callable[[Received], bool]:
-    return lambda r: r.local_name == name and r.attr("id") == stanza_id and r.attr("type") == "error"
+    return lambda r: (
+        r.local_name == name and r.attr("id") == stanza_id and r.attr("type") == "error"
+    )
 
 
 def _await(
@@ -144,11 +148,14 @@ def route_chat(server: Server, stanza: StanzaSource, *, timeout: float = 10.0) -
     """alice (online) sends a message to bob (online); bob's copy, as received."""
     sent, parsed = _materialize(server, stanza)
     sid = parsed.get("id", "")
-    with connect(server, "alice", presence=True) as alice, connect(
-        server, "bob", presence=True
-    ) as bob:
+    with (
+        connect(server, "alice", presence=True) as alice,
+        connect(server, "bob", presence=True) as bob,
+    ):
         alice.send(sent)
-        got = _await("chat", sent, bob, _is("message", sid), alice, _is_error("message", sid), timeout)
+        got = _await(
+            "chat", sent, bob, _is("message", sid), alice, _is_error("message", sid), timeout
+        )
     return _routed("chat", server, sent, got)
 
 
@@ -201,9 +208,10 @@ def route_groupchat(server: Server, stanza: StanzaSource, *, timeout: float = 10
     """
     sent, parsed = _materialize(server, stanza)
     sid = parsed.get("id", "")
-    with connect(server, "alice", presence=True) as alice, connect(
-        server, "bob", presence=True
-    ) as bob:
+    with (
+        connect(server, "alice", presence=True) as alice,
+        connect(server, "bob", presence=True) as bob,
+    ):
         _join(alice, server, "alice", timeout)
         _join(bob, server, "bob", timeout)
         alice.send(sent)
@@ -220,9 +228,10 @@ def route_presence(server: Server, stanza: StanzaSource, *, timeout: float = 10.
     """alice sends a directed presence (RFC 6121 §4.6) to bob (online); bob's copy."""
     sent, parsed = _materialize(server, stanza)
     sid = parsed.get("id", "")
-    with connect(server, "alice", presence=True) as alice, connect(
-        server, "bob", presence=True
-    ) as bob:
+    with (
+        connect(server, "alice", presence=True) as alice,
+        connect(server, "bob", presence=True) as bob,
+    ):
         alice.send(sent)
         got = _await(
             "presence", sent, bob, _is("presence", sid), alice, _is_error("presence", sid), timeout
@@ -238,9 +247,10 @@ def route_iq(server: Server, build: StanzaSource, *, timeout: float = 10.0) -> R
     """
     sent, parsed = _materialize(server, build)
     sid = parsed.get("id", "")
-    with connect(server, "bob", presence=True, auto_reply_iq=True) as bob, connect(
-        server, "alice", presence=True
-    ) as alice:
+    with (
+        connect(server, "bob", presence=True, auto_reply_iq=True) as bob,
+        connect(server, "alice", presence=True) as alice,
+    ):
         alice.send(sent)
         got = _await("iq", sent, bob, _is("iq", sid), alice, _is_error("iq", sid), timeout)
         result = alice.receive(
@@ -282,9 +292,7 @@ def offers_mam(client: XmppClient, account: str, timeout: float = 10.0) -> bool:
         f"<query xmlns='{NS_DISCO_INFO}'/></iq>",
         timeout,
     )
-    return any(
-        f.get("var") == NS_MAM for f in info.element.iter(f"{{{NS_DISCO_INFO}}}feature")
-    )
+    return any(f.get("var") == NS_MAM for f in info.element.iter(f"{{{NS_DISCO_INFO}}}feature"))
 
 
 def route_mam(server: Server, stanza: StanzaSource, *, timeout: float = 10.0) -> Routed:
@@ -296,13 +304,16 @@ def route_mam(server: Server, stanza: StanzaSource, *, timeout: float = 10.0) ->
     """
     sent, parsed = _materialize(server, stanza)
     sid = parsed.get("id", "")
-    with connect(server, "alice", presence=True) as alice, connect(
-        server, "bob", presence=True
-    ) as bob:
+    with (
+        connect(server, "alice", presence=True) as alice,
+        connect(server, "bob", presence=True) as bob,
+    ):
         if not offers_mam(bob, server.jid("bob"), timeout):
             raise NotOffered(f"{server.name} does not offer {NS_MAM}")
         alice.send(sent)
-        live = _await("mam", sent, bob, _is("message", sid), alice, _is_error("message", sid), timeout)
+        live = _await(
+            "mam", sent, bob, _is("message", sid), alice, _is_error("message", sid), timeout
+        )
         query_id = f"q{next(_ids)}"
         bob.send(
             f"<iq type='set' id='{query_id}'><query xmlns='{NS_MAM}' queryid='{query_id}'>"
@@ -311,9 +322,7 @@ def route_mam(server: Server, stanza: StanzaSource, *, timeout: float = 10.0) ->
             f"<field var='with'><value>{server.jid('alice')}</value></field></x>"
             f"<set xmlns='{NS_RSM}'><max>100</max><before/></set></query></iq>"
         )
-        done = bob.receive(
-            lambda r: r.local_name == "iq" and r.attr("id") == query_id, timeout
-        )
+        done = bob.receive(lambda r: r.local_name == "iq" and r.attr("id") == query_id, timeout)
         if done.attr("type") != "result":
             raise Refused("mam", sent, done)
         results = [

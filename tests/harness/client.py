@@ -21,7 +21,7 @@ from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
-from .stream import StreamSplitter, StreamProtocolError, element_spans, parse_in_context
+from .stream import StreamProtocolError, StreamSplitter, element_spans, parse_in_context
 
 if TYPE_CHECKING:
     from .servers import Server
@@ -141,11 +141,7 @@ class XmppClient:
         item = Received(raw, self.header, parse_in_context(self.header, raw))
         if item.local_name == "success" and etree.QName(item.element).namespace == NS_SASL:
             self._splitter.restart()  # RFC 6120 §6.4.6: the next bytes start a new stream
-        if (
-            self.auto_reply_iq
-            and item.local_name == "iq"
-            and item.attr("type") in ("get", "set")
-        ):
+        if self.auto_reply_iq and item.local_name == "iq" and item.attr("type") in ("get", "set"):
             to = item.attr("from")
             self.send(
                 f"<iq type='result' id={quoteattr(item.attr('id') or '')}"
@@ -199,9 +195,11 @@ class XmppClient:
         iq_id = sent.get("id")
         self.send(raw)
         return self.receive(
-            lambda r: r.local_name == "iq"
-            and r.attr("id") == iq_id
-            and r.attr("type") in ("result", "error"),
+            lambda r: (
+                r.local_name == "iq"
+                and r.attr("id") == iq_id
+                and r.attr("type") in ("result", "error")
+            ),
             timeout,
         )
 
@@ -262,9 +260,7 @@ def connect(
             raise ClientError(f"server offers no SASL PLAIN: {features.raw!r}")
         token = base64.b64encode(f"\0{user}\0{server.password(user)}".encode()).decode()
         client.send(f"<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{token}</auth>")
-        outcome = client.receive(
-            lambda r: r.local_name in ("success", "failure"), timeout=timeout
-        )
+        outcome = client.receive(lambda r: r.local_name in ("success", "failure"), timeout=timeout)
         if outcome.local_name != "success":
             raise ClientError(f"SASL PLAIN failed for {user}: {outcome.raw!r}")
         features = _open_stream(client, server.domain)

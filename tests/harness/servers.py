@@ -244,8 +244,7 @@ def _wait_for_port(server: Server, proc: subprocess.Popen[bytes], timeout: float
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise ServerError(
-                f"{server.name} exited with {proc.returncode} during start-up\n"
-                + server.log_tail()
+                f"{server.name} exited with {proc.returncode} during start-up\n" + server.log_tail()
             )
         try:
             with socket.create_connection((server.host, server.port), timeout=0.5):

@@ -1,0 +1,66 @@
+"""pytest session fixtures: one Prosody and one ejabberd per test session, on loopback.
+
+``prosody`` and ``ejabberd`` start on first use and stop at the end of the session; a
+server left running (a marked process or a listening port) fails the teardown.
+``xmpp_server`` is parametrized over both. A server that is not installed skips the test,
+except under ``CI=true``, where the missing server fails it (the CI must test both).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from .servers import Server, ServerError, ServerUnavailable, start_ejabberd, start_prosody
+
+__all__ = ["ejabberd", "prosody", "unavailable", "xmpp_server"]
+
+SERVER_NAMES = ("prosody", "ejabberd")
+
+
+def unavailable(reason: str, environ: Mapping[str, str] = os.environ) -> None:
+    """Fail under CI=true (a missing server must not pass silently), otherwise skip."""
+    if environ.get("CI") == "true":
+        pytest.fail(f"CI=true and the XMPP server is unavailable: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def _serve(
+    start: Callable[[Path], Server], factory: pytest.TempPathFactory, name: str
+) -> Iterator[Server]:
+    try:
+        server = start(factory.mktemp(name))
+    except ServerUnavailable as exc:
+        unavailable(str(exc))
+        raise  # unreachable: unavailable() always raises
+    except ServerError as exc:
+        pytest.fail(f"{name} did not start: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+        left = server.leftovers()
+        if left:
+            pytest.fail(f"{name} left {', '.join(left)} after stop", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def prosody(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A running Prosody (users alice, bob, carol; MUC service muc.localhost)."""
+    yield from _serve(start_prosody, tmp_path_factory, "prosody")
+
+
+@pytest.fixture(scope="session")
+def ejabberd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A running ejabberd (users alice, bob, carol; MUC service muc.localhost)."""
+    yield from _serve(start_ejabberd, tmp_path_factory, "ejabberd")
+
+
+@pytest.fixture(scope="session", params=SERVER_NAMES)
+def xmpp_server(request: pytest.FixtureRequest) -> Server:
+    """Each server in turn (tests using it run once per server)."""
+    server: Server = request.getfixturevalue(request.param)
+    return server
