@@ -37,6 +37,9 @@ from xmppsec.replay import ReplayStore
 from xmppsec.timestamps import TimestampClock
 from xmppsec.trust import TrustStore
 
+# The real-server fixtures (prosody, ejabberd, xmpp_server), registered once for the suite.
+pytest_plugins = ["tests.harness.pytest_plugin"]
+
 # A fixed instant: signing clocks start here and verification is judged at it, so the
 # timestamp tests are exact and nothing depends on the wall clock.
 NOW = dt.datetime(2026, 6, 1, 12, 0, 0, tzinfo=dt.UTC)
