@@ -12,6 +12,8 @@ spelling.
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 from xmppsec._lxml import nsmap
@@ -42,6 +44,7 @@ CONDITIONS = {
     "signature-unverified": ("not-acceptable", "modify"),
     "decryption-failed": ("bad-request", "modify"),
 }
+_CTL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 _RECEIVED_ALIASES = {"unverified-signature": "signature-unverified"}
 
 
@@ -115,7 +118,7 @@ def make_e2e(parent: etree._Element, entity: bytes) -> etree._Element:
     except UnicodeDecodeError:
         parent.remove(e2e)
         raise SMIMEFormatError("S/MIME entity is not UTF-8 text") from None
-    if any(ord(c) < 0x20 and c not in "\t\n" for c in text):
+    if _CTL.search(text):
         parent.remove(e2e)
         raise SMIMEFormatError("control character in an S/MIME entity (not XML text)")
     try:
