@@ -25,7 +25,8 @@ from xsdata.formats.dataclass.serializers.config import SerializerConfig
 
 from xmppsec.codegen import EXIT_DRIFT, EXIT_OK, EXIT_USAGE, main
 from xmppsec.codegen._compile import make_config
-from xmppsec.codegen._generator import BindingsFilters, pystr
+from xmppsec.codegen._generator import BindingsFilters, checked_expression, pystr
+from xmppsec.codegen._naming import WELL_KNOWN_MODULES
 
 ROOT = Path(__file__).resolve().parents[1]
 BINDINGS = ROOT / "generated" / "xmppsec" / "bindings"
@@ -155,9 +156,14 @@ def test_every_module_has_fixed_header_and_no_timestamp() -> None:
 def test_one_module_per_namespace_with_all() -> None:
     import xmppsec.bindings as package
 
-    assert sorted(package.NAMESPACE_MODULES.values()) == sorted(
-        f"xmppsec.bindings.{m}" for m in MODULES
-    )
+    # every namespace of our schemas has a fixed entry in the naming table
+    assert dict(package.NAMESPACE_MODULES) == {
+        ns: f"xmppsec.bindings.{m}" for ns, m in WELL_KNOWN_MODULES.items()
+        if ns in package.NAMESPACE_MODULES
+    }
+    assert set(MODULES) <= {m.rpartition(".")[2] for m in package.NAMESPACE_MODULES.values()}
+    for name in {m.rpartition(".")[2] for m in package.NAMESPACE_MODULES.values()}:
+        importlib.import_module(f"xmppsec.bindings.{name}")
     for name in MODULES:
         module = importlib.import_module(f"xmppsec.bindings.{name}")
         assert isinstance(module.__all__, list) and module.__all__, name
@@ -428,6 +434,25 @@ def test_docstrings_are_valid_python_and_keep_the_text(text: str) -> None:
         return
     value = ast.literal_eval(block)
     assert " ".join(value.split()) == expected.replace('"""', "'''")
+
+
+@pytest.mark.parametrize("code", [
+    'QName("{urn:p}foo")', "Decimal('-1.5')", 'float("inf")', "XmlDate(2020, 1, 2)", "list",
+    "lambda: [1, 2]", "MessageTypeValue.NORMAL", "None", '"text"', "-3",
+])
+def test_default_values_that_are_plain_values_pass(code: str) -> None:
+    assert checked_expression(code) == code
+
+
+@pytest.mark.parametrize("code", [
+    'QName("{x}" + __import__("os").name)', '__import__("os")', 'open("f")', "X.__class__",
+    "X._private", "lambda x: x", "(lambda: 1)()", 'QName(name="x")', "1 if x else 2",
+])
+def test_default_values_with_code_are_refused(code: str) -> None:
+    from xsdata.codegen.exceptions import CodegenError
+
+    with pytest.raises(CodegenError):
+        checked_expression(code)
 
 
 def test_user_templates_override_packaged_ones(tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ class BindingsFilters(Filters):
         env.filters["pystr"] = pystr
         env.filters["import_block"] = self.import_block
         env.filters["requote"] = _requote
+        env.filters["checked"] = checked_expression
         env.filters["field_line"] = self.field_line
 
     def import_block(self, output: str, extra: Sequence[str] = ()) -> str:
@@ -106,7 +107,7 @@ class BindingsFilters(Filters):
                 kwargs[self.DEFAULT_KEY] = _Code("None")
         if default_value is not False and not attr.is_prohibited:
             key = self.FACTORY_KEY if attr.is_factory else self.DEFAULT_KEY
-            kwargs[key] = _Code(_requote(str(default_value)))
+            kwargs[key] = _Code(checked_expression(_requote(str(default_value))))
         if metadata:
             kwargs["metadata"] = metadata
         return _layout_call("field", kwargs, indent=4, lead=lead, width=width, leaf=self._leaf)
@@ -167,6 +168,46 @@ def _binding_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
             value = tuple(_binding_metadata(choice) for choice in value)
         kept[key] = value
     return kept
+
+
+# Calls xsdata may emit in a default value: constructors of literal-like values.
+_SAFE_CALLS = frozenset({
+    "QName", "Decimal", "float", "XmlDate", "XmlDateTime", "XmlTime", "XmlDuration",
+    "XmlPeriod",
+})
+_SAFE_NODES = (
+    ast.Expression, ast.Constant, ast.List, ast.Tuple, ast.Load, ast.UnaryOp, ast.USub,
+    ast.UAdd, ast.Attribute, ast.Name, ast.Call, ast.Lambda, ast.arguments, ast.Subscript,
+)
+
+
+def checked_expression(code: str) -> str:
+    """``code`` if it is a plain value expression, else a ``CodegenError``.
+
+    Default values come from schema text through xsdata, which builds some of them with string
+    formatting (``QName("{text}")``).  Only literals, names, ``Enum.MEMBER``, ``Literal[...]``,
+    argument-less lambdas and calls of the value constructors above may reach the output.
+    """
+    try:
+        tree = ast.parse(code.strip(), mode="eval")
+    except SyntaxError:
+        raise CodegenError("Default value is not an expression", code=code) from None
+    for node in ast.walk(tree):
+        if not isinstance(node, _SAFE_NODES):
+            raise CodegenError("Default value is not a plain value", code=code)
+        if isinstance(node, ast.Call) and (
+            not isinstance(node.func, ast.Name) or node.func.id not in _SAFE_CALLS
+            or node.keywords or not all(isinstance(a, ast.Constant) for a in node.args)
+        ):
+            raise CodegenError("Default value calls something else", code=code)
+        if isinstance(node, ast.Lambda) and (node.args.args or node.args.vararg
+                                             or node.args.kwarg or node.args.kwonlyargs):
+            raise CodegenError("Default value lambda takes arguments", code=code)
+        if isinstance(node, ast.Name) and node.id.startswith("__"):
+            raise CodegenError("Default value names a dunder", code=code)
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            raise CodegenError("Default value reaches a private attribute", code=code)
+    return code
 
 
 class _Code:

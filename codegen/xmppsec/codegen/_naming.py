@@ -12,13 +12,14 @@ from typing import Final
 # Namespaces the xmppsec schemas define, and the module each one is generated into
 # (package ``xmppsec.bindings``).  A schema of a namespace not listed here gets a module named
 # after its file (see ``module_for_file``).  Namespace URIs: XML 1.0 (Namespaces §3), XML-DSig
-# core and 1.1, XEP-0290 v0.2, RFC 3923 §4, RFC 6120 (jabber:client, stanza errors), XEP-0203,
-# RFC 3863 (PIDF).
+# core and 1.1, XEP-0290 v0.2, xmppsec's robust profile (an XEP-0053 urn:xmpp:tmp: namespace),
+# RFC 3923 §4, RFC 6120 (jabber:client, stanza errors), XEP-0203, RFC 3863 (PIDF).
 WELL_KNOWN_MODULES: Final[Mapping[str, str]] = {
     "http://www.w3.org/XML/1998/namespace": "xml",
     "http://www.w3.org/2000/09/xmldsig#": "xmldsig",
     "http://www.w3.org/2009/xmldsig11#": "xmldsig11",
     "urn:xmpp:dsig:0": "dsig",
+    "urn:xmpp:tmp:dsig:robust:0": "dsig_robust",
     "urn:ietf:params:xml:ns:xmpp-e2e": "e2e",
     "jabber:client": "jabber_client",
     "urn:ietf:params:xml:ns:xmpp-stanzas": "stanzas",
