@@ -88,7 +88,7 @@ def seal(stanza: bytes = MSG, **kw: object) -> bytes:
         "now": NOW,
     }
     args.update(kw)
-    return seal_stanza(stanza, **args)  # type: ignore[arg-type]  # test kwargs
+    return seal_stanza(stanza, **args)  # type: ignore[arg-type]  # kwargs dict of mixed value types
 
 
 def open_(sealed: bytes, **kw: object) -> OpenedStanza:
@@ -96,7 +96,7 @@ def open_(sealed: bytes, **kw: object) -> OpenedStanza:
         "trust": trust_juliet(), "key": romeo().key, "certificate": romeo().cert, "now": NOW,
     }
     args.update(kw)
-    return open_stanza(sealed, **args)  # type: ignore[arg-type]  # test kwargs
+    return open_stanza(sealed, **args)  # type: ignore[arg-type]  # kwargs dict of mixed value types
 
 
 # -- round trips ----------------------------------------------------------------------------

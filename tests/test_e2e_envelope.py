@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from xmppsec.e2e import _envelope
 from xmppsec.e2e._asn1 import cms as acms
@@ -20,9 +21,9 @@ from xmppsec.errors import (
 )
 
 if TYPE_CHECKING:  # pytest imports tests/ modules top-level (rootdir mode), mypy by path
-    from tests.test_e2e_support import make_ident, openssl
+    from tests.test_e2e_support import Ident, make_ident, openssl
 else:
-    from test_e2e_support import make_ident, openssl
+    from test_e2e_support import Ident, make_ident, openssl
 
 pytestmark = pytest.mark.integration
 
@@ -131,18 +132,18 @@ def test_wrong_recipient_does_not_exit_early() -> None:
     other = make_ident("mercutio@example.org")
     der, tampered = _variants()
 
-    def timed(data: bytes, who: object) -> float:
+    def timed(data: bytes, who: Ident) -> float:
         best = []
         for _ in range(15):
             t = time.perf_counter()
             with pytest.raises(DecryptionError):
-                _envelope.decrypt(data, who.cert, who.key)  # type: ignore[attr-defined]
+                _envelope.decrypt(data, who.cert, who.key)
             best.append(time.perf_counter() - t)
         return statistics.median(best)
 
     wrong = timed(der, other)
-    padding = timed(tampered[0], rcpt)
-    assert wrong > 0.3 * padding, (wrong, padding)
+    bad_padding = timed(tampered[0], rcpt)
+    assert wrong > 0.3 * bad_padding, (wrong, bad_padding)
 
 
 def test_cbc_bitflip_decrypts_to_altered_plaintext() -> None:
@@ -179,3 +180,20 @@ def test_signed_data_is_not_enveloped() -> None:
     ident = make_ident("romeo@example.net")
     with pytest.raises(SMIMEFormatError):
         _envelope.decrypt(_cms.sign(CONTENT, ident.key, ident.cert), ident.cert, ident.key)
+
+
+def test_wrong_recipient_with_other_key_size_still_costs_rsa() -> None:
+    big = make_ident("big@example.net", "rsa-3072")
+    small = make_ident("romeo@example.net")
+    der = _envelope.encrypt(CONTENT, [small.cert])  # 256-byte encryptedKey
+    t = time.perf_counter()
+    for _ in range(5):
+        with pytest.raises(DecryptionError):
+            _envelope.decrypt(der, big.cert, big.key)
+    wrong = (time.perf_counter() - t) / 5
+    assert isinstance(big.key, rsa.RSAPrivateKey)
+    ok = time.perf_counter()
+    for _ in range(5):
+        big.key.decrypt(b"\x00\x02" + b"\x5a" * 382, padding.PKCS1v15())
+    rsa_op = (time.perf_counter() - ok) / 5
+    assert wrong > 0.5 * rsa_op, (wrong, rsa_op)
