@@ -20,9 +20,7 @@ from tests.harness.cases import Refused, Routed
 from tests.harness.client import Received
 from tests.harness.fixtures import unavailable
 from tests.harness.servers import Server, ServerUnavailable, start_ejabberd, start_prosody
-from tests.harness.stream import StreamProtocolError, StreamSplitter, element_spans
-
-pytest_plugins = ["tests.harness.pytest_plugin"]
+from tests.harness.stream import StreamProtocolError, StreamSplitter, element_spans, with_scope
 
 DSIG = "urn:xmpp:dsig:0"
 D = f"xmlns:d='{DSIG}'"
@@ -79,6 +77,31 @@ def test_element_spans_map_parsed_elements_to_their_bytes() -> None:
     assert item.raw_of(q) == b"<q xmlns='u:q'><!-- c --><e/><e2 k='/'/></q>"
     assert item.raw_of(item.element) == raw
     assert item.document().endswith(b"</stream:stream>")
+
+
+def test_with_scope_splices_only_missing_declarations() -> None:
+    scope: dict[str | None, str] = {
+        None: "jabber:client",
+        "stream": "http://etherx.jabber.org/streams",
+    }
+    raw = b"<message to='a&apos;>' xmlns:x='u:x'><x:y/></message>"
+    out = with_scope(raw, {**scope, "x": "u:other"})
+    assert out == (
+        b"<message xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'"
+        b" to='a&apos;>' xmlns:x='u:x'><x:y/></message>"
+    )
+    assert etree.QName(etree.fromstring(out)[0]).namespace == "u:x"
+    declared = b"<message xmlns='jabber:client'/>"
+    assert with_scope(declared, {None: "jabber:other"}) == declared
+
+
+def _assert_standalone_matches(routed: Routed) -> None:
+    """The standalone bytes parse to the same element the client saw in context."""
+    alone = etree.fromstring(routed.standalone())
+    assert etree.QName(alone).namespace == "jabber:client"
+    assert etree.tostring(alone, method="c14n", exclusive=True) == etree.tostring(
+        routed.element, method="c14n", exclusive=True
+    )
 
 
 def test_missing_server_skips_locally_and_fails_under_ci() -> None:
@@ -161,6 +184,7 @@ def test_chat_message(xmpp_server: Server, marked: bool) -> None:
         f"<x xmlns='urn:example:x'{mark.replace('b1', 'x1')}>payload</x></message>"
     )
     r = cases.route_chat(s, sent)
+    _assert_standalone_matches(r)
     assert r.element.get("from") == s.full_jid("alice")
     assert r.element.findtext("{jabber:client}body") == "hello"
     _xml_lang_added(r)
@@ -195,6 +219,7 @@ def test_groupchat_through_muc(xmpp_server: Server, marked: bool) -> None:
     mark = f" {D} d:id='b1'" if marked else ""
     sent = f"<message to='{s.muc_room}' type='groupchat' id='gc-{int(marked)}'><body{mark}>to all</body></message>"
     r = cases.route_groupchat(s, sent)
+    _assert_standalone_matches(r)
     assert r.element.get("from") == s.occupant_jid("alice")  # rewritten to the occupant JID
     assert r.element.get("to") == s.full_jid("bob")
     assert r.others[0].element.get("to") == s.full_jid("alice")  # alice's echo
@@ -281,6 +306,7 @@ def test_mam_copy_is_the_nested_message_bytes(xmpp_server: Server, marked: bool)
         pytest.skip(str(exc))
     assert r.received.startswith(b"<message ") and r.received.endswith(b"</message>")
     assert r.received in r.stanza.raw
+    _assert_standalone_matches(r)
     assert etree.QName(r.element).namespace == "jabber:client"
     assert r.element.get("id") == f"mam-{int(marked)}"
     forwarded = r.element.getparent()

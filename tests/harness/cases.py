@@ -22,6 +22,7 @@ from lxml import etree
 
 from .client import ClientError, Received, XmppClient, connect
 from .servers import Server
+from .stream import with_scope
 
 __all__ = [
     "NS_DELAY",
@@ -83,6 +84,9 @@ class Routed:
     sliced out of the result message as received). ``stanza`` is the top-level element it
     arrived in, with its stream header (``stanza.document()`` parses standalone).
     ``others`` are further stanzas of interest (the sender's iq result, the MUC echo).
+    ``standalone()`` is ``received`` with its in-scope namespace declarations spliced in
+    (what to hand a verifier that parses bytes: ``received`` alone relies on the stream's
+    ``xmlns='jabber:client'``).
     """
 
     case: str
@@ -92,6 +96,9 @@ class Routed:
     stanza: Received = field(repr=False)
     element: etree._Element = field(repr=False, compare=False)
     others: tuple[Received, ...] = field(default=(), repr=False)
+
+    def standalone(self) -> bytes:
+        return with_scope(self.received, dict(self.element.nsmap))
 
 
 def _materialize(server: Server, source: StanzaSource) -> tuple[bytes, etree._Element]:

@@ -21,7 +21,13 @@ from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
-from .stream import StreamProtocolError, StreamSplitter, element_spans, parse_in_context
+from .stream import (
+    StreamProtocolError,
+    StreamSplitter,
+    element_spans,
+    parse_in_context,
+    with_scope,
+)
 
 if TYPE_CHECKING:
     from .servers import Server
@@ -75,6 +81,10 @@ class Received:
         """Stream header + stanza + close tag: a complete document with the stream's namespaces."""
         name = self.header[1:].split(None, 1)[0]
         return self.header + self.raw + b"</" + name + b">"
+
+    def standalone(self) -> bytes:
+        """``raw`` with the stream header's namespace declarations spliced into its start tag."""
+        return with_scope(self.raw, dict(self.element.nsmap))
 
     def raw_of(self, element: etree._Element) -> bytes:
         """The exact received bytes of ``element`` (a descendant of ``self.element``, or itself)."""

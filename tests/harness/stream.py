@@ -23,9 +23,11 @@ __all__ = [
     "StreamSplitter",
     "element_spans",
     "parse_in_context",
+    "with_scope",
 ]
 
 _NAME = re.compile(rb"<([^\s/>]+)")
+_ATTR = re.compile(rb"\s*([^\s=/>]+)\s*=\s*(\"[^\"]*\"|'[^']*')")
 
 
 class StreamProtocolError(Exception):
@@ -194,3 +196,36 @@ def parse_in_context(header: bytes, raw: bytes) -> etree._Element:
     if len(children) != 1:
         raise StreamProtocolError("expected exactly one element")
     return children[0]
+
+
+def with_scope(raw: bytes, nsmap: dict[str | None, str]) -> bytes:
+    """``raw`` with the in-scope namespace declarations it does not declare itself spliced
+    into its start tag, right after the element name: the element as a namespace-aware
+    parser saw it in context (e.g. ``xmlns='jabber:client'`` and ``xmlns:stream`` from the
+    stream header), standalone. Nothing else is touched (no ``xml:lang``, no re-serialization).
+    """
+    m = _NAME.match(raw)
+    scanned = _scan(raw, 0) if m else None
+    if m is None or scanned is None:
+        raise StreamProtocolError("not an element")
+    pos, tag_end = m.end(), scanned[1]
+    declared: set[str | None] = set()
+    while True:
+        a = _ATTR.match(raw, pos, tag_end)
+        if a is None:
+            break
+        name = a.group(1).decode("utf-8")
+        if name == "xmlns":
+            declared.add(None)
+        elif name.startswith("xmlns:"):
+            declared.add(name[6:])
+        pos = a.end()
+    extra = b"".join(
+        (b" xmlns" if prefix is None else b" xmlns:" + prefix.encode())
+        + b"='"
+        + uri.replace("&", "&amp;").replace("'", "&apos;").replace("<", "&lt;").encode()
+        + b"'"
+        for prefix, uri in sorted(nsmap.items(), key=lambda kv: kv[0] or "")
+        if prefix not in declared and prefix != "xml"
+    )
+    return raw[: m.end()] + extra + raw[m.end() :]
