@@ -426,6 +426,7 @@ def test_error_stanza_is_not_opened() -> None:
 # -- gateways (RFC 3923 §8) and openssl on whole objects -----------------------------------
 
 
+@pytest.mark.integration
 def test_gateway_unwrap_is_openssl_readable(tmp_path: Path) -> None:
     """What we send decrypts and verifies with openssl cms (sign-then-encrypt)."""
     jk, jc = juliet().write(tmp_path, "juliet")
@@ -443,6 +444,7 @@ def test_gateway_unwrap_is_openssl_readable(tmp_path: Path) -> None:
         assert b"Wherefore art thou, Romeo?\r\nSecond line" in cpim
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("digest", ["sha1", "sha256"])
 @pytest.mark.parametrize("pss", [False, True])
 def test_openssl_produced_object_opens(tmp_path: Path, digest: str, pss: bool) -> None:

@@ -102,6 +102,7 @@ def test_usage_errors(files: dict[str, Path]) -> None:
     assert info.value.code == 2
 
 
+@pytest.mark.integration
 def test_unwrap_for_openssl_and_wrap_back(files: dict[str, Path]) -> None:
     d = files["dir"]
     run(["e2e", "encrypt", "--key", str(files["jk"]), "--cert", str(files["jc"]),
