@@ -188,7 +188,16 @@ class Signer:
     ) -> etree._Element:
         p = self.profile
         d = "{" + p.desc_namespace + "}"
-        sig = etree.Element(DS + "Signature", nsmap=nsmap({None: NS.DS}))
+        # A d:id profile declares xmlns:d on its own Signature, and stanza-desc uses that
+        # prefix. Inclusive C14N of SignedInfo / stanza-desc then already renders xmlns:d, so
+        # a later signer that puts d:id on this Signature (a signature over a signature) or
+        # on an element wrapping this stanza (a MUC service forwarding the signed original,
+        # XEP-0274) adds no new namespace node in scope: this signature stays valid.
+        # Otherwise that xmlns:d declaration would change the canonical SignedInfo.
+        own_d = p.reference_scheme == "dsig-id" and p.desc_namespace == NS.XMPP_DSIG
+        sig_ns: dict[str | None, str] = {None: NS.DS, "d": NS.XMPP_DSIG} if own_d else {None: NS.DS}
+        inner_ns: dict[str | None, str] = {} if own_d else {None: NS.DS}
+        sig = etree.Element(DS + "Signature", nsmap=nsmap(sig_ns))
         si = etree.SubElement(sig, DS + "SignedInfo")
         etree.SubElement(si, DS + "CanonicalizationMethod", Algorithm=p.signed_info_c14n)
         assert self.method is not None
@@ -206,13 +215,14 @@ class Signer:
             cert = etree.SubElement(xd, DS + "X509Certificate")
             cert.text = base64.b64encode(self.certificate.public_bytes(Encoding.DER)).decode()
         obj = etree.SubElement(sig, DS + "Object")
-        desc = etree.SubElement(obj, d + "stanza-desc", nsmap=nsmap({None: p.desc_namespace}))
+        desc_ns: dict[str | None, str] = {} if own_d else {None: p.desc_namespace}
+        desc = etree.SubElement(obj, d + "stanza-desc", nsmap=nsmap(desc_ns))
         desc.set("id", p.desc_id)
         etree.SubElement(desc, d + "signer").text = self.signer
-        dtr = etree.SubElement(desc, DS + "Transforms", nsmap=nsmap({None: NS.DS}))
+        dtr = etree.SubElement(desc, DS + "Transforms", nsmap=nsmap(inner_ns))
         for transform in p.child_transforms:
             etree.SubElement(dtr, DS + "Transform", Algorithm=transform)
-        etree.SubElement(desc, DS + "DigestMethod", nsmap=nsmap({None: NS.DS})).set(
+        etree.SubElement(desc, DS + "DigestMethod", nsmap=nsmap(inner_ns)).set(
             "Algorithm", self.digest_method
         )
         copy = etree.SubElement(desc, d + kind)
