@@ -464,7 +464,7 @@ def test_signature_misplaced_or_multiple_parts(variant: str, expected: type[Xmpp
     ("old", "new", "expected"),
     [
         # d: bound to a look-alike namespace on the signed children
-        (b'xmlns:d="urn:xmpp:dsig:0"', b'xmlns:d="urn:xmpp:dsig:1"', InvalidReference),
+        (b'xmlns:d="urn:xmpp:dsig:0" d:id=', b'xmlns:d="urn:xmpp:dsig:1" d:id=', InvalidReference),
         # an unqualified id in place of d:id
         (b" d:id=", b" id=", InvalidReference),
         # the whole Signature in a look-alike of the XML-DSIG namespace
@@ -474,7 +474,12 @@ def test_signature_misplaced_or_multiple_parts(variant: str, expected: type[Xmpp
             NotSigned,
         ),
         # stanza-desc in a look-alike namespace (default-namespace shadowing)
-        (b'xmlns="urn:xmpp:dsig:0"', b'xmlns="urn:xmpp:dsig:1"', InvalidReference),
+        (b"<d:stanza-desc ", b'<d:stanza-desc xmlns:d="urn:xmpp:dsig:1" ', InvalidReference),
+        (
+            b'xmlns:d="urn:xmpp:dsig:0"><SignedInfo>',
+            b'xmlns:d="urn:xmpp:dsig:1"><SignedInfo>',
+            InvalidReference,
+        ),
         # a signed child moved into another default namespace
         (b"<body ", b"<body xmlns='urn:example:evil' ", DigestMismatch),
         # the stanza in a namespace other than jabber:client / jabber:server
