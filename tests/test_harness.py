@@ -313,3 +313,12 @@ def test_mam_copy_is_the_nested_message_bytes(xmpp_server: Server, marked: bool)
     assert forwarded is not None and etree.QName(forwarded).localname == "forwarded"
     if marked:
         _check_dsig_id(s, r, "body", "b1")
+
+
+@pytest.mark.integration
+def test_other_users_can_be_sender_and_recipient(prosody: Server) -> None:
+    s = prosody
+    sent = f"<message to='{s.full_jid('alice')}' type='chat' id='carol-1'><body>hi</body></message>"
+    r = cases.route_chat(s, sent, sender="carol", recipient="alice")
+    assert r.element.get("from") == s.full_jid("carol")
+    assert r.element.get("to") == s.full_jid("alice")

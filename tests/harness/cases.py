@@ -6,8 +6,9 @@ copy, closes every client, and returns a :class:`Routed`. Matching is by the sta
 (required: use a unique id per call, archives and rooms keep earlier stanzas). A stanza error
 returned to the sender (same id) raises :class:`Refused` carrying the error's exact bytes.
 
-Addresses: alice and bob bind ``server.resource``, so ``server.full_jid("bob")`` is bob's
-full JID; the room is ``server.muc_room`` and occupants are nicknamed after their user.
+The sender is alice and the recipient bob unless ``sender=``/``recipient=`` name another
+registered user (carol). Every client binds ``server.resource``, so ``server.full_jid("bob")``
+is bob's full JID; the room is ``server.muc_room``; occupants are nicknamed after their user.
 """
 
 from __future__ import annotations
@@ -151,13 +152,20 @@ def _routed(
     return Routed(case, server.name, sent, got.raw, got, got.element, others)
 
 
-def route_chat(server: Server, stanza: StanzaSource, *, timeout: float = 10.0) -> Routed:
+def route_chat(
+    server: Server,
+    stanza: StanzaSource,
+    *,
+    sender: str = "alice",
+    recipient: str = "bob",
+    timeout: float = 10.0,
+) -> Routed:
     """alice (online) sends a message to bob (online); bob's copy, as received."""
     sent, parsed = _materialize(server, stanza)
     sid = parsed.get("id", "")
     with (
-        connect(server, "alice", presence=True) as alice,
-        connect(server, "bob", presence=True) as bob,
+        connect(server, sender, presence=True) as alice,
+        connect(server, recipient, presence=True) as bob,
     ):
         alice.send(sent)
         got = _await(
@@ -166,12 +174,19 @@ def route_chat(server: Server, stanza: StanzaSource, *, timeout: float = 10.0) -
     return _routed("chat", server, sent, got)
 
 
-def route_no_from(server: Server, stanza: StanzaSource, *, timeout: float = 10.0) -> Routed:
+def route_no_from(
+    server: Server,
+    stanza: StanzaSource,
+    *,
+    sender: str = "alice",
+    recipient: str = "bob",
+    timeout: float = 10.0,
+) -> Routed:
     """Like :func:`route_chat` for a message without ``from`` (the server stamps it)."""
     sent, parsed = _materialize(server, stanza)
     if parsed.get("from") is not None:
         raise ClientError("route_no_from: the stanza must not carry a from attribute")
-    routed = route_chat(server, sent, timeout=timeout)
+    routed = route_chat(server, sent, sender=sender, recipient=recipient, timeout=timeout)
     return Routed("no-from", routed.server, sent, routed.received, routed.stanza, routed.element)
 
 
@@ -208,7 +223,14 @@ def _leave(client: XmppClient, server: Server, nick: str) -> None:
     client.send(f"<presence type='unavailable' to={quoteattr(server.occupant_jid(nick))}/>")
 
 
-def route_groupchat(server: Server, stanza: StanzaSource, *, timeout: float = 10.0) -> Routed:
+def route_groupchat(
+    server: Server,
+    stanza: StanzaSource,
+    *,
+    sender: str = "alice",
+    recipient: str = "bob",
+    timeout: float = 10.0,
+) -> Routed:
     """alice and bob in ``server.muc_room``; alice's groupchat message as bob receives it.
 
     ``others`` holds alice's own echo from the room.
@@ -216,28 +238,35 @@ def route_groupchat(server: Server, stanza: StanzaSource, *, timeout: float = 10
     sent, parsed = _materialize(server, stanza)
     sid = parsed.get("id", "")
     with (
-        connect(server, "alice", presence=True) as alice,
-        connect(server, "bob", presence=True) as bob,
+        connect(server, sender, presence=True) as alice,
+        connect(server, recipient, presence=True) as bob,
     ):
-        _join(alice, server, "alice", timeout)
-        _join(bob, server, "bob", timeout)
+        _join(alice, server, sender, timeout)
+        _join(bob, server, recipient, timeout)
         alice.send(sent)
         got = _await(
             "groupchat", sent, bob, _is("message", sid), alice, _is_error("message", sid), timeout
         )
         echo = alice.receive(_is("message", sid), timeout)
-        _leave(alice, server, "alice")
-        _leave(bob, server, "bob")
+        _leave(alice, server, sender)
+        _leave(bob, server, recipient)
     return _routed("groupchat", server, sent, got, (echo,))
 
 
-def route_presence(server: Server, stanza: StanzaSource, *, timeout: float = 10.0) -> Routed:
+def route_presence(
+    server: Server,
+    stanza: StanzaSource,
+    *,
+    sender: str = "alice",
+    recipient: str = "bob",
+    timeout: float = 10.0,
+) -> Routed:
     """alice sends a directed presence (RFC 6121 §4.6) to bob (online); bob's copy."""
     sent, parsed = _materialize(server, stanza)
     sid = parsed.get("id", "")
     with (
-        connect(server, "alice", presence=True) as alice,
-        connect(server, "bob", presence=True) as bob,
+        connect(server, sender, presence=True) as alice,
+        connect(server, recipient, presence=True) as bob,
     ):
         alice.send(sent)
         got = _await(
@@ -246,7 +275,14 @@ def route_presence(server: Server, stanza: StanzaSource, *, timeout: float = 10.
     return _routed("presence", server, sent, got)
 
 
-def route_iq(server: Server, build: StanzaSource, *, timeout: float = 10.0) -> Routed:
+def route_iq(
+    server: Server,
+    build: StanzaSource,
+    *,
+    sender: str = "alice",
+    recipient: str = "bob",
+    timeout: float = 10.0,
+) -> Routed:
     """alice sends an iq get/set to bob's full JID; bob's client answers with an empty result.
 
     ``received`` is the iq as bob got it; ``others`` holds the result as alice got it.
@@ -255,8 +291,8 @@ def route_iq(server: Server, build: StanzaSource, *, timeout: float = 10.0) -> R
     sent, parsed = _materialize(server, build)
     sid = parsed.get("id", "")
     with (
-        connect(server, "bob", presence=True, auto_reply_iq=True) as bob,
-        connect(server, "alice", presence=True) as alice,
+        connect(server, recipient, presence=True, auto_reply_iq=True) as bob,
+        connect(server, sender, presence=True) as alice,
     ):
         alice.send(sent)
         got = _await("iq", sent, bob, _is("iq", sid), alice, _is_error("iq", sid), timeout)
@@ -271,7 +307,14 @@ def _has_delay(r: Received) -> bool:
     return r.element.find(f"{{{NS_DELAY}}}delay") is not None
 
 
-def route_offline(server: Server, stanza: StanzaSource, *, timeout: float = 10.0) -> Routed:
+def route_offline(
+    server: Server,
+    stanza: StanzaSource,
+    *,
+    sender: str = "alice",
+    recipient: str = "bob",
+    timeout: float = 10.0,
+) -> Routed:
     """bob offline; alice sends; bob logs in and gets it with a ``<delay/>`` (XEP-0160, XEP-0203).
 
     Address the message to bob's bare JID (a full JID of an offline resource may be
@@ -279,7 +322,7 @@ def route_offline(server: Server, stanza: StanzaSource, *, timeout: float = 10.0
     """
     sent, parsed = _materialize(server, stanza)
     sid = parsed.get("id", "")
-    with connect(server, "alice", presence=True) as alice:
+    with connect(server, sender, presence=True) as alice:
         alice.send(sent)
         # stanzas of one session are handled in order: once the server answers this ping,
         # the message has been routed (stored offline) or bounced
@@ -287,7 +330,7 @@ def route_offline(server: Server, stanza: StanzaSource, *, timeout: float = 10.0
         for item in alice.drain(0.2):
             if _is_error("message", sid)(item):
                 raise Refused("offline", sent, item)
-    with connect(server, "bob", presence=True) as bob:
+    with connect(server, recipient, presence=True) as bob:
         got = bob.receive(lambda r: _is("message", sid)(r) and _has_delay(r), timeout)
     return _routed("offline", server, sent, got)
 
@@ -302,7 +345,14 @@ def offers_mam(client: XmppClient, account: str, timeout: float = 10.0) -> bool:
     return any(f.get("var") == NS_MAM for f in info.element.iter(f"{{{NS_DISCO_INFO}}}feature"))
 
 
-def route_mam(server: Server, stanza: StanzaSource, *, timeout: float = 10.0) -> Routed:
+def route_mam(
+    server: Server,
+    stanza: StanzaSource,
+    *,
+    sender: str = "alice",
+    recipient: str = "bob",
+    timeout: float = 10.0,
+) -> Routed:
     """alice sends to bob (online); bob then fetches it from his archive (XEP-0313).
 
     ``received`` is the exact bytes of the ``<message>`` inside ``<forwarded>`` of bob's
@@ -312,10 +362,10 @@ def route_mam(server: Server, stanza: StanzaSource, *, timeout: float = 10.0) ->
     sent, parsed = _materialize(server, stanza)
     sid = parsed.get("id", "")
     with (
-        connect(server, "alice", presence=True) as alice,
-        connect(server, "bob", presence=True) as bob,
+        connect(server, sender, presence=True) as alice,
+        connect(server, recipient, presence=True) as bob,
     ):
-        if not offers_mam(bob, server.jid("bob"), timeout):
+        if not offers_mam(bob, server.jid(recipient), timeout):
             raise NotOffered(f"{server.name} does not offer {NS_MAM}")
         alice.send(sent)
         live = _await(
