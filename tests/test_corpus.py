@@ -193,13 +193,24 @@ def _enum(name: str, type_name: str) -> list[str]:
     return [e.get("value", "") for e in st.iterfind("xs:restriction/xs:enumeration", NSMAP)]
 
 
+def _defines_simple_type(name: str, type_name: str) -> bool:
+    root = etree.parse(str(SCHEMAS / name)).getroot()
+    return root.find(f"xs:simpleType[@name='{type_name}']", NSMAP) is not None
+
+
 @pytest.mark.parametrize("type_name", ["MessageTypeValue", "PresenceTypeValue", "IqTypeValue"])
 def test_stanza_copy_types_mirror_jabber_client(type_name: str) -> None:
     # xmpp-dsig.xsd repeats the stanza type enumerations instead of importing
-    # jabber-client.xsd (which imports it for d:id): the two copies must stay equal.
-    dsig = _enum("xmpp-dsig.xsd", type_name)
-    assert dsig
-    assert dsig == _enum("jabber-client.xsd", type_name)
+    # jabber-client.xsd (which imports it for d:id): every copy, in any schema file, must
+    # stay equal to jabber-client.xsd's.
+    copies = [
+        n for n in XSD_FILES if n != "jabber-client.xsd" and _defines_simple_type(n, type_name)
+    ]
+    assert "xmpp-dsig.xsd" in copies
+    reference = _enum("jabber-client.xsd", type_name)
+    assert reference
+    for name in copies:
+        assert _enum(name, type_name) == reference, name
 
 
 def test_jid_pattern_mirrors_jabber_client() -> None:
@@ -208,8 +219,43 @@ def test_jid_pattern_mirrors_jabber_client() -> None:
         p = root.find("xs:simpleType[@name='JidType']/xs:restriction/xs:pattern", NSMAP)
         return None if p is None else p.get("value")
 
-    assert pattern("xmpp-dsig.xsd") is not None
-    assert pattern("xmpp-dsig.xsd") == pattern("jabber-client.xsd")
+    copies = [
+        n for n in XSD_FILES if n != "jabber-client.xsd" and _defines_simple_type(n, "JidType")
+    ]
+    assert "xmpp-dsig.xsd" in copies
+    for name in copies:
+        assert pattern(name) is not None, name
+        assert pattern(name) == pattern("jabber-client.xsd"), name
+
+
+ROBUST_XSD = "xmpp-dsig-robust.xsd"
+
+
+def test_robust_profile_reuses_the_dsig_types() -> None:
+    # The robust profile's stanza-desc differs from XEP-0290's only in its references
+    # (docs/robust-profile.md): signer, timestamp and the stanza copy attributes use the
+    # urn:xmpp:dsig:0 types themselves (imported, so they cannot drift), not copies.
+    root = etree.parse(str(SCHEMAS / ROBUST_XSD)).getroot()
+    for st in ("SignerType", "JidType", "StanzaIdType", "TimestampType", "MessageTypeValue"):
+        assert root.find(f"xs:simpleType[@name='{st}']", NSMAP) is None, st
+    seen: dict[str, set[str]] = {}
+    for el in root.iter(f"{{{XS}}}element", f"{{{XS}}}attribute"):
+        name, type_ref = el.get("name"), el.get("type")
+        if name in ("signer", "timestamp", "from", "to", "id", "type") and type_ref:
+            prefix, _, local = type_ref.rpartition(":")
+            uri = el.nsmap.get(prefix or None)
+            if name == "id" and uri == XS:
+                continue  # stanza-desc/@id is a plain NCName, as in xmpp-dsig.xsd
+            assert uri == "urn:xmpp:dsig:0", (name, type_ref)
+            seen.setdefault(name, set()).add(local)
+    assert seen == {
+        "signer": {"SignerType"},
+        "timestamp": {"TimestampType"},
+        "from": {"JidType"},
+        "to": {"JidType"},
+        "id": {"StanzaIdType"},
+        "type": {"MessageTypeValue", "PresenceTypeValue", "IqTypeValue"},
+    }
 
 
 def _mutate(tree: etree._ElementTree, rnd: random.Random) -> None:
@@ -230,7 +276,9 @@ def _mutate(tree: etree._ElementTree, rnd: random.Random) -> None:
     elif op == 4 and el.attrib:
         del el.attrib[rnd.choice(sorted(el.attrib))]
     elif op == 5:
-        name = rnd.choice(["{urn:xmpp:dsig:0}id", f"{{{XML_NS}}}lang", "foo", "{urn:x}y", "Id"])
+        name = rnd.choice(
+            ["{urn:xmpp:dsig:0}id", f"{{{XML_NS}}}lang", "foo", "{urn:x}y", "Id", "name", "ns"]
+        )
         el.set(name, rnd.choice(["a1", "x y", "en", ""]))
     elif op == 6:
         el.append(etree.Element(rnd.choice(MUTATION_CHILDREN)))
@@ -247,6 +295,7 @@ MUTATION_CHILDREN = [
     "{http://www.w3.org/2000/09/xmldsig#}KeyName",
     "{http://www.w3.org/2000/09/xmldsig#}Signature",
     "{urn:xmpp:dsig:0}signer",
+    "{urn:xmpp:tmp:dsig:robust:0}reference",
     "{urn:ietf:params:xml:ns:xmpp-e2e}bad-timestamp",
     "{urn:ietf:params:xml:ns:xmpp-stanzas}text",
 ]
