@@ -3,6 +3,7 @@
 
 - ``xmppsec.bindings.delay``: ``urn:xmpp:delay`` (delay.xsd)
 - ``xmppsec.bindings.dsig``: ``urn:xmpp:dsig:0`` (xmpp-dsig.xsd)
+- ``xmppsec.bindings.dsig_robust``: ``urn:xmpp:tmp:dsig:robust:0`` (xmpp-dsig-robust.xsd)
 - ``xmppsec.bindings.e2e``: ``urn:ietf:params:xml:ns:xmpp-e2e`` (xmpp-e2e.xsd)
 - ``xmppsec.bindings.jabber_client``: ``jabber:client`` (jabber-client.xsd)
 - ``xmppsec.bindings.pidf``: ``urn:ietf:params:xml:ns:pidf`` (pidf.xsd)
@@ -25,6 +26,7 @@ __all__ = [
 NAMESPACE_MODULES: Final[Mapping[str, str]] = {
     "urn:xmpp:delay": "xmppsec.bindings.delay",
     "urn:xmpp:dsig:0": "xmppsec.bindings.dsig",
+    "urn:xmpp:tmp:dsig:robust:0": "xmppsec.bindings.dsig_robust",
     "urn:ietf:params:xml:ns:xmpp-e2e": "xmppsec.bindings.e2e",
     "jabber:client": "xmppsec.bindings.jabber_client",
     "urn:ietf:params:xml:ns:pidf": "xmppsec.bindings.pidf",
