@@ -70,7 +70,7 @@ class ReferencesType:
 class IqCopyType(ReferencesType):
     """
     The signed iq's attributes (id and type required as in RFC 6120 §8.2.3) and the reference to
-    its single payload (one reference: runtime-checked).
+    its single payload (RFC 6120 §8.2.3; the payload rule is runtime-checked).
     """
 
     class Meta:
