@@ -19,6 +19,7 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 # Installs the Debian packages when running as root with apt-get; otherwise says what is missing.
+# Prosody and ejabberd come from tests/harness/install-servers.sh (kept from auto-starting).
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -27,6 +28,7 @@ system-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing Debian packages:$$missing (install them, or run as root)"; fi; \
 	fi
+	@bash tests/harness/install-servers.sh
 
 demo: venv
 	$(VENV)/bin/xmppsec demo
