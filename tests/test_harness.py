@@ -8,7 +8,10 @@ Prosody refuses an iq with two children with ``bad-request``; ejabberd delivers 
 
 from __future__ import annotations
 
+import re
+import shutil
 import socket
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +20,7 @@ from lxml import etree
 
 from tests.harness import cases
 from tests.harness.cases import Refused, Routed
-from tests.harness.client import Received
+from tests.harness.client import Received, connect
 from tests.harness.fixtures import unavailable
 from tests.harness.servers import Server, ServerUnavailable, start_ejabberd, start_prosody
 from tests.harness.stream import StreamProtocolError, StreamSplitter, element_spans, with_scope
@@ -322,3 +325,46 @@ def test_other_users_can_be_sender_and_recipient(prosody: Server) -> None:
     r = cases.route_chat(s, sent, sender="carol", recipient="alice")
     assert r.element.get("from") == s.full_jid("carol")
     assert r.element.get("to") == s.full_jid("alice")
+
+
+@pytest.mark.integration
+def test_received_bytes_are_slices_of_the_wire(xmpp_server: Server) -> None:
+    """Every recorded stanza is a verbatim, in-order slice of what came over the socket; what
+    lies between them is only stream headers, the XML declaration and whitespace."""
+    s = xmpp_server
+    with connect(s, "alice", presence=True) as alice, connect(s, "bob", presence=True) as bob:
+        alice.send(
+            f"<message to='{s.full_jid('bob')}' type='chat' id='wire-1'>"
+            f"<body {D} d:id='b1'>a &amp; b\r\n<![CDATA[<x>]]> 'q' \"dq\"</body></message>"
+        )
+        bob.receive(lambda r: r.attr("id") == "wire-1")
+    wire = bytes(bob.wire)
+    assert bob.log and wire
+    gaps, pos = [], 0
+    for item in bob.log:
+        at = wire.find(item.raw, pos)
+        assert at >= 0, item.raw
+        gaps.append(wire[pos:at])
+        pos = at + len(item.raw)
+    gaps.append(wire[pos:])
+    rest = re.sub(rb"<\?xml[^>]*\?>|<stream:stream [^>]*>|</stream:stream>|\s", b"", b"".join(gaps))
+    assert rest == b""
+
+
+def _dpkg_installed(package: str) -> bool:
+    if shutil.which("dpkg-query") is None:
+        return False
+    status = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True
+    ).stdout
+    return status.endswith("install ok installed")
+
+
+def test_install_script_is_idempotent() -> None:
+    """With both packages installed the script does nothing and exits 0 (as root or not)."""
+    if not all(_dpkg_installed(p) for p in ("prosody", "ejabberd")):
+        pytest.skip("prosody/ejabberd not installed: running the script would install them")
+    script = Path(__file__).parent / "harness" / "install-servers.sh"
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("nothing to do")

@@ -108,6 +108,7 @@ class XmppClient:
         self.header = b""
         self.log: list[Received] = []  # everything received, in order (including consumed)
         self.sent: list[bytes] = []
+        self.wire = bytearray()  # every byte received, for checking the splitter
         self.auto_reply_iq = False
         self._sock = sock
         self._splitter = StreamSplitter()
@@ -132,6 +133,7 @@ class XmppClient:
                 chunk = self._sock.recv(65536)
                 if not chunk:
                     break
+                self.wire += chunk
                 for event in self._splitter.feed(chunk):
                     if event.kind == "header":
                         self.header = event.raw
