@@ -16,7 +16,7 @@ import datetime as dt
 import functools
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -337,8 +337,3 @@ def require_program(name: str) -> str:
             pytest.fail(f"{name} is required in CI but not installed")
         pytest.skip(f"{name} is not installed")
     return path
-
-
-@pytest.fixture
-def xmlsec1() -> Iterator[str]:
-    yield require_program("xmlsec1")
