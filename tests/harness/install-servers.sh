@@ -43,5 +43,5 @@ trap cleanup EXIT
 
 echo "install-servers: installing ${missing[*]}"
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 echo "install-servers: installed ${missing[*]}"
