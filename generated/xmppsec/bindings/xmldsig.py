@@ -938,6 +938,10 @@ class SignatureType:
         },
     )
     id: None | str = field(default=None, metadata={"name": "Id", "type": "Attribute"})
+    xmpp_dsig_0_attributes: dict[str, str] = field(
+        default_factory=dict,
+        metadata={"type": "Attributes", "namespace": "urn:xmpp:dsig:0"},
+    )
 
 
 @dataclass(slots=True, kw_only=True)
