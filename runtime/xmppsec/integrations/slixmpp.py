@@ -1,0 +1,400 @@
+"""slixmpp plugin ``xmppsec_dsig``: sign outgoing stanzas, verify incoming ones (XEP-0290).
+
+Enable it like any slixmpp plugin (docs/slixmpp.md)::
+
+    from xmppsec.integrations import slixmpp as xmppsec_slixmpp
+
+    client = slixmpp.ClientXMPP("alice@example.org", password)
+    xmppsec_slixmpp.enable(client, {"key": key, "certificate": cert, "trust": trust})
+    client.add_event_handler("xmppsec_verified", on_verified)      # VerifiedStanza
+    client.add_event_handler("xmppsec_unverified", on_unverified)  # VerifiedStanza
+
+Outgoing (an ``out_sync`` filter, after every ``out`` filter of other plugins, so what they
+add is signed too): the stanza is serialized exactly as slixmpp will write it, signed with
+the robust profile (docs/robust-profile.md) by :class:`xmppsec.dsig.Signer`, and the
+Signature (plus any default attribute the signer set) is copied back into slixmpp's tree.
+
+Incoming (an ``in`` filter, before any handler): slixmpp keeps no received bytes, only its
+parsed ``xml.etree`` tree. That tree is serialized with the standard library (which keeps
+every attribute, unlike slixmpp's own serializer), parsed again by xmppsec's hardened
+parser and checked by :class:`xmppsec.dsig.Verifier`. Only a profile whose canonical form
+ignores prefixes, namespace declarations, quoting and inherited ``xml:lang`` verifies from
+such a re-serialization: the robust profile. The frozen
+:class:`~xmppsec.dsig.VerificationResult` is kept for the stanza
+(:meth:`XmppsecDsig.result_for`) and sent with the events ``xmppsec_verified`` /
+``xmppsec_unverified``. No xmppsec error ever leaves a filter.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+import xml.etree.ElementTree as ET  # noqa: S405 - serializes trees only; parsing is xmppsec.parser
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, TypeVar, cast
+
+from cryptography import x509
+from lxml import etree
+from slixmpp.plugins.base import BasePlugin, register_plugin
+from slixmpp.xmlstream import StanzaBase
+from slixmpp.xmlstream.tostring import tostring as slixmpp_tostring
+
+from ..algorithms import NS, PrivateKey
+from ..dsig import ROBUST, Policy, Profile, Signer, VerificationResult, Verifier
+from ..errors import StanzaSchemaError, VerificationError, XmppSecError
+from ..jid import bare_jid
+from ..parser import parse
+from ..replay import MemoryReplayStore, ReplayStore
+from ..trust import TrustStore
+
+__all__ = [
+    "EVENT_SIGN_FAILED",
+    "EVENT_UNVERIFIED",
+    "EVENT_VERIFIED",
+    "PLUGIN_NAME",
+    "DsigSettings",
+    "PluginConfigError",
+    "SignFailure",
+    "VerifiedStanza",
+    "XmppsecDsig",
+    "enable",
+]
+
+log = logging.getLogger(__name__)
+
+PLUGIN_NAME = "xmppsec_dsig"
+EVENT_VERIFIED = "xmppsec_verified"
+"""Fired with a :class:`VerifiedStanza` whose result is valid under the policy."""
+EVENT_UNVERIFIED = "xmppsec_unverified"
+"""Fired with a :class:`VerifiedStanza` whose result is not valid (``NotSigned`` included)."""
+EVENT_SIGN_FAILED = "xmppsec_sign_failed"
+"""Fired with a :class:`SignFailure` when an outgoing stanza could not be signed."""
+
+_KINDS = frozenset({"message", "presence", "iq"})
+_CLIENT_NS = NS.JABBER_CLIENT
+_SIGNATURE = "{" + NS.DS + "}Signature"
+
+T = TypeVar("T")
+
+SignErrorMode = Literal["drop", "send-unsigned"]
+StanzaSelector = Callable[[StanzaBase], bool]
+
+
+class PluginConfigError(XmppSecError):
+    """The plugin configuration is wrong (a key of the wrong type, an unknown value)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedStanza:
+    """What the ``xmppsec_verified`` / ``xmppsec_unverified`` events carry."""
+
+    stanza: StanzaBase
+    result: VerificationResult
+
+    @property
+    def valid(self) -> bool:
+        return self.result.valid
+
+
+@dataclass(frozen=True, slots=True)
+class SignFailure:
+    """What the ``xmppsec_sign_failed`` event carries: the stanza and why it was not signed.
+
+    ``sent`` tells whether it went out unsigned (``on_sign_error="send-unsigned"``) or was
+    dropped (the default)."""
+
+    stanza: StanzaBase
+    error: XmppSecError
+    sent: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DsigSettings:
+    """The plugin configuration, checked and resolved (built from the plugin config dict)."""
+
+    signer: Signer | None
+    """Signs outgoing stanzas; ``None``: nothing is signed."""
+    verifier: Verifier | None
+    """Verifies incoming stanzas; ``None``: nothing is verified."""
+    sign: frozenset[str]
+    """Stanza kinds to sign (``message``, ``presence``, ``iq``)."""
+    verify: frozenset[str]
+    """Stanza kinds to verify."""
+    select: StanzaSelector | None
+    """Signs only the stanzas for which it returns True (after the kind check)."""
+    on_sign_error: SignErrorMode
+    drop_unverified: bool
+    """Stop unverified stanzas before any handler sees them (events still fire)."""
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, object], *, jid: str) -> DsigSettings:
+        """Resolve slixmpp's plugin config dict (keys: docs/slixmpp.md) for the account ``jid``."""
+        unknown = set(config) - set(XmppsecDsig.default_config)
+        if unknown:
+            raise PluginConfigError(f"unknown {PLUGIN_NAME} config keys: {sorted(unknown)}")
+        profile = _typed(config, "profile", Profile, ROBUST)
+        signer = _optional(config, "signer", Signer)
+        key = config.get("key")
+        if signer is None and key is not None:
+            certificate = _optional(config, "certificate", x509.Certificate)
+            include = _typed(config, "include_certificate", bool, False)
+            signer = Signer(
+                cast(PrivateKey, key),  # type checked by Signer (check_key_strength)
+                signer=bare_jid(jid),
+                certificate=certificate,
+                profile=profile,
+                include_certificate=include,
+            )
+        elif signer is not None and key is not None:
+            raise PluginConfigError("give either 'signer' or 'key' (+ 'certificate'), not both")
+        verifier = _optional(config, "verifier", Verifier)
+        trust = _optional(config, "trust", TrustStore)
+        if verifier is None and trust is not None:
+            replay_value = config.get("replay", "memory")
+            replay: ReplayStore | None
+            if replay_value == "memory":
+                replay = MemoryReplayStore()
+            elif replay_value is None or isinstance(replay_value, ReplayStore):
+                replay = replay_value
+            else:
+                raise PluginConfigError("'replay' is a ReplayStore, None or \"memory\"")
+            verifier = Verifier(
+                trust,
+                policy=_typed(config, "policy", Policy, Policy()),
+                replay=replay,
+                profile=profile,
+            )
+        elif verifier is not None and trust is not None:
+            raise PluginConfigError("give either 'verifier' or 'trust' (+ 'policy', 'replay')")
+        mode = config.get("on_sign_error", "drop")
+        if mode not in ("drop", "send-unsigned"):
+            raise PluginConfigError('\'on_sign_error\' is "drop" or "send-unsigned"')
+        select = config.get("select")
+        if select is not None and not callable(select):
+            raise PluginConfigError("'select' is a callable(stanza) -> bool")
+        return cls(
+            signer=signer,
+            verifier=verifier,
+            sign=_kinds(config, "sign"),
+            verify=_kinds(config, "verify"),
+            select=cast(StanzaSelector | None, select),
+            on_sign_error=mode,
+            drop_unverified=_typed(config, "drop_unverified", bool, False),
+        )
+
+
+def _typed(config: Mapping[str, object], key: str, kind: type[T], default: T) -> T:
+    value = config.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, kind):
+        raise PluginConfigError(f"{key!r} must be a {kind.__name__}, not {type(value).__name__}")
+    return value
+
+
+def _optional(config: Mapping[str, object], key: str, kind: type[T]) -> T | None:
+    value = config.get(key)
+    if value is not None and not isinstance(value, kind):
+        raise PluginConfigError(f"{key!r} must be a {kind.__name__}, not {type(value).__name__}")
+    return value
+
+
+def _kinds(config: Mapping[str, object], key: str) -> frozenset[str]:
+    value = config.get(key, ("message",))
+    if isinstance(value, str) or not isinstance(value, Collection):
+        raise PluginConfigError(f"{key!r} is a collection of stanza kinds, e.g. ('message',)")
+    kinds = frozenset(str(v) for v in value)
+    if not kinds <= _KINDS:
+        raise PluginConfigError(f"{key!r}: unknown stanza kinds {sorted(kinds - _KINDS)}")
+    return kinds
+
+
+# -- tree helpers (slixmpp holds xml.etree elements; xmppsec works on lxml) ------------------
+
+
+def _kind(element: ET.Element) -> str | None:
+    """``message`` / ``presence`` / ``iq`` for a jabber:client stanza, else None."""
+    tag = element.tag
+    prefix = "{" + _CLIENT_NS + "}"
+    if isinstance(tag, str) and tag.startswith(prefix):
+        local = tag[len(prefix) :]
+        return local if local in _KINDS else None
+    return None
+
+
+def _has_signature(element: ET.Element) -> bool:
+    if any(child.tag == _SIGNATURE for child in element):
+        return True
+    # the robust profile puts an iq's Signature inside its single payload
+    return len(element) == 1 and any(child.tag == _SIGNATURE for child in element[0])
+
+
+def _to_etree(element: etree._Element) -> ET.Element:
+    """An xml.etree copy of an lxml element (Clark names on both sides)."""
+    out = ET.Element(str(element.tag), {str(k): str(v) for k, v in element.attrib.items()})
+    out.text = element.text
+    out.tail = element.tail
+    for child in element:
+        if isinstance(child.tag, str):  # elements only; the hardened parser admits no others
+            out.append(_to_etree(child))
+    return out
+
+
+def _merge_signed(target: ET.Element, signed: etree._Element) -> None:
+    """Copy onto slixmpp's tree what signing added: attributes (a defaulted ``type``, ``d:id``
+    in the spec profile) and new trailing elements (the Signature). Signing never removes
+    or reorders anything, so the first ``len(target)`` children correspond one to one."""
+    for name, value in signed.attrib.items():
+        if target.get(str(name)) != value:
+            target.set(str(name), str(value))
+    children = [c for c in signed if isinstance(c.tag, str)]
+    if len(children) < len(target):
+        raise StanzaSchemaError("signed stanza lost children on the way back to slixmpp")
+    for i, child in enumerate(children):
+        if i < len(target):
+            _merge_signed(target[i], child)
+        else:
+            target.append(_to_etree(child))
+
+
+def serialize_received(element: ET.Element) -> bytes:
+    """The bytes xmppsec verifies for a stanza slixmpp received: its parsed tree written by
+    the standard library serializer (every attribute kept, its own ``ns0``-style prefixes),
+    UTF-8, without an XML declaration."""
+    return ET.tostring(element, encoding="unicode").encode("utf-8")
+
+
+# -- the plugin -------------------------------------------------------------------------------
+
+
+class XmppsecDsig(BasePlugin):
+    """XEP-0290 signatures (robust profile) for slixmpp: signs and verifies stanzas."""
+
+    name = PLUGIN_NAME
+    description = "xmppsec: XEP-0290 signatures (robust profile) on stanzas"
+    dependencies: ClassVar[set[str]] = set()
+    default_config: ClassVar[dict[str, Any]] = {
+        "signer": None,
+        "key": None,
+        "certificate": None,
+        "include_certificate": False,
+        "profile": None,
+        "verifier": None,
+        "trust": None,
+        "policy": None,
+        "replay": "memory",
+        "sign": ("message",),
+        "verify": ("message",),
+        "select": None,
+        "on_sign_error": "drop",
+        "drop_unverified": False,
+    }
+
+    def plugin_init(self) -> None:
+        if self.xmpp.default_ns != _CLIENT_NS:
+            raise PluginConfigError(f"{PLUGIN_NAME} supports client streams (jabber:client)")
+        self._settings = DsigSettings.from_config(
+            cast(Mapping[str, object], self.config), jid=str(self.xmpp.boundjid.bare)
+        )
+        self._results: weakref.WeakKeyDictionary[ET.Element, VerificationResult] = (
+            weakref.WeakKeyDictionary()
+        )
+        self.xmpp.add_filter("in", self._incoming)
+        # out_sync runs after every 'out' filter (receipts, chat states...): all of it signed.
+        self.xmpp.add_filter("out_sync", self._outgoing)
+
+    def plugin_end(self) -> None:
+        self.xmpp.del_filter("in", self._incoming)
+        self.xmpp.del_filter("out_sync", self._outgoing)
+
+    # -- public API -------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> DsigSettings:
+        return self._settings
+
+    def result_for(self, stanza: StanzaBase) -> VerificationResult | None:
+        """The verification result of a received stanza (``None``: not verified by this
+        plugin — a kind not configured, or a copy made after it arrived)."""
+        return self._results.get(stanza.xml)
+
+    def verify_stanza(self, stanza: StanzaBase | ET.Element) -> VerificationResult:
+        """Verify any stanza object or xml.etree stanza now (e.g. a message unwrapped from a
+        carbon or MAM result). Never raises an xmppsec error; needs a verifier."""
+        verifier = self._settings.verifier
+        if verifier is None:
+            raise PluginConfigError("no 'trust' or 'verifier' configured")
+        element = stanza if isinstance(stanza, ET.Element) else stanza.xml
+        try:
+            return verifier.check(serialize_received(element))
+        except Exception as exc:  # noqa: BLE001 - nothing may escape into slixmpp's loop
+            log.exception("xmppsec: verification failed unexpectedly")
+            error = VerificationError(f"verification failed unexpectedly: {type(exc).__name__}")
+            return VerificationResult(valid=False, signatures=(), unsigned_children=(), error=error)
+
+    def sign_stanza(self, stanza: StanzaBase) -> None:
+        """Sign ``stanza`` in place as slixmpp will serialize it. Raises a typed error."""
+        signer = self._settings.signer
+        if signer is None:
+            raise PluginConfigError("no 'signer' or 'key' configured")
+        # Exactly the text slixmpp will write (its serializer drops namespaced attributes it
+        # has no prefix for), with the stanza's namespace declared.
+        data = slixmpp_tostring(stanza.xml, stream=self.xmpp).encode("utf-8")
+        root = parse(data, signer.limits)
+        signer.sign_element(root)
+        _merge_signed(stanza.xml, root)
+
+    # -- filters ----------------------------------------------------------------------------
+
+    def _incoming(self, stanza: StanzaBase) -> StanzaBase | None:
+        s = self._settings
+        if s.verifier is None or _kind(stanza.xml) not in s.verify:
+            return stanza
+        result = self.verify_stanza(stanza)
+        self._results[stanza.xml] = result
+        self.xmpp.event(
+            EVENT_VERIFIED if result.valid else EVENT_UNVERIFIED, VerifiedStanza(stanza, result)
+        )
+        if not result.valid and s.drop_unverified:
+            return None
+        return stanza
+
+    def _outgoing(self, stanza: StanzaBase) -> StanzaBase | None:
+        s = self._settings
+        kind = _kind(stanza.xml)
+        if s.signer is None or kind not in s.sign or _has_signature(stanza.xml):
+            return stanza
+        if stanza.xml.get("type") == "error":
+            return stanza  # an error bounce is not the sender's content (RFC 6120 §8.3)
+        try:
+            if s.select is not None and not s.select(stanza):
+                return stanza
+            self.sign_stanza(stanza)
+        except Exception as exc:  # noqa: BLE001 - nothing may escape into slixmpp's send loop
+            error = (
+                exc
+                if isinstance(exc, XmppSecError)
+                else XmppSecError(f"signing failed unexpectedly: {type(exc).__name__}: {exc}")
+            )
+            if not isinstance(exc, XmppSecError):
+                log.exception("xmppsec: signing failed unexpectedly")
+            sent = s.on_sign_error == "send-unsigned"
+            self.xmpp.event(EVENT_SIGN_FAILED, SignFailure(stanza, error, sent))
+            return stanza if sent else None
+        return stanza
+
+
+register_plugin(XmppsecDsig)
+
+
+def enable(client: Any, config: Mapping[str, object] | None = None) -> XmppsecDsig:
+    """Register and enable the plugin on ``client`` (a ``slixmpp.ClientXMPP``); return it.
+
+    Same as ``client.register_plugin("xmppsec_dsig", dict(config))`` after importing this
+    module, typed."""
+    client.register_plugin(PLUGIN_NAME, dict(config or {}))
+    plugin = client.plugin[PLUGIN_NAME]
+    if not isinstance(plugin, XmppsecDsig):
+        raise PluginConfigError(f"{PLUGIN_NAME} is registered to another class")
+    return plugin
