@@ -10,11 +10,15 @@ disconnected in ``finally``.
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -467,3 +471,59 @@ def test_unsigned_and_untrusted_senders(
             assert got.result.signatures[0].signer == CAROL
 
     run(scenario)
+
+
+def test_registered_by_module_name_like_any_slixmpp_plugin(alice_id: Identity) -> None:
+    async def scenario() -> None:
+        client = slixmpp.ClientXMPP(f"{ALICE}/a", "x")
+        client.register_plugin(
+            "xmppsec_dsig", {"key": alice_id.private_key}, module="xmppsec.integrations.slixmpp"
+        )
+        plugins: Any = client.plugin  # typed as a TypedDict of the built-in plugins only
+        plugin = plugins["xmppsec_dsig"]
+        assert isinstance(plugin, xs.XmppsecDsig)
+        assert plugin.settings.signer is not None and plugin.settings.verifier is None
+
+    run(scenario)
+
+
+# -- the documented example ---------------------------------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "slixmpp_signed_chat.py"
+
+
+@pytest.mark.integration
+def test_example_script_runs_against_the_server(xmpp_server: Server, tmp_path: Path) -> None:
+    s = xmpp_server
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "XMPPSEC_PORT": str(s.port),
+        "XMPPSEC_KEYS": str(tmp_path / "keys"),
+        "XMPPSEC_ROOM": f"demo-{secrets.token_hex(4)}@{s.muc_domain}",
+        "XMPPSEC_TIMEOUT": "15",
+    }
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--host", s.host],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
+    )
+    assert done.returncode == 0, (done.stdout, done.stderr[-4000:])
+    lines = [line for line in done.stdout.splitlines() if " verified " in line]
+    assert len(lines) == 3 and all(" VALID signer=" in line for line in lines), done.stdout
+    assert "relation=muc-occupant" in lines[2]
+    # keys were generated once and are loaded the second time
+    assert (tmp_path / "keys" / ALICE / "key.pem").exists()
+    again = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--port", str(s.port), "--bob-password", "wrong"],
+        env={**env, "XMPPSEC_ROOM": ""},
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
+    )
+    assert again.returncode == 2, (again.stdout, again.stderr[-4000:])
+    assert "generated" not in again.stdout and "login failed" in again.stderr
