@@ -1,20 +1,35 @@
-"""xmppsec.replay: in-memory and SQLite replay stores (security case 30)."""
+"""xmppsec.replay: in-memory, SQLite and Redis replay stores (security case 30).
+
+The contract tests run against all three. The Redis ones start a real ``redis-server`` on
+127.0.0.1 (free port, temporary directory, no persistence) and stop it afterwards; a
+missing binary skips them, or fails them under ``CI=true``.
+"""
 
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+import redis
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from xmppsec.errors import JIDError, ReplayError, TimestampError
-from xmppsec.replay import MemoryReplayStore, ReplayStore, SQLiteReplayStore
+from xmppsec.replay import MemoryReplayStore, RedisReplayStore, ReplayStore, SQLiteReplayStore
+
+if TYPE_CHECKING:
+    from tests.conftest import NOW, identity, make_signer, require_program
+else:
+    from conftest import NOW, identity, make_signer, require_program
 
 T0 = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
 W = timedelta(minutes=5)
@@ -22,14 +37,71 @@ MS = timedelta(milliseconds=1)
 JULIET = "juliet@capulet.net"
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+# -- a real redis-server ------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``redis://127.0.0.1:<port>/0`` of a redis-server started for this module."""
+    binary = require_program("redis-server")
+    workdir = tmp_path_factory.mktemp("redis")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(workdir),
+         "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    err = proc.stderr.read().decode() if proc.stderr else ""
+                    pytest.fail(f"redis-server did not start: {err}", pytrace=False)
+                time.sleep(0.05)
+        yield url
+    finally:
+        client.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ReplayStore]:
     if request.param == "memory":
         yield MemoryReplayStore()
-    else:
+    elif request.param == "sqlite":
         s = SQLiteReplayStore(tmp_path / "replay.sqlite3")
         yield s
         s.close()
+    else:
+        yield RedisReplayStore(request.getfixturevalue("redis_client"))
 
 
 def test_protocol(store: ReplayStore) -> None:
@@ -212,3 +284,145 @@ def test_sqlite_replay_across_processes(tmp_path: Path) -> None:
     with SQLiteReplayStore(path) as s:
         with pytest.raises(ReplayError, match="replayed"):
             s.check_and_record(JULIET, b"sig-1", T0 + MS, now=T0 + MS, window=W)
+
+
+# -- Redis ------------------------------------------------------------------------------
+
+
+def test_redis_race_two_clients(redis_url: str, redis_client: redis.Redis) -> None:
+    """Two connections (as two verifiers would have): exactly one acceptance."""
+    assert _race([lambda: RedisReplayStore.from_url(redis_url)] * 2, 8) == 1
+
+
+def test_redis_keys_have_the_window_as_ttl(redis_client: redis.Redis) -> None:
+    s = RedisReplayStore(redis_client)
+    s.check_and_record(JULIET, b"sig-1", T0, now=T0, window=W)
+    token_key, last_key = s.keys_for("Juliet@capulet.net/balcony", b"sig-1")
+    assert sorted(redis_client.keys("*")) == sorted([token_key.encode(), last_key.encode()])
+    for key in (token_key, last_key):
+        assert W.total_seconds() * 1000 - 5000 < redis_client.pttl(key) <= W.total_seconds() * 1000
+    # a timestamp 4 minutes ahead lives 4 minutes longer
+    ahead = T0 + timedelta(minutes=4)
+    s.check_and_record(JULIET, b"sig-2", ahead, now=T0, window=W)
+    key2, _ = s.keys_for(JULIET, b"sig-2")
+    assert redis_client.pttl(key2) > (W + timedelta(minutes=3)).total_seconds() * 1000
+    assert redis_client.pttl(last_key) > (W + timedelta(minutes=3)).total_seconds() * 1000
+    # the token is stored as SHA-256, never in clear
+    assert not any(b"sig-1" in k for k in redis_client.keys("*"))
+
+
+def test_redis_store_empties_after_the_window(redis_client: redis.Redis) -> None:
+    """Expiry follows the window: with a 2 s window, every key is gone 2 s later."""
+    s = RedisReplayStore(redis_client, prefix="bounded:")
+    window = timedelta(seconds=2)
+    start = datetime.now(UTC)
+    for i in range(200):
+        t = start + i * MS
+        s.check_and_record(f"u{i % 10}@example.com", b"tok%d" % i, t, now=start, window=window)
+    assert redis_client.dbsize() == 200 + 10  # one key per token, one per signer
+    assert all(0 < redis_client.pttl(k) <= 2200 for k in redis_client.keys("bounded:*"))
+    deadline = time.monotonic() + 10
+    time.sleep(2.3)
+    while redis_client.dbsize() and time.monotonic() < deadline:
+        time.sleep(0.1)  # Redis' active expiry samples keys ~10 times a second
+    assert redis_client.dbsize() == 0
+
+
+def test_redis_unreachable_is_an_error_not_an_acceptance() -> None:
+    s = RedisReplayStore.from_url(f"redis://127.0.0.1:{_free_port()}/0")
+    with pytest.raises(OSError, match="replay store failure"):
+        s.check_and_record(JULIET, b"sig-1", T0, now=T0, window=W)
+
+
+# -- verifier processes sharing a store ---------------------------------------------------
+
+_VERIFIER = r"""
+import datetime as d, sys
+from cryptography import x509
+from xmppsec.dsig import Verifier
+from xmppsec.replay import RedisReplayStore, SQLiteReplayStore
+from xmppsec.trust import TrustStore
+where, cert, now = sys.argv[1], sys.argv[2], d.datetime.fromisoformat(sys.argv[3])
+store = (RedisReplayStore.from_url(where) if where.startswith("redis://")
+         else SQLiteReplayStore(where))
+trust = TrustStore().pin("juliet@capulet.net", x509.load_pem_x509_certificate(open(cert, "rb").read()))
+v = Verifier(trust, replay=store, clock=lambda: now)
+sys.stdout.write("ready\n"); sys.stdout.flush()
+for path in sys.stdin.read().split():
+    r = v.check(open(path, "rb").read())
+    print(path, "valid" if r.valid else type(r.error).__name__, flush=True)
+"""
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(__file__).resolve().parents[1] / d) for d in ("runtime", "generated", "codegen")]
+        + [env.get("PYTHONPATH", "")]
+    )
+    return env
+
+
+def _start_verifier(where: str, cert: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _VERIFIER, where, str(cert), NOW.isoformat()],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=_env(),
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n"  # imports done, store connected
+    return proc
+
+
+def _verdicts(proc: subprocess.Popen[str], *paths: Path) -> list[str]:
+    out, _ = proc.communicate(" ".join(map(str, paths)), timeout=120)
+    assert proc.returncode == 0
+    return [line.split()[1] for line in out.splitlines()]
+
+
+def _signed_files(tmp_path: Path, n: int) -> tuple[Path, list[Path]]:
+    cert = tmp_path / "juliet.pem"
+    cert.write_bytes(identity(JULIET).certificate.public_bytes(Encoding.PEM))
+    signer = make_signer()  # one clock: the n stanzas carry NOW, NOW + 1 ms, ...
+    paths = []
+    for i in range(n):
+        p = tmp_path / f"s{i}.xml"
+        p.write_bytes(signer.sign(_message(i)))
+        paths.append(p)
+    return cert, paths
+
+
+def _message(i: int) -> bytes:
+    return (
+        b"<message xmlns='jabber:client' from='juliet@capulet.net/balcony' to='romeo@montague.net'"
+        b" type='chat' id='m%d'><body>message %d</body></message>" % (i, i)
+    )
+
+
+def test_two_verifier_processes_share_redis(tmp_path: Path, redis_url: str,
+                                            redis_client: redis.Redis) -> None:
+    """A stanza accepted by verifier process A is a replay at verifier process B; two
+    processes racing on one stanza accept it once."""
+    cert, (s0, s1, s2) = _signed_files(tmp_path, 3)
+    a = _start_verifier(redis_url, cert)
+    assert _verdicts(a, s0, s1) == ["valid", "valid"]
+    b = _start_verifier(redis_url, cert)
+    assert _verdicts(b, s1, s0) == ["ReplayError", "ReplayError"]
+    # the race: both processes connected and waiting, the same stanza to each at once
+    a, b = _start_verifier(redis_url, cert), _start_verifier(redis_url, cert)
+    results = []
+    threads = [threading.Thread(target=lambda p=p: results.extend(_verdicts(p, s2)))
+               for p in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["ReplayError", "valid"]
+
+
+def test_sqlite_verifier_restart_rejects_replay(tmp_path: Path) -> None:
+    """A verifier process accepts a stanza; after it exits, a new verifier process on the
+    same SQLite file refuses the same stanza."""
+    cert, (s0,) = _signed_files(tmp_path, 1)
+    db = str(tmp_path / "replay.sqlite3")
+    assert _verdicts(_start_verifier(db, cert), s0) == ["valid"]
+    assert _verdicts(_start_verifier(db, cert), s0) == ["ReplayError"]

@@ -15,10 +15,11 @@ Expiry: an entry recorded at ``now`` for a timestamp ``ts`` lives until
 window check (``timestamps.check_window``) instead, so the store stays bounded by
 (accepted rate) x (window). Callers must run the window check before this one.
 
-The protocol is shaped so that a networked store can do the same in one atomic step:
-with Redis, a Lua script run by ``EVAL`` does ``EXISTS`` on the token key, ``GET`` of
-the signer's last-timestamp key, the comparison, then ``SET ... PX`` on both keys
-(expiry handled by Redis) — one round trip, atomic on the server.
+Three stores implement the protocol: :class:`MemoryReplayStore` (one process),
+:class:`SQLiteReplayStore` (one host: survives restarts, shared by processes) and
+:class:`RedisReplayStore` (a cluster of verifiers sharing one Redis): there one Lua script
+run by ``EVALSHA`` reads the token key and the signer's last-timestamp key, compares, then
+``SET ... PX`` on both (expiry handled by Redis) — one round trip, atomic on the server.
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 from xmppsec.errors import ReplayError, TimestampError
 from xmppsec.jid import bare_jid
 
-__all__ = ["MemoryReplayStore", "ReplayStore", "SQLiteReplayStore"]
+if TYPE_CHECKING:  # the redis package is optional: imported only by RedisReplayStore users
+    import redis
+
+__all__ = ["MemoryReplayStore", "RedisReplayStore", "ReplayStore", "SQLiteReplayStore"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -279,3 +283,116 @@ class SQLiteReplayStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+# The whole check-and-record for one (signer, token, timestamp), run atomically by Redis
+# (a script runs without any other command interleaved). Values hold the caller's clock so
+# that expiry follows ``now`` exactly as in the other stores; the PX expiry removes the keys
+# physically once the window has passed (Redis' clock), so the keyspace stays bounded.
+#   KEYS[1] token key   value: expires_us
+#   KEYS[2] last key    value: "timestamp_us expires_us"
+#   ARGV    timestamp_us, now_us, expires_us, ttl_ms (decimal strings)
+#   returns 0 recorded, 1 token seen, 2 timestamp not greater
+# Microsecond values (~1.8e15) are exact in Lua's doubles (< 2^53).
+_REDIS_SCRIPT = """
+local ts = tonumber(ARGV[1])
+local now = tonumber(ARGV[2])
+local exp_text = ARGV[3]
+local ttl = tonumber(ARGV[4])
+local seen = redis.call('GET', KEYS[1])
+if seen and tonumber(seen) >= now then
+  return 1
+end
+local last = redis.call('GET', KEYS[2])
+local keep = ttl
+if last then
+  local sp = string.find(last, ' ', 1, true)
+  local last_ts = tonumber(string.sub(last, 1, sp - 1))
+  local last_exp_text = string.sub(last, sp + 1)
+  local last_exp = tonumber(last_exp_text)
+  if last_exp >= now then
+    if ts <= last_ts then
+      return 2
+    end
+    if last_exp > tonumber(exp_text) then
+      exp_text = last_exp_text
+      local left = redis.call('PTTL', KEYS[2])
+      if left > keep then
+        keep = left
+      end
+    end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ttl)
+redis.call('SET', KEYS[2], ARGV[1] .. ' ' .. exp_text, 'PX', keep)
+return 0
+"""
+
+
+class RedisReplayStore:
+    """Replay store on a Redis server, shared by every verifier that uses it.
+
+    ``client`` is a ``redis.Redis`` (or ``redis.cluster.RedisCluster``) connection; the
+    store does not close it. Each ``check_and_record`` is one ``EVALSHA`` of a Lua script
+    (atomic on the server: two verifiers racing on the same stanza cannot both accept it).
+
+    Keys, under ``prefix``: ``{<signer id>}:t:<sha256(token)>`` (one per accepted token)
+    and ``{<signer id>}:last`` (the newest accepted timestamp), where the signer id is the
+    SHA-256 of the normalized bare JID (fixed length, so no two signers' keys collide). The
+    braces are a Redis Cluster hash tag: both keys of one signer live in one slot, which a
+    script needs. Every key is written with ``PX`` = the entry's lifetime
+    (``max(timestamp, now) + window - now``), so Redis deletes it when the window has
+    passed: the store holds (accepted rate) x (window) keys at most.
+
+    Redis failures raise :class:`OSError` (as the SQLite store does): a verifier must
+    refuse a stanza it cannot check for replay, never accept it.
+    """
+
+    def __init__(self, client: redis.Redis, *, prefix: str = "xmppsec:replay:") -> None:
+        self._client = client
+        self._prefix = prefix
+        self._script = client.register_script(_REDIS_SCRIPT)
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str = "xmppsec:replay:") -> RedisReplayStore:
+        """Connect with ``redis.Redis.from_url`` (``redis://host:port/db``, ``rediss://``,
+        ``unix://``)."""
+        import redis as _redis
+
+        return cls(_redis.Redis.from_url(url), prefix=prefix)
+
+    def keys_for(self, signer: str, token: bytes) -> tuple[str, str]:
+        """The (token key, last-timestamp key) a call for ``signer``/``token`` uses."""
+        key = bare_jid(signer)
+        return self._keys(key, hashlib.sha256(bytes(token)).digest())
+
+    def _keys(self, signer: str, digest: bytes) -> tuple[str, str]:
+        tag = hashlib.sha256(signer.encode("utf-8")).hexdigest()[:32]
+        base = f"{self._prefix}{{{tag}}}"
+        return f"{base}:t:{digest.hex()}", f"{base}:last"
+
+    def check_and_record(
+        self,
+        signer: str,
+        token: bytes,
+        timestamp: datetime,
+        *,
+        now: datetime,
+        window: timedelta,
+    ) -> None:
+        import redis as _redis
+
+        key, digest, ts, n, expires = _prepare(signer, token, timestamp, now, window)
+        ttl_ms = max(1, -((n - expires) // 1000))  # ceil((expires - now) / 1 ms)
+        try:
+            outcome = self._script(
+                keys=list(self._keys(key, digest)), args=[ts, n, expires, ttl_ms]
+            )
+        except _redis.RedisError as exc:
+            raise OSError(f"replay store failure: {exc}") from exc
+        if outcome == 1:
+            raise ReplayError(f"replayed signature from {key}")
+        if outcome == 2:
+            raise ReplayError(f"timestamp from {key} is not greater than the last one accepted")
+        if outcome != 0:
+            raise OSError(f"replay store failure: unexpected script result {outcome!r}")
