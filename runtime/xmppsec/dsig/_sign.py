@@ -27,7 +27,7 @@ from ..algorithms import (
 from ..errors import SignerMismatch, StanzaSchemaError, UnsupportedAlgorithm
 from ..jid import parse_jid
 from ..keys import check_key_strength, xmpp_addrs
-from ..parser import DEFAULT_LIMITS, Limits, parse
+from ..parser import DEFAULT_LIMITS, Limits, check_tree, parse
 from ..timestamps import TimestampClock
 from ._profile import SPEC, Profile
 from ._stanza import (
@@ -109,6 +109,7 @@ class Signer:
         """Sign ``stanza`` in place (adds default attributes, ``d:id`` attributes and the
         Signature) and return it. ``select`` picks the children to sign (default: all,
         including earlier signatures: a signature over a signature)."""
+        check_tree(stanza, self.limits)  # a tree built elsewhere: RFC 6120 §11.1 and limits
         kind = stanza_kind(stanza)
         check_stanza(stanza, kind, signing=True)
         sender = stanza.get("from")

@@ -47,7 +47,7 @@ from ..errors import (
 )
 from ..jid import JID, parse_jid
 from ..keys import check_key_strength
-from ..parser import parse
+from ..parser import check_tree, parse
 from ..replay import ReplayStore
 from ..timestamps import check_window, parse_rfc3339, parse_timestamp
 from ..trust import TrustStore
@@ -209,7 +209,14 @@ class Verifier:
     ) -> VerificationResult:
         """Verify and return the result, valid or not. Never raises an xmppsec error."""
         try:
-            root = parse(data, self.policy.limits) if isinstance(data, bytes) else data
+            if isinstance(data, bytes):
+                root = parse(data, self.policy.limits)
+            else:
+                # A tree built elsewhere gets the parser's RFC 6120 §11.1 node checks and
+                # limits too: C14N drops a comment inside signed text, but el.text stops at
+                # it (security case 4, CVE-2017-11427 class).
+                check_tree(data, self.policy.limits)
+                root = data
             return self._check(root, now or self.clock())
         except XmppSecError as exc:
             return VerificationResult(valid=False, signatures=(), unsigned_children=(), error=exc)
