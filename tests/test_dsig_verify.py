@@ -14,6 +14,7 @@ from lxml import etree
 from xmppsec.dsig import Policy, ReferenceStatus, Signer, TimestampStatus, VerificationResult
 from xmppsec.errors import (
     DigestMismatch,
+    LimitExceeded,
     RestrictedXMLError,
     TimestampError,
     UnsignedContent,
@@ -359,3 +360,34 @@ def test_default_clock_is_used_without_now() -> None:
     later = dataclasses.replace(verifier(), clock=lambda: NOW + dt.timedelta(minutes=10))
     result = later.check(data)
     assert type(result.error) is TimestampError
+
+
+def _with_comment_in_body(data: bytes) -> etree._Element:
+    """A caller's own lxml tree (not from xmppsec.parser): a comment splits the body text,
+    so C14N (without comments) still sees the signed text while el.text is truncated."""
+    root = etree.fromstring(data)
+    body = root.find(JC + "body")
+    assert body is not None
+    body.text = "pay alice"
+    comment = etree.Comment(" ")
+    comment.tail = "; and mallory"
+    body.append(comment)
+    return root
+
+
+def test_element_input_gets_the_parser_checks() -> None:
+    """Security case 4 through the element API: a tree built elsewhere is checked like
+    parsed bytes (RFC 6120 §11.1 node types, limits) before anything else."""
+    signed = sign(MESSAGE.replace(b"Wherefore art thou, Romeo?", b"pay alice; and mallory"))
+    assert_valid(verifier(), tree(signed))  # the element API itself works
+    root = _with_comment_in_body(signed)
+    assert_rejected(verifier(), root, RestrictedXMLError)
+    assert_rejected(verifier(policy=OPTIMISTIC), root, RestrictedXMLError)
+    pi = etree.fromstring(signed)
+    pi.insert(0, etree.ProcessingInstruction("evil", "x"))
+    assert_rejected(verifier(), pi, RestrictedXMLError)
+    deep = etree.fromstring(signed)
+    node = etree.SubElement(deep, "{urn:example:ext}x")
+    for _ in range(100):
+        node = etree.SubElement(node, "{urn:example:ext}x")
+    assert_rejected(verifier(), deep, LimitExceeded)
