@@ -269,6 +269,27 @@ def test_offline_sign_then_verify_as_slixmpp_sends_it(alice_id: Identity) -> Non
     run(scenario)
 
 
+def test_signs_what_slixmpp_writes_not_what_it_holds(alice_id: Identity) -> None:
+    """slixmpp's serializer drops a namespaced attribute it has no prefix for; the plugin
+    digests the serialized form, so the signature covers exactly what goes on the wire."""
+
+    async def scenario() -> None:
+        alice = make_peer(f"{ALICE}/a", "x", _alice_config(alice_id))
+        bob = make_peer(f"{BOB}/b", "x", _bob_config(alice_id))
+        msg = alice.client.make_message(mto=f"{BOB}/b", mbody="hi", mtype="chat")
+        ext = ET.SubElement(msg.xml, "{urn:example:x}x", {"{urn:example:e}flag": "1"})
+        ext.text = "payload"
+        alice.plugin.sign_stanza(msg)
+        wire = _wire(alice.client, msg)
+        sent_ext = wire.find("{urn:example:x}x")
+        assert sent_ext is not None and sent_ext.get("{urn:example:e}flag") is None
+        result = bob.plugin.verify_stanza(wire)
+        assert result.valid, result.error
+        assert [c.tag for c in result.signed_children()] == [JC + "body", "{urn:example:x}x"]
+
+    run(scenario)
+
+
 def test_incoming_filter_attaches_results_and_never_raises(alice_id: Identity) -> None:
     async def scenario() -> None:
         bob = make_peer(
