@@ -332,3 +332,24 @@ if __name__ == "__main__":  # pragma: no cover
     if "--observe" in sys.argv:
         _record()
     DOC_FILE.write_text(render_doc(expected()), encoding="utf-8")
+
+
+@pytest.mark.integration
+def test_robust_archived_copy_verifies_strictly_when_only_archived_children_are_signed(
+    xmpp_server: Server,
+) -> None:
+    """Prosody's archive drops XEP-0085 chat states (see the table): a message that signs
+    only what archives keep verifies strictly from MAM on both servers."""
+    s = xmpp_server
+
+    def build(srv: Server) -> bytes:
+        return _signer(srv, ROBUST).sign(
+            f"<message xmlns='jabber:client' to='{srv.jid('bob')}' type='chat' "
+            f"id='robust-mam{next(_ids)}'><body>archived &amp; signed</body>"
+            "<thread>th-7</thread></message>".encode()
+        )
+
+    stanza = received_stanza(cases.route_mam(s, build))
+    result = Verifier(_trust(s), policy=Policy(own_server=s.domain)).verify(stanza)
+    assert [r.status.value for r in result.signatures[0].references] == ["ok", "ok"]
+    assert [etree.QName(c).localname for c in result.signed_children()] == ["body", "thread"]
