@@ -219,8 +219,17 @@ class _Code:
         self.code = code
 
 
+_CALL_WITH_STR = re.compile(r"(\w+)\('([^'\"\\]*)'\)\Z")
+
+
 def _requote(code: str) -> str:
-    """Turn a single-quoted str/bytes literal from ``repr`` into the double-quoted form."""
+    """Turn a single-quoted str/bytes literal from ``repr`` into the double-quoted form.
+
+    Also ``Decimal('1.5')`` → ``Decimal("1.5")``: the quote style a formatter would use.
+    """
+    call = _CALL_WITH_STR.match(code)
+    if call:
+        return f'{call.group(1)}("{call.group(2)}")'
     try:
         value = ast.literal_eval(code)
     except (ValueError, SyntaxError):
