@@ -660,7 +660,9 @@ def _compare_attributes(kind: str, live: dict[str, str], p: _Parsed) -> None:
     copy_kind = etree.QName(p.copy).localname
     if copy_kind != kind:
         raise StanzaMismatch(f"signed a {copy_kind}, received a {kind}")
-    signed = {str(k): str(v) for k, v in p.copy.attrib.items()}
+    # Defaults apply to the copy as to the live stanza: a message copy without type
+    # describes type="normal" (RFC 6121 §5.2.2), not a type "added after signing".
+    signed = live_attributes(p.copy, kind)
     for name, value in signed.items():
         got = live.get(name)
         if got is None:
