@@ -16,6 +16,7 @@ from xmppsec.errors import (
     DigestMismatch,
     LimitExceeded,
     RestrictedXMLError,
+    StanzaMismatch,
     TimestampError,
     UnsignedContent,
     UntrustedKey,
@@ -38,11 +39,13 @@ if TYPE_CHECKING:
         assert_rejected,
         assert_valid,
         child,
+        desc_copy,
         identity,
         issue,
         make_ca,
         make_signer,
         new_clock,
+        resign,
         sign,
         signature,
         tree,
@@ -64,11 +67,13 @@ else:
         assert_rejected,
         assert_valid,
         child,
+        desc_copy,
         identity,
         issue,
         make_ca,
         make_signer,
         new_clock,
+        resign,
         sign,
         signature,
         tree,
@@ -391,3 +396,20 @@ def test_element_input_gets_the_parser_checks() -> None:
     for _ in range(100):
         node = etree.SubElement(node, "{urn:example:ext}x")
     assert_rejected(verifier(), deep, LimitExceeded)
+
+
+@pytest.mark.parametrize(("live_type", "ok"), [(None, True), ("normal", True), ("chat", False)])
+def test_copy_without_default_type(live_type: str | None, ok: bool) -> None:
+    """A signer that did not add the default type (another implementation) describes a
+    message of type normal (RFC 6121 §5.2.2): the same default applies on both sides."""
+    root = tree(sign())
+    del desc_copy(signature(root)).attrib["type"]
+    if live_type is None:
+        del root.attrib["type"]
+    else:
+        root.set("type", live_type)
+    resign(root, identity(JULIET).private_key)
+    if ok:
+        assert_valid(verifier(), xml(root))
+    else:
+        assert_rejected(verifier(), xml(root), StanzaMismatch)
