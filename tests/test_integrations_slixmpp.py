@@ -213,6 +213,7 @@ def test_settings_defaults_and_resolution(alice_id: Identity) -> None:
     ("config", "message"),
     [
         ({"colour": "red"}, "unknown"),
+        ({"key": b"-----BEGIN PRIVATE KEY-----"}, "'key' must be a private key"),
         ({"trust": "alice.pem"}, "'trust' must be a TrustStore"),
         ({"trust": TrustStore(), "replay": "redis"}, "'replay'"),
         ({"sign": "message"}, "collection of stanza kinds"),

@@ -136,11 +136,13 @@ class DsigSettings:
         profile = _typed(config, "profile", Profile, ROBUST)
         signer = _optional(config, "signer", Signer)
         key = config.get("key")
+        if key is not None and not isinstance(key, PrivateKey):
+            raise PluginConfigError(f"'key' must be a private key, not {type(key).__name__}")
         if signer is None and key is not None:
             certificate = _optional(config, "certificate", x509.Certificate)
             include = _typed(config, "include_certificate", bool, False)
             signer = Signer(
-                cast(PrivateKey, key),  # type checked by Signer (check_key_strength)
+                key,
                 signer=bare_jid(jid),
                 certificate=certificate,
                 profile=profile,
