@@ -1324,3 +1324,54 @@ def test_replay_malleated_ecdsa_value() -> None:
     assert verifier().check(twin, now=NOW).valid  # the twin is a valid signature by itself
     verifier(replay=store).verify(data, now=NOW)
     assert_rejected(verifier(replay=store), twin, ReplayError)
+
+
+def _with_key_info(children: str, data: bytes | None = None) -> bytes:
+    root = tree(data or sign())
+    ki = etree.fromstring(
+        f"<KeyInfo xmlns='http://www.w3.org/2000/09/xmldsig#'>{children}</KeyInfo>"
+    )
+    signature(root).insert(2, ki)
+    return xml(root)
+
+
+def _cert_b64(jid: str = JULIET) -> str:
+    return b64(identity(jid).certificate.public_bytes(serialization.Encoding.DER))
+
+
+@pytest.mark.parametrize(
+    ("key_info", "expected"),
+    [
+        (
+            "<X509Data><X509Certificate>not base64!</X509Certificate></X509Data>",
+            SignatureSchemaError,
+        ),
+        ("<X509Data><X509Certificate>AAAA</X509Certificate></X509Data>", SignatureSchemaError),
+        (
+            "<X509Data>" + "<X509Certificate>{cert}</X509Certificate>" * 9 + "</X509Data>",
+            LimitExceeded,
+        ),
+    ],
+)
+def test_keyinfo_embedded_untrusted_cert_malformed(
+    key_info: str, expected: type[XmppSecError]
+) -> None:
+    data = _with_key_info(key_info.format(cert=_cert_b64()))
+    assert_rejected_before_crypto(data, expected)
+
+
+def test_keyinfo_embedded_untrusted_cert_ignored_parts(loopback: tuple[socket.socket, int]) -> None:
+    """KeyName, KeyValue and RetrievalMethod are never used (nothing fetched, nothing
+    trusted): with Juliet pinned the stanza verifies; unpinned it does not."""
+    srv, port = loopback
+    data = _with_key_info(
+        "<KeyName>romeo@montague.net</KeyName>"
+        f"<RetrievalMethod URI='http://127.0.0.1:{port}/key'/>"
+        "<X509Data><X509Certificate>{cert}</X509Certificate></X509Data>".format(
+            cert=_cert_b64(ROMEO)
+        )
+    )
+    result = assert_valid(verifier(), data)
+    assert result.signatures[0].certificate == identity(JULIET).certificate
+    assert_rejected(verifier(trust=TrustStore()), data, SignerMismatch)
+    assert _nobody_connected(srv)
