@@ -549,3 +549,51 @@ def test_example_script_runs_against_the_server(xmpp_server: Server, tmp_path: P
     )
     assert again.returncode == 2, (again.stdout, again.stderr[-4000:])
     assert "generated" not in again.stdout and "login failed" in again.stderr
+
+
+@pytest.mark.integration
+def test_directed_presence_and_iq_verify_through_server(
+    xmpp_server: Server, alice_id: Identity
+) -> None:
+    """``sign``/``verify`` beyond messages: a directed presence (ejabberd rebuilds its
+    ``<status/>``) and an iq whose Signature travels inside the payload."""
+
+    async def scenario() -> None:
+        alice_config = {
+            **_alice_config(alice_id),
+            "sign": ("message", "presence", "iq"),
+            # only what goes to bob: the roster, disco and session iqs to the server stay as
+            # they are (an iq to the server with a Signature in its payload means nothing)
+            "select": lambda stanza: str(stanza["to"]).startswith(BOB),
+        }
+        bob_config = {**_bob_config(alice_id), "verify": ("message", "presence", "iq")}
+        async with (
+            online(xmpp_server, "alice", alice_config) as alice,
+            online(xmpp_server, "bob", bob_config) as bob,
+        ):
+            to = str(bob.client.boundjid)
+            presence = alice.client.make_presence(pto=to, pstatus="signed status", pshow="away")
+            presence["id"] = "p-" + secrets.token_hex(4)
+            presence.send()
+            got = await bob.result(presence["id"])
+            assert got.valid, (got.result.error, got.result.to_json())
+            assert got.result.signatures[0].signer == ALICE
+            statuses = [c for c in got.result.signed_children() if c.tag == JC + "status"]
+            assert [c.text for c in statuses] == ["signed status"]
+
+            iq = alice.client.make_iq_set(ito=to)
+            payload = ET.SubElement(iq.xml, "{urn:example:signed-iq}query")
+            ET.SubElement(payload, "{urn:example:signed-iq}item").text = "42"
+            send: Any = iq.send  # Iq.send is untyped in slixmpp 1.17
+            reply = asyncio.ensure_future(send(timeout=STEP))
+            got = await bob.result(iq["id"])
+            assert got.valid, (got.result.error, got.result.to_json())
+            (signed,) = got.result.signed_children()
+            assert signed.tag == "{urn:example:signed-iq}query"
+            assert signed.findtext("{urn:example:signed-iq}item") == "42"
+            # bob's slixmpp answers the unknown iq with an error; that is not our concern
+            with suppress(slixmpp.exceptions.IqError, slixmpp.exceptions.IqTimeout):
+                await reply
+            assert not alice.sign_failures
+
+    run(scenario)

@@ -369,6 +369,8 @@ class XmppsecDsig(BasePlugin):
             return stanza
         if stanza.xml.get("type") == "error":
             return stanza  # an error bounce is not the sender's content (RFC 6120 §8.3)
+        if kind == "iq" and len(stanza.xml) == 0 and s.signer.profile.placement == "iq-payload":
+            return stanza  # an empty result has no payload to carry the Signature (§8.2.3)
         try:
             if s.select is not None and not s.select(stanza):
                 return stanza
