@@ -7,7 +7,7 @@ from lxml import etree
 
 from xmppsec._c14n import c14n, c14n_child
 from xmppsec.algorithms import C14NMethod
-from xmppsec.errors import UnsupportedAlgorithm
+from xmppsec.errors import RestrictedXMLError, UnsupportedAlgorithm
 from xmppsec.parser import parse
 
 # XEP-0290 §3: the input document (its quote typo fixed) and the known canonical form.
@@ -109,3 +109,21 @@ def test_xml_base_on_an_ancestor_is_refused_for_c14n11() -> None:
 def test_other_methods_are_refused(method: str) -> None:
     with pytest.raises(UnsupportedAlgorithm):
         c14n(etree.fromstring(b"<a/>"), method)
+
+
+def test_relative_namespace_uri_is_a_typed_error() -> None:
+    root = parse(b"<message xmlns='jabber:client'><x xmlns='relative'><y/></x></message>")
+    with pytest.raises(RestrictedXMLError, match="relative namespace"):
+        c14n_child(root[0])
+    with pytest.raises(RestrictedXMLError):
+        c14n(root[0], C14NMethod.C14N11)
+
+
+def test_nested_default_namespace_undeclaration_canonicalizes() -> None:
+    doc = (
+        b"<message xmlns='jabber:client'><x xmlns='http://www.w3.org/2000/09/xmldsig#'><o><s "
+        b"xmlns='urn:d' id='x'><m a='1'><q xmlns=''><z/></q></m></s></o></x></message>"
+    )
+    root = parse(doc)
+    assert c14n(root[0], C14NMethod.C14N11).endswith(b'<q xmlns=""><z></z></q></m></s></o></x>')
+    assert c14n_child(root[0]).startswith(b'<x xmlns="http://www.w3.org/2000/09/xmldsig#">')

@@ -42,10 +42,10 @@ def _tostring(el: etree._Element, *, exclusive: bool) -> bytes:
     try:
         return etree.tostring(el, method="c14n", exclusive=exclusive, with_comments=False)
     except etree.C14NError:
-        # libxml2's C14N refuses some trees, e.g. an xmlns="" undeclaration nested a few
-        # levels deep (docs/decisions/dsig.md, "Known limits"): a typed error, not a crash.
+        # Canonical XML refuses relative namespace URIs (xmlns="foo"; libxml2 enforces it):
+        # such content cannot be signed or verified (docs/decisions/dsig.md, "Known limits").
         raise RestrictedXMLError(
-            'the content cannot be canonicalized (e.g. nested xmlns="")'
+            "the content cannot be canonicalized (relative namespace URI)"
         ) from None
 
 
