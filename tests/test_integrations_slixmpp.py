@@ -215,6 +215,7 @@ def test_settings_defaults_and_resolution(alice_id: Identity) -> None:
         ({"colour": "red"}, "unknown"),
         ({"key": b"-----BEGIN PRIVATE KEY-----"}, "'key' must be a private key"),
         ({"trust": "alice.pem"}, "'trust' must be a TrustStore"),
+        ({"certificate": generate_identity(ALICE).certificate}, "no 'key'"),
         ({"trust": TrustStore(), "replay": "redis"}, "'replay'"),
         ({"sign": "message"}, "collection of stanza kinds"),
         ({"verify": ("message", "stream")}, "unknown stanza kinds"),

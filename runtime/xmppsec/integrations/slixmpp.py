@@ -150,6 +150,8 @@ class DsigSettings:
             )
         elif signer is not None and key is not None:
             raise PluginConfigError("give either 'signer' or 'key' (+ 'certificate'), not both")
+        elif key is None and config.get("certificate") is not None:
+            raise PluginConfigError("'certificate' belongs to a 'key'; no 'key' is given")
         verifier = _optional(config, "verifier", Verifier)
         trust = _optional(config, "trust", TrustStore)
         if verifier is None and trust is not None:
