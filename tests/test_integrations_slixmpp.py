@@ -10,6 +10,7 @@ disconnected in ``finally``.
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import secrets
 import subprocess
@@ -36,6 +37,7 @@ from xmppsec.errors import (
     NotSigned,
     ReplayError,
     SignerMismatch,
+    StanzaMismatch,
     UntrustedKey,
     XmppSecError,
 )
@@ -83,6 +85,7 @@ class Peer:
     results: asyncio.Queue[xs.VerifiedStanza] = field(default_factory=asyncio.Queue)
     sign_failures: list[xs.SignFailure] = field(default_factory=list)
     handled: list[tuple[str, xs.VerifiedStanza | None]] = field(default_factory=list)
+    messages: asyncio.Queue[StanzaBase] = field(default_factory=asyncio.Queue)
 
     async def result(self, stanza_id: str, timeout: float = STEP) -> xs.VerifiedStanza:
         """The VerifiedStanza of the received stanza with ``id`` ``stanza_id``."""
@@ -113,6 +116,7 @@ def make_peer(jid: str, password: str, config: Mapping[str, object] | None) -> P
         # handlers run after the plugin's 'in' filter: the result is already there
         result = peer.plugin.result_for(msg)
         peer.handled.append((msg["id"], None if result is None else xs.VerifiedStanza(msg, result)))
+        peer.messages.put_nowait(msg)
 
     client.add_event_handler(xs.EVENT_VERIFIED, on_result)
     client.add_event_handler(xs.EVENT_UNVERIFIED, on_result)
@@ -596,5 +600,35 @@ def test_directed_presence_and_iq_verify_through_server(
             with suppress(slixmpp.exceptions.IqError, slixmpp.exceptions.IqTimeout):
                 await reply
             assert not alice.sign_failures
+
+    run(scenario)
+
+
+@pytest.mark.integration
+def test_signed_message_replayed_to_another_recipient_is_rejected(
+    xmpp_server: Server, alice_id: Identity
+) -> None:
+    """carol receives alice's signed message and sends it on to bob, same id and content:
+    the signature names carol as the recipient, so bob's plugin refuses it."""
+
+    async def scenario() -> None:
+        async with (
+            online(xmpp_server, "alice", _alice_config(alice_id)) as alice,
+            online(xmpp_server, "carol") as carol,
+            online(xmpp_server, "bob", _bob_config(alice_id)) as bob,
+        ):
+            sid = send_message(alice, str(carol.client.boundjid), "for carol only")
+            async with asyncio.timeout(STEP):
+                while (received := await carol.messages.get())["id"] != sid:
+                    pass
+            assert xs._has_signature(received.xml)
+            forged = copy.copy(received)
+            forged["to"] = bob.client.boundjid
+            del forged["from"]  # the server stamps carol's JID
+            forged.send()
+            got = await bob.result(sid)
+            assert not got.valid
+            assert type(got.result.error) is StanzaMismatch, got.result.error  # `to` differs
+            assert got.stanza["from"] == carol.client.boundjid
 
     run(scenario)
