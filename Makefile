@@ -5,8 +5,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Debian packages the test suite drives for real (interop with xmlsec1 and openssl).
-APT_PACKAGES := xmlsec1 openssl
+# Debian packages the test suite drives for real (interop with xmlsec1 and openssl, the shared
+# replay store on redis-server).
+APT_PACKAGES := xmlsec1 openssl redis-server
 
 .PHONY: demo test system-deps venv check-codegen lint typecheck docs pytest bench clean
 
