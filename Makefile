@@ -5,9 +5,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Debian packages the test suite drives for real (interop with xmlsec1 and openssl, the shared
-# replay store on redis-server).
-APT_PACKAGES := xmlsec1 openssl redis-server
+# Debian packages the test suite drives for real (interop with xmlsec1 and openssl).
+APT_PACKAGES := xmlsec1 openssl
 
 .PHONY: demo test system-deps venv check-codegen lint typecheck docs pytest bench clean
 
@@ -20,7 +19,8 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 # Installs the Debian packages when running as root with apt-get; otherwise says what is missing.
-# Prosody and ejabberd come from tests/harness/install-servers.sh (kept from auto-starting).
+# Prosody, ejabberd and redis-server come from tests/harness/install-servers.sh (kept from
+# auto-starting: the tests run their own instances on loopback).
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -6,7 +6,7 @@
 # a policy-rc.d that answers 101 ("action forbidden") keeps invoke-rc.d from starting them.
 set -euo pipefail
 
-PACKAGES=(prosody ejabberd)
+PACKAGES=(prosody ejabberd redis-server)
 POLICY=/usr/sbin/policy-rc.d
 
 missing=()
@@ -17,7 +17,7 @@ for p in "${PACKAGES[@]}"; do
 done
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "install-servers: prosody and ejabberd already installed; nothing to do"
+  echo "install-servers: prosody, ejabberd and redis-server already installed; nothing to do"
   exit 0
 fi
 
