@@ -422,6 +422,32 @@ def _mutate_signature(variant: str, root: etree._Element) -> None:
         si.tail = "hello"
     elif variant == "element-in-signaturevalue":
         etree.SubElement(sv, DS + "X")
+    elif variant == "leading-text-in-signedinfo":
+        si.text = "x"
+    elif variant == "signaturevalue-not-base64":
+        sv.text = "%%%%"
+    elif variant == "digestvalue-not-base64":
+        dv = si.find(f"{DS}Reference/{DS}DigestValue")
+        assert dv is not None
+        dv.text = "not base64!"
+    elif variant == "algorithm-missing":
+        sm = si.find(DS + "SignatureMethod")
+        assert sm is not None
+        del sm.attrib["Algorithm"]
+    elif variant == "manifest-beside-object":
+        etree.SubElement(sig, DS + "Manifest")
+    elif variant == "reference-digest-wrong-length":
+        desc_copy(sig)[0].text = b64(b"\x00" * 20)
+    elif variant == "reference-digest-not-base64":
+        desc_copy(sig)[0].text = "*"
+    elif variant == "reference-with-child":
+        etree.SubElement(desc_copy(sig)[0], "{urn:xmpp:dsig:0}x")
+    elif variant == "copy-holds-other-element":
+        etree.SubElement(desc_copy(sig), "{urn:xmpp:dsig:0}signer")
+    elif variant == "copy-not-a-stanza":
+        desc_copy(sig).tag = "{urn:xmpp:dsig:0}stanza"
+    elif variant == "stanza-desc-extra-part":
+        etree.SubElement(stanza_desc(sig), "{urn:xmpp:dsig:0}timestamp")
     elif variant == "no-object":
         obj = sig.find(DS + "Object")
         assert obj is not None
@@ -450,6 +476,17 @@ def _mutate_signature(variant: str, root: etree._Element) -> None:
         ("keyinfo-after-object", SignatureSchemaError),
         ("text-in-signature", SignatureSchemaError),
         ("element-in-signaturevalue", SignatureSchemaError),
+        ("leading-text-in-signedinfo", SignatureSchemaError),
+        ("signaturevalue-not-base64", SignatureSchemaError),
+        ("digestvalue-not-base64", SignatureSchemaError),
+        ("algorithm-missing", SignatureSchemaError),
+        ("manifest-beside-object", SignatureSchemaError),
+        ("reference-digest-wrong-length", SignatureSchemaError),
+        ("reference-digest-not-base64", SignatureSchemaError),
+        ("reference-with-child", SignatureSchemaError),
+        ("copy-holds-other-element", SignatureSchemaError),
+        ("copy-not-a-stanza", SignatureSchemaError),
+        ("stanza-desc-extra-part", SignatureSchemaError),
         ("no-object", InvalidReference),
         ("two-stanza-desc", AmbiguousReference),
     ],
