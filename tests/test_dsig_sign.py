@@ -538,3 +538,14 @@ def test_sign_element_gets_the_parser_checks() -> None:
     clean = etree.fromstring(MESSAGE)
     make_signer().sign_element(clean)
     assert_valid(verifier(), xml(clean))
+
+
+def test_output_is_utf8_without_declaration() -> None:
+    """RFC 6120 §11.6: UTF-8 on the wire; no character references for non-ASCII text (they
+    would multiply the size of e.g. CJK text), no XML declaration (none inside a stream)."""
+    text = "Roméo, 日本語 😀"
+    data = sign(MESSAGE.replace(b"Wherefore art thou, Romeo?", text.encode()))
+    assert data.startswith(b"<message ")
+    assert text.encode() in data
+    assert b"&#" not in data
+    assert_valid(verifier(), data)
