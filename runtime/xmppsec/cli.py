@@ -149,7 +149,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if args.replay_db:
         from .replay import SQLiteReplayStore
 
-        replay = SQLiteReplayStore(args.replay_db)
+        try:
+            replay = SQLiteReplayStore(args.replay_db)
+        except OSError as exc:  # unopenable path: a usage error, not a traceback
+            raise UsageError(str(exc)) from None
     verifier = Verifier(
         _trust_from(args.trust),
         policy=policy,
