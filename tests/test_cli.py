@@ -278,6 +278,16 @@ def test_verify_replay_db(juliet_dir: Path, signed: bytes, tmp_path: Path) -> No
     assert xmppsec(*args, stdin=signed).code == 0
     again = xmppsec(*args, stdin=signed)
     assert again.code == 1 and "ReplayError" in again.err
+    unopenable = xmppsec(
+        "verify",
+        "--trust",
+        juliet_dir / "cert.pem",
+        "--replay-db",
+        tmp_path / "no" / "db",
+        stdin=signed,
+    )
+    assert unopenable.code == 2 and "Traceback" not in unopenable.err
+    assert unopenable.err.startswith("xmppsec: error:")
 
 
 # -- validate / demo --------------------------------------------------------------------------
