@@ -257,7 +257,10 @@ def test_c14n_matches_xmlsec1(layout: str, lang: str | None, tmp_path: Path) -> 
     xmlsec1 = require_program("xmlsec1")
     pub, priv = write_keys("rsa-2048", tmp_path)
     if layout == "ours":
-        data = sign(with_lang(MESSAGE, lang), JULIET, "rsa-2048")
+        stanza = with_lang(MESSAGE, lang)
+        if lang == "de-AT":  # xml:space is inherited by C14N 1.1 as well
+            stanza = stanza.replace(b"<message ", b"<message xml:space='preserve' ", 1)
+        data = sign(stanza, JULIET, "rsa-2048")
     else:
         data = xmlsec1_sign(
             xmlsec1, xep_template(SignatureMethod.RSA_SHA256, lang=lang), priv, tmp_path
@@ -269,6 +272,8 @@ def test_c14n_matches_xmlsec1(layout: str, lang: str | None, tmp_path: Path) -> 
     si_theirs = buffer(proc.stdout, "PreSigned").encode()
     assert _c14n.c14n(stanza_desc(sig), C14NMethod.C14N11) == desc_theirs
     assert _c14n.c14n(signed_info(sig), C14NMethod.C14N11) == si_theirs
+    if layout == "ours" and lang == "de-AT":
+        assert b'xml:space="preserve"' in si_theirs.split(b">")[0]
     if lang is not None:  # the inherited xml:lang is really there
         assert f'xml:lang="{lang}"'.encode() in desc_theirs
         assert f'xml:lang="{lang}"'.encode() in si_theirs.split(b">")[0]
@@ -321,3 +326,36 @@ def test_vectors_reproduced_by_xmlsec1(tmp_path: Path) -> None:
     )
     added = (VECTORS / "xml-lang-added-after-signing.xml").read_bytes()
     assert xmlsec1_verify(xmlsec1, added, pub, tmp_path).returncode != 0
+
+
+@pytest.mark.parametrize(
+    "stanza",
+    [
+        # unused namespace declarations on the stanza: inclusive C14N renders them
+        MESSAGE.replace(
+            b"<message ",
+            b"<message xmlns:stream='http://etherx.jabber.org/streams' xmlns:x='urn:example:x' ",
+            1,
+        ),
+        # the stanza with a prefix instead of a default namespace
+        b"<c:message xmlns:c='jabber:client' from='juliet@capulet.net/balcony' type='chat'>"
+        b"<c:body>prefixed</c:body></c:message>",
+        # a default-namespace declaration the Signature must override
+        MESSAGE.replace(b"<body>", b"<body xmlns='jabber:client' xml:lang='fr'>"),
+    ],
+    ids=["extra-declarations", "prefixed-stanza", "child-lang"],
+)
+def test_c14n_matches_xmlsec1_namespace_context(stanza: bytes, tmp_path: Path) -> None:
+    xmlsec1 = require_program("xmlsec1")
+    pub, _ = write_keys("rsa-2048", tmp_path)
+    data = sign(stanza, JULIET, "rsa-2048")
+    proc = xmlsec1_verify(xmlsec1, data, pub, tmp_path, "--store-references", "--store-signatures")
+    assert proc.returncode == 0, proc.stderr
+    sig = signature(tree(data))
+    assert (
+        _c14n.c14n(stanza_desc(sig), C14NMethod.C14N11) == buffer(proc.stdout, "PreDigest").encode()
+    )
+    assert (
+        _c14n.c14n(signed_info(sig), C14NMethod.C14N11) == buffer(proc.stdout, "PreSigned").encode()
+    )
+    assert_valid(verifier((JULIET, "rsa-2048")), data)
