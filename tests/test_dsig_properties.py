@@ -220,3 +220,16 @@ def test_any_single_character_change_is_rejected(stanza: Stanza, data: st.DataOb
     result = verifier().check(xml(root), now=NOW)
     assert not result.valid, (attr, value, changed)
     assert result.signed_children() == ()
+
+
+@settings(SETTINGS, max_examples=60)
+@given(stanzas)
+def test_jabber_server_hop_keeps_every_signature(stanza: Stanza) -> None:
+    """XEP-0290 §3: jabber:server is canonicalized as jabber:client, so any stanza signed
+    by a client still verifies after a server-to-server hop re-namespaced it."""
+    signed = make_signer().sign(stanza.to_bytes())
+    assert signed.count(b'xmlns="jabber:client"') == 1
+    hopped = signed.replace(b'xmlns="jabber:client"', b'xmlns="jabber:server"')
+    result = verifier().check(hopped, now=NOW)
+    assert result.valid, result.error
+    assert len(result.signed_children()) == len(stanza.children)
