@@ -1412,3 +1412,27 @@ def test_keyinfo_embedded_untrusted_cert_ignored_parts(loopback: tuple[socket.so
     assert result.signatures[0].certificate == identity(JULIET).certificate
     assert_rejected(verifier(trust=TrustStore()), data, SignerMismatch)
     assert _nobody_connected(srv)
+
+
+def _many_children(n: int) -> bytes:
+    bodies = b"".join(b"<x xmlns='urn:example:ext'>%d</x>" % i for i in range(n))
+    return MESSAGE.replace(b"</message>", bodies + b"</message>")
+
+
+def test_size_depth_fanout_limits_references_and_signatures() -> None:
+    """Security case 9 at the signature level: reference and signature counts are limited
+    before any digest or public-key work (Limits.max_references=30, max_signatures=8)."""
+    ok = sign(_many_children(28))  # 28 + thread + body = 30 references
+    assert_valid(verifier(), ok)
+    with pytest.raises(StanzaSchemaError):  # the signer refuses to exceed the limit
+        make_signer().sign(_many_children(29))
+    root = tree(ok)
+    copy_el = desc_copy(signature(root))
+    copy_el.append(copy.deepcopy(copy_el[0]))  # a 31st reference
+    err = assert_rejected_before_crypto(xml(root), LimitExceeded)
+    assert isinstance(err, LimitExceeded) and err.limit == "max_references"
+    nine = tree(sign())
+    for _ in range(8):
+        nine.append(copy.deepcopy(signature(nine)))
+    err = assert_rejected_before_crypto(xml(nine), LimitExceeded)
+    assert isinstance(err, LimitExceeded) and err.limit == "max_signatures"
