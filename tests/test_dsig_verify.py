@@ -17,6 +17,7 @@ from xmppsec.errors import (
     LimitExceeded,
     RestrictedXMLError,
     StanzaMismatch,
+    StanzaSchemaError,
     TimestampError,
     UnsignedContent,
     UntrustedKey,
@@ -413,3 +414,26 @@ def test_copy_without_default_type(live_type: str | None, ok: bool) -> None:
         assert_valid(verifier(), xml(root))
     else:
         assert_rejected(verifier(), xml(root), StanzaMismatch)
+
+
+def test_a_stanza_inside_a_stream_tree_is_verified_as_a_document_of_its_own() -> None:
+    """Decision (docs/decisions/dsig.md): the stream's declarations and xml:lang stay out."""
+    signed = sign()
+    stream = etree.fromstring(
+        b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+        b"xml:lang='en'>" + signed + b"</stream:stream>"
+    )
+    stanza = stream[0]
+    assert stanza.tag == "{jabber:client}message"
+    assert_valid(verifier(), stanza)
+    assert stanza.getparent() is stream  # the caller's tree is untouched
+
+
+def test_signer_refuses_a_stanza_inside_a_tree() -> None:
+    stream = etree.fromstring(
+        b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"
+        + MESSAGE
+        + b"</stream:stream>"
+    )
+    with pytest.raises(StanzaSchemaError):
+        make_signer().sign_element(stream[0])

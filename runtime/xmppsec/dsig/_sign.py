@@ -113,6 +113,11 @@ class Signer:
         Signature) and return it. ``select`` picks the children to sign (default: all,
         including earlier signatures: a signature over a signature)."""
         check_tree(stanza, self.limits)  # a tree built elsewhere: RFC 6120 §11.1 and limits
+        if stanza.getparent() is not None:
+            # Signed in a stream (or any other) context, inclusive canonicalization would take
+            # the context's namespaces and xml:lang in: a verifier holding the stanza alone
+            # could not check it. Sign a detached stanza (copy.deepcopy) instead.
+            raise StanzaSchemaError("sign a stanza element of its own, not one inside a tree")
         kind = stanza_kind(stanza)
         check_stanza(stanza, kind, signing=True)
         sender = stanza.get("from")

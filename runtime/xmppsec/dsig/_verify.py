@@ -10,6 +10,7 @@ timestamp → replay. Each failure is a typed error; the result records it.
 from __future__ import annotations
 
 import binascii
+import copy
 import hmac
 import re
 from collections.abc import Callable
@@ -216,7 +217,10 @@ class Verifier:
                 # limits too: C14N drops a comment inside signed text, but el.text stops at
                 # it (security case 4, CVE-2017-11427 class).
                 check_tree(data, self.policy.limits)
-                root = data
+                # A stanza is signed and verified as a document of its own: one still inside
+                # a stream tree is detached first, so the stream's namespace declarations
+                # and xml:lang do not leak into canonical forms (docs/decisions/dsig.md).
+                root = copy.deepcopy(data) if data.getparent() is not None else data
             return self._check(root, now or self.clock())
         except XmppSecError as exc:
             return VerificationResult(valid=False, signatures=(), unsigned_children=(), error=exc)
