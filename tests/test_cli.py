@@ -317,3 +317,24 @@ def test_demo() -> None:
     ):
         assert step in text, step
     assert "demo: all steps behaved" in text
+
+
+def test_sign_and_verify_with_the_robust_profile(tmp_path: Path) -> None:
+    """Issue 4's CLI contract: sign --profile robust; verify --profile robust|auto; a
+    verifier pinned to the spec profile refuses a robust signature."""
+    assert xmppsec("keygen", "--jid", "alice@localhost", "--out", tmp_path).code == 0
+    stanza = (
+        b"<message xmlns='jabber:client' from='alice@localhost/a' to='bob@localhost' "
+        b"id='r1' type='chat'><body>hi</body></message>"
+    )
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    signed = xmppsec("sign", "--key", key, "--cert", cert, "--profile", "robust", stdin=stanza)
+    assert signed.code == 0 and b"urn:xmpp:tmp:dsig:robust:0" in signed.out
+    for profile in ("auto", "robust"):
+        done = xmppsec("verify", "--trust", cert, "--profile", profile, "--json", stdin=signed.out)
+        assert done.code == 0, done.err
+        report = json.loads(done.out)
+        assert report["signatures"][0]["profile"] == "robust"
+        assert report["signatures"][0]["sender_relation"] == "sender"
+    pinned = xmppsec("verify", "--trust", cert, "--profile", "spec", stdin=signed.out)
+    assert pinned.code == 1 and "rejected: UnsupportedAlgorithm" in pinned.err
