@@ -184,12 +184,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_codegen(args: argparse.Namespace) -> int:
-    from xmppsec.codegen import main as codegen_main
-
-    return int(codegen_main(list(args.codegen_args)))
-
-
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -252,9 +246,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--in", dest="infile", metavar="FILE", help="stanza (default: stdin)")
     p.set_defaults(handler=_cmd_validate)
 
-    p = sub.add_parser("codegen", help="compile XSD schemas into typed dataclasses", add_help=False)
-    p.add_argument("codegen_args", nargs=argparse.REMAINDER)
-    p.set_defaults(handler=_cmd_codegen)
+    # run() hands "codegen ..." to the generator before parsing; listed here for --help.
+    sub.add_parser("codegen", help="compile XSD schemas into typed dataclasses (see --help)")
 
     p = sub.add_parser("demo", help="sign, verify and reject, on an embedded default")
     p.set_defaults(handler=_cmd_demo)
@@ -278,8 +271,15 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 
 
 def run(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["codegen"]:
+        # The generator has its own argument parser (options before anything else, which
+        # argparse.REMAINDER would refuse): hand it the rest of the command line as is.
+        from xmppsec.codegen import main as codegen_main
+
+        return int(codegen_main(args_list[1:], prog="xmppsec codegen"))
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_list)
     handler: Handler = args.handler
     try:
         return handler(args)
