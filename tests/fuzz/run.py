@@ -97,7 +97,9 @@ def _record(stats: Stats, target: Target, case: Case, save: bool) -> float:
         stats.max_input_bytes = max(stats.max_input_bytes, len(out.finding.data))
         stats.findings.append(out.finding)
         if save:
-            stats.saved.append(str(save_finding(out.finding)))
+            path = str(save_finding(out.finding))
+            if path not in stats.saved:
+                stats.saved.append(path)
     return out.seconds
 
 

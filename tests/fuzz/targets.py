@@ -134,6 +134,24 @@ def _trust() -> TrustStore:
     return TrustStore().pin(JULIET, _ident("juliet").cert)
 
 
+SEEDS = VECTORS / "seeds"
+
+
+def _stored(name: str, build: Callable[[], Sequence[bytes]]) -> tuple[bytes, ...]:
+    """Seeds kept as files: signatures (random ECDSA nonces, random d:id stems) and
+    ciphertexts differ on every build, and a saved finding must be judged against the very
+    seed it was mutated from. Delete tests/vectors/fuzz/seeds/<name>/ to rebuild."""
+    folder = SEEDS / name
+    files = sorted(folder.glob("*.bin"))
+    if files:
+        return tuple(f.read_bytes() for f in files)
+    seeds = tuple(build())
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, seed in enumerate(seeds):
+        (folder / f"{i:02d}.bin").write_bytes(seed)
+    return seeds
+
+
 # -- mutations ---------------------------------------------------------------------------
 
 # Values an attribute or text mutation may use (besides the op's own blob): names and
@@ -438,6 +456,10 @@ _STANZAS: tuple[bytes, ...] = (
 
 @functools.cache
 def _dsig_seeds(profile: str) -> tuple[bytes, ...]:
+    return _stored(f"dsig-{profile}", lambda: _build_dsig_seeds(profile))
+
+
+def _build_dsig_seeds(profile: str) -> tuple[bytes, ...]:
     ident = _ident("juliet")
     prof = SPEC if profile == SPEC.name else ROBUST
     clock = TimestampClock(lambda: NOW)
@@ -499,7 +521,9 @@ class _Signed:
     stanza: str
     attributes: frozenset[tuple[str, str]]
     children: collections.Counter[bytes]
-    signatures: collections.Counter[tuple[str, str]]
+    signatures: frozenset[tuple[str, str]]
+    """A set: a copy of a valid signature vouches for nothing new (a replay store refuses
+    the second copy as a replay)."""
 
 
 def _signed(result: VerificationResult, profile: str) -> _Signed:
@@ -507,7 +531,7 @@ def _signed(result: VerificationResult, profile: str) -> _Signed:
         result.stanza_name,
         _attrs(result.stanza_attributes),
         collections.Counter(_canonical(result.signed_children(), profile)),
-        collections.Counter((s.signer, s.timestamp_text) for s in result.signatures if s.valid),
+        frozenset((s.signer, s.timestamp_text) for s in result.signatures if s.valid),
     )
 
 
@@ -585,6 +609,10 @@ def _cpim_run(data: bytes, seed: int) -> tuple[str, str | None]:
 
 @functools.cache
 def _cms_seeds() -> tuple[bytes, ...]:
+    return _stored("cms", _build_cms_seeds)
+
+
+def _build_cms_seeds() -> tuple[bytes, ...]:
     ident = _ident("juliet")
     content = _cpim_seeds()[0]
     detached = _cms.sign(content, ident.key, ident.cert, detached=True, signing_time=NOW)
@@ -622,6 +650,10 @@ _E2E_IQ = (
 
 @functools.cache
 def _e2e_seeds() -> tuple[bytes, ...]:
+    return _stored("e2e", _build_e2e_seeds)
+
+
+def _build_e2e_seeds() -> tuple[bytes, ...]:
     j, r = _ident("juliet"), _ident("romeo")
 
     def seal(stanza: bytes, encrypt: bool) -> bytes:
