@@ -633,7 +633,9 @@ def _key_info_certificates(key_info: etree._Element, max_chain: int) -> list[x50
         der = _b64(el.text, "X509Certificate")
         try:
             certs.append(x509.load_der_x509_certificate(der))
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
+            # cryptography raises InvalidVersion (an Exception, not a ValueError) for an
+            # X.509 version other than v1/v3 (found by tests/fuzz, verify_spec/s4-*.bin)
             raise SignatureSchemaError("X509Certificate is not a DER certificate") from None
     return certs
 
