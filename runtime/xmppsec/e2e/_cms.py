@@ -49,7 +49,12 @@ _ECDSA = {f"{h}_ecdsa": h for h in _HASHES}
 
 SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 # Errors asn1crypto and cryptography raise on malformed input; wrapped at this boundary.
-_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError)
+# x509.InvalidVersion (an unknown certificate version) is no ValueError (found by
+# tests/fuzz, cms/s*.bin).
+_PARSE_ERRORS = (
+    ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+    x509.InvalidVersion,
+)
 
 
 @dataclass(frozen=True)
