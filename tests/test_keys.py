@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
 import stat
@@ -211,6 +212,20 @@ def test_loaders_reject(bad: bytes) -> None:
         load_certificate(bad)
     with pytest.raises(KeyLoadError):
         load_private_key(bad)
+
+
+def test_loaders_reject_unknown_certificate_version(identities: dict[str, Identity]) -> None:
+    """cryptography raises InvalidVersion, which is no ValueError, for an X.509 version
+    other than v1/v3 (found by fuzzing the same load in KeyInfo and CMS)."""
+    der = identities["ecdsa-p256"].certificate.public_bytes(serialization.Encoding.DER)
+    i = der.index(b"\xa0\x03\x02\x01\x02")  # [0] EXPLICIT INTEGER 2 (v3)
+    bad = der[: i + 4] + b"\x05" + der[i + 5 :]
+    pem = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(bad) + b"-----END CERTIFICATE-----\n"
+    for data in (bad, pem):
+        with pytest.raises(KeyLoadError):
+            load_certificates(data)
+        with pytest.raises(KeyLoadError):
+            load_certificate(data)
 
 
 def test_loaders_reject_unsupported_key_types() -> None:

@@ -243,7 +243,8 @@ def load_certificates(data: bytes) -> list[x509.Certificate]:
                 certs = [x509.load_der_x509_certificate(raw)]
             except ValueError:
                 certs = pkcs7.load_der_pkcs7_certificates(raw)
-    except (ValueError, TypeError, _CryptoUnsupported) as exc:
+    except (ValueError, TypeError, _CryptoUnsupported, x509.InvalidVersion) as exc:
+        # InvalidVersion (an X.509 version other than v1/v3) is no ValueError
         raise KeyLoadError(f"cannot load certificates: {exc}") from None
     if not certs:
         raise KeyLoadError("no certificate found")
