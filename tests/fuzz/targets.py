@@ -29,6 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from lxml import etree
 
 from xmppsec import _c14n
@@ -53,7 +56,13 @@ from xmppsec.e2e._mime import (
 )
 from xmppsec.errors import XmppSecError
 from xmppsec.jid import parse_jid
-from xmppsec.keys import PrivateKey, load_certificate, load_private_key
+from xmppsec.keys import (
+    ID_ON_XMPPADDR,
+    PrivateKey,
+    load_certificate,
+    load_private_key,
+    xmpp_addr_value,
+)
 from xmppsec.parser import parse
 from xmppsec.timestamps import TimestampClock
 from xmppsec.trust import TrustStore
@@ -743,6 +752,67 @@ def _e2e_run(data: bytes, seed: int) -> tuple[str, str | None]:
     return "ok", None
 
 
+# trust store (CA path) ---------------------------------------------------------------
+
+
+@functools.cache
+def _ca() -> _Ident:
+    return _ident("ca")
+
+
+@functools.cache
+def _trust_seeds() -> tuple[bytes, ...]:
+    return _stored("trust", _build_trust_seeds)
+
+
+def _build_trust_seeds() -> tuple[bytes, ...]:
+    ca = _ca()
+    leaf_key = _ident("juliet").key
+    out = []
+    for san in (
+        [x509.OtherName(ID_ON_XMPPADDR, xmpp_addr_value(JULIET))],
+        [x509.OtherName(ID_ON_XMPPADDR, xmpp_addr_value(JULIET)), x509.DNSName("capulet.net")],
+    ):
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, JULIET)]))
+            .issuer_name(ca.cert.subject)
+            .public_key(leaf_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(NOW - dt.timedelta(days=1))
+            .not_valid_after(NOW + dt.timedelta(days=3000))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(
+                    ca.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+                ),
+                False,
+            )
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
+            .add_extension(x509.SubjectAlternativeName(san), critical=False)
+            .sign(ca.key, hashes.SHA256())
+        )
+        out.append(cert.public_bytes(Encoding.DER))
+    return tuple(out)
+
+
+@functools.cache
+def _ca_trust() -> TrustStore:
+    return TrustStore().with_ca_bundle([_ca().cert])
+
+
+def _trust_run(data: bytes, seed: int) -> tuple[str, str | None]:
+    """A certificate presented for Juliet against a CA bundle: loaded with the library's
+    loader, then chain-validated. Oracle: accepted only with the original TBSCertificate
+    (anything else would be a certificate the CA never signed)."""
+    cert = load_certificate(data)
+    got = _ca_trust().resolve(JULIET, [cert], now=NOW)
+    original = x509.load_der_x509_certificate(_trust_seeds()[seed])
+    if got.tbs_certificate_bytes != original.tbs_certificate_bytes:
+        return "ok", "a certificate the CA did not sign was accepted"
+    return "ok", None
+
+
 def _safe(mutate: Callable[[int, Sequence[Op]], bytes]) -> Callable[[int, Sequence[Op]], bytes]:
     # A mutation the harness cannot apply (e.g. the layer it targets no longer parses)
     # falls back to the unmutated seed's byte mutations: the harness never crashes itself.
@@ -800,6 +870,13 @@ TARGETS: dict[str, Target] = {
             _cms_seeds,
             lambda s, ops: mutate_bytes(_cms_seeds()[s], ops),
             _cms_run,
+        ),
+        Target(
+            "trust",
+            "TrustStore.resolve (CA bundle) on mutated DER certificates",
+            _trust_seeds,
+            lambda s, ops: mutate_bytes(_trust_seeds()[s], ops),
+            _trust_run,
         ),
         Target(
             "open_stanza",
