@@ -159,6 +159,11 @@ def _is_stanza(el: etree._Element) -> bool:
     return name in _STANZA_NAMES and ns in _STANZA_NS
 
 
+def _is_mam(stanza: etree._Element) -> bool:
+    # XEP-0313 protocol around the results (query, fin): archive plumbing, not content.
+    return any(_local(c.tag)[0].startswith("urn:xmpp:mam:") for c in stanza)
+
+
 def _detach(el: etree._Element) -> bytes:
     # A deep copy keeps the element's own namespace declarations and the inherited ones its
     # subtree uses, and drops the stream's others (xmlns:stream): the bytes the sender signed.
@@ -230,7 +235,7 @@ def iter_stanzas(source: IO[bytes], *, counter: list[int] | None = None) -> Iter
             if oversize:
                 yield ArchiveStanza(index, b"", "stream", problem="item over the element limit")
                 index += 1
-            elif _is_stanza(el) and el.find(f".//{_FORWARD}") is None:
+            elif _is_stanza(el) and el.find(f".//{_FORWARD}") is None and not _is_mam(el):
                 yield ArchiveStanza(index, _detach(el), "stream")
                 index += 1
             else:

@@ -115,7 +115,7 @@ def generate(
     """Write ``out_dir/archive.xml`` (``count`` signed stanzas) and ``out_dir/cert.pem``."""
     from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
 
-    ident = generate_identity(JID, algorithm)  # type: ignore[arg-type]  # CLI-checked name
+    ident = generate_identity(JID, algorithm)
     key_pem = ident.private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     cert_pem = ident.certificate.public_bytes(Encoding.PEM)
     out_dir.mkdir(parents=True, exist_ok=True)
