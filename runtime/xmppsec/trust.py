@@ -357,7 +357,9 @@ class TrustStore:
                 others = [c for c in presented if c is not leaf]
                 try:
                     self._verifier(when).verify(leaf, others)
-                except VerificationError as exc:
+                except (VerificationError, ValueError) as exc:
+                    # ValueError: cryptography parses some fields (e.g. the subject) only
+                    # while building the path (found by tests/fuzz, trust/s*.bin)
                     raise UntrustedKey(
                         f"certificate for {key} does not chain to a trusted CA: {exc}"
                     ) from None
