@@ -24,10 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cryptography.utils import CryptographyDeprecationWarning
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
@@ -246,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--_atheris-child", dest="child", help=argparse.SUPPRESS)
     ap.add_argument("--_stats", dest="stats", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    # mutated certificates trip cryptography's deprecation warnings by the thousand
+    warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
     if args.child:
         _atheris_child(args.child, int(args.seconds), args.stats, not args.no_save)
         return 0
