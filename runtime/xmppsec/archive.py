@@ -442,6 +442,13 @@ def verify_archive_cli(args: Any) -> int:
     """
     from dataclasses import replace
 
+    if getattr(args, "replay_db", None):
+        print("xmppsec: error: --replay-db does not apply to --archive", file=sys.stderr)
+        return 2
+    jobs = getattr(args, "jobs", None)
+    if jobs is not None and jobs < 1:
+        print("xmppsec: error: --jobs must be at least 1", file=sys.stderr)
+        return 2
     try:
         pins = _pins_from(list(getattr(args, "trust", None) or []))
         now = parse_rfc3339(args.now) if getattr(args, "now", None) else None
@@ -472,9 +479,7 @@ def verify_archive_cli(args: Any) -> int:
         print(f"xmppsec: error: cannot write {report_path}: {exc.strerror}", file=sys.stderr)
         return 2
     try:
-        summary = verify_archive(
-            args.archive, config, out, jobs=getattr(args, "jobs", None), progress=bar
-        )
+        summary = verify_archive(args.archive, config, out, jobs=jobs, progress=bar)
     except OSError as exc:
         print(f"xmppsec: error: cannot read {args.archive}: {exc.strerror}", file=sys.stderr)
         return 2

@@ -1,0 +1,118 @@
+"""Bulk verification benchmark.
+
+``python -m tests.bench.archive_bench ARCHIVE --trust CERT [--jobs 1 2] [--json FILE]``
+runs the archive verification (the code behind ``xmppsec verify --archive``) once per
+``--jobs`` value under ``/usr/bin/time -v`` and reports wall time, stanzas per second, peak
+RSS (the largest process: the reader or a worker) and the speed-up over the first value.
+``python -m tests.bench.archive_bench verify ARCHIVE ...`` is the single run itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from xmppsec.archive import verify_archive_cli
+
+__all__ = ["main"]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _verify(argv: list[str]) -> int:
+    # The same arguments as `xmppsec verify --archive` (see docs/performance.md).
+    ap = argparse.ArgumentParser(prog="archive_bench verify")
+    ap.add_argument("archive")
+    ap.add_argument("--report")
+    ap.add_argument("--jobs", type=int)
+    ap.add_argument("--trust", action="append", default=[])
+    ap.add_argument("--profile", default="auto")
+    ap.add_argument("--now")
+    return verify_archive_cli(ap.parse_args(argv))
+
+
+def _run(archive: str, trust: str, jobs: int, report: str) -> dict[str, float | int | str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(str(ROOT / p) for p in ("runtime", "generated", "codegen"))
+    env["PYTHONPATH"] += os.pathsep + str(ROOT)
+    cmd = [
+        "/usr/bin/time",
+        "-v",
+        sys.executable,
+        "-m",
+        "tests.bench.archive_bench",
+        "verify",
+        archive,
+        "--trust",
+        trust,
+        "--jobs",
+        str(jobs),
+        "--report",
+        report,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    err = proc.stderr
+
+    def grab(pattern: str) -> str:
+        m = re.search(pattern, err)
+        return m.group(1) if m else ""
+
+    wall = grab(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([0-9:.]+)")
+    parts = [float(p) for p in wall.split(":")] if wall else [0.0]
+    seconds = sum(p * 60**i for i, p in enumerate(reversed(parts)))
+    summary = grab(r"(\d+ stanzas: .*)")
+    stanzas = int(summary.split()[0]) if summary else 0
+    return {
+        "jobs": jobs,
+        "exit": proc.returncode,
+        "wall_s": seconds,
+        "stanzas": stanzas,
+        "stanzas_per_s": stanzas / seconds if seconds else 0.0,
+        "peak_rss_mb": int(grab(r"Maximum resident set size \(kbytes\): (\d+)") or 0) / 1024,
+        "user_s": float(grab(r"User time \(seconds\): ([0-9.]+)") or 0),
+        "system_s": float(grab(r"System time \(seconds\): ([0-9.]+)") or 0),
+        "summary": summary,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "verify":
+        return _verify(argv[1:])
+    ap = argparse.ArgumentParser(prog="python -m tests.bench.archive_bench")
+    ap.add_argument("archive")
+    ap.add_argument("--trust", required=True)
+    ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--report-dir", default="/tmp")
+    ap.add_argument("--json", metavar="FILE")
+    args = ap.parse_args(argv)
+    size = Path(args.archive).stat().st_size
+    runs = []
+    for jobs in args.jobs:
+        report = str(Path(args.report_dir) / f"archive-report-j{jobs}.jsonl")
+        r = _run(args.archive, args.trust, jobs, report)
+        runs.append(r)
+        base = runs[0]["wall_s"]
+        speedup = float(base) / float(r["wall_s"]) if r["wall_s"] else 0.0
+        r["speedup"] = speedup
+        print(
+            f"jobs={jobs}: {r['stanzas']} stanzas in {r['wall_s']:.1f} s = "
+            f"{r['stanzas_per_s']:,.0f}/s, peak RSS {r['peak_rss_mb']:.0f} MB, "
+            f"speed-up {speedup:.2f}× (exit {r['exit']}; {r['summary']})",
+            flush=True,
+        )
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps({"archive_bytes": size, "cpu_count": os.cpu_count(), "runs": runs}, indent=1)
+            + "\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
