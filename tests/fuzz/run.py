@@ -89,14 +89,13 @@ def _record(stats: Stats, target: Target, case: Case, save: bool) -> float:
     from .targets import execute, save_finding
 
     out = execute(target, case)
-    size = len(target.render(case)) if out.seconds > stats.max_call else 0
     stats.executions += 1
     stats.verdicts[out.verdict] += 1
+    stats.max_input_bytes = max(stats.max_input_bytes, out.size)
     if out.seconds > stats.max_call:
         stats.max_call = out.seconds
-        stats.max_call_bytes = size
+        stats.max_call_bytes = out.size
     if out.finding is not None:
-        stats.max_input_bytes = max(stats.max_input_bytes, len(out.finding.data))
         stats.findings.append(out.finding)
         if save:
             path = str(save_finding(out.finding))
@@ -222,7 +221,8 @@ def _print(result: dict[str, Any]) -> None:
         f"{result['target']:<14} executions {result.get('executions', 0):>7}  "
         f"in {result.get('seconds', 0):7.1f} s  "
         f"max/call {result.get('max_call', 0) * 1000:8.1f} ms "
-        f"({result.get('max_call_bytes', 0)} B)  findings {len(result.get('findings', []))}"
+        f"({result.get('max_call_bytes', 0)} B)  largest input {result.get('max_input_bytes', 0)} B"
+        f"  findings {len(result.get('findings', []))}"
     )
     if verdicts:
         print(f"{'':<14} verdicts: {verdicts}")

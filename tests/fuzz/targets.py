@@ -119,6 +119,8 @@ class Outcome:
     verdict: str
     """What the call returned: ``ok``/``valid`` or the XmppSecError class name."""
     finding: Finding | None
+    size: int = 0
+    """Length of the input, in bytes."""
 
 
 # -- fixed identities ----------------------------------------------------------------------
@@ -220,7 +222,7 @@ TAG_NAMES: tuple[str, ...] = (
 )
 
 BYTE_OPS = 7
-XML_OPS = 8
+XML_OPS = 9
 LINE_OPS = 3
 
 
@@ -303,6 +305,11 @@ def _xml_op(data: bytes, op: int, a: int, b: int, blob: bytes) -> bytes:
             parent.insert(i, other)
     elif kind == 7:  # rename (tag or namespace)
         el.tag = TAG_NAMES[b % len(TAG_NAMES)]
+    elif kind == 8 and parent is not None:  # many copies: inputs up to ~64 KB and a bit beyond
+        room = (80_000 - len(data)) // max(1, len(etree.tostring(el)))
+        for _ in range(max(0, min(b % 1500, room))):
+            clone = copy.deepcopy(el)
+            parent.insert(parent.index(el), clone)
     else:
         return _byte_op(data, op, a, b, blob)
     return etree.tostring(root)
@@ -394,7 +401,7 @@ def run_input(target: Target, data: bytes, seed: int) -> Outcome:
     finding = None
     if problem is not None:
         finding = Finding(target.name, kind, problem, data, seed, seconds)
-    return Outcome(seconds, verdict, finding)
+    return Outcome(seconds, verdict, finding, len(data))
 
 
 def save_finding(finding: Finding, directory: Path = VECTORS) -> Path:
