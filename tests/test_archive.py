@@ -128,7 +128,7 @@ def test_stream_dump_verifies_each_stanza_and_reports_the_tampered_one(
     assert [r["valid"] for r in records] == [i != 5 for i in range(12)]
     assert str(records[5]["error"]).startswith("DigestMismatch")
     assert all(r["source"] == "stream" for r in records)
-    assert (summary.stanzas, summary.valid, summary.rejected, summary.skipped) == (12, 11, 1, 1)
+    assert (summary.stanzas, summary.valid, summary.rejected, summary.skipped) == (12, 11, 1, 0)
 
 
 def test_stream_without_now_judges_timestamps_strictly(
@@ -188,7 +188,7 @@ def test_doctype_and_malformed_archives_are_refused(tmp_path: Path, juliet: Iden
         run(broken, config(juliet), jobs=1)
 
 
-def test_an_oversize_item_is_dropped_and_reported(
+def test_an_oversize_stanza_is_rejected_and_reading_goes_on(
     tmp_path: Path, juliet: Identity, signed: list[bytes]
 ) -> None:
     huge = b"<message xmlns='jabber:client'>" + b"<x/>" * 25_000 + b"</message>"
@@ -197,6 +197,35 @@ def test_an_oversize_item_is_dropped_and_reported(
     records, _ = run(path, config(juliet), jobs=1)
     assert records[0]["valid"] is False and "LimitExceeded" in str(records[0]["error"])
     assert records[1]["valid"] is True
+
+
+def test_results_inside_unknown_elements_and_at_top_level(
+    tmp_path: Path, juliet: Identity, signed: list[bytes]
+) -> None:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    fwd = (
+        f"<result xmlns='urn:xmpp:mam:2' id='r%d'><forwarded xmlns='urn:xmpp:forward:0'>"
+        f"<delay xmlns='urn:xmpp:delay' stamp='{stamp}'/>"
+    ).encode()
+    doc = (
+        b"<export><batch>"
+        + fwd % 0
+        + signed[0]
+        + b"</forwarded></result></batch>"
+        + fwd % 1
+        + signed[1]
+        + b"</forwarded></result>"
+        + signed[2].replace(b' xmlns="jabber:client"', b" xmlns='jabber:client'", 1)
+        + b"</export>"
+    )
+    path = tmp_path / "mixed.xml"
+    path.write_bytes(doc)
+    records, _ = run(path, config(juliet), jobs=1)
+    assert [(r["source"], r["id"], r["valid"]) for r in records] == [
+        ("mam", "m0", True),
+        ("mam", "m1", True),
+        ("stream", "m2", True),
+    ]
 
 
 def test_cli_exit_codes_and_report(tmp_path: Path, juliet: Identity, signed: list[bytes]) -> None:
