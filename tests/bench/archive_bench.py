@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from xmppsec.archive import verify_archive_cli
@@ -80,6 +82,28 @@ def _run(archive: str, trust: str, jobs: int, report: str) -> dict[str, float | 
     }
 
 
+def _burn(n: int) -> float:
+    t0 = time.perf_counter()
+    x = 0
+    for i in range(n):
+        x += i * i
+    return time.perf_counter() - t0
+
+
+def parallelism_probe(jobs: int = 2, n: int = 10_000_000) -> float:
+    """How many cores this process can actually use right now (on a shared machine other
+    jobs take some): ``jobs`` pure-Python burners in parallel vs one after the other."""
+    t0 = time.perf_counter()
+    for _ in range(jobs):
+        _burn(n)
+    serial = time.perf_counter() - t0
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        t0 = time.perf_counter()
+        pool.map(_burn, [n] * jobs)
+        parallel = time.perf_counter() - t0
+    return serial / parallel
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "verify":
@@ -93,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     size = Path(args.archive).stat().st_size
     runs = []
+    probe_before = parallelism_probe()
+    print(f"available parallelism (2 burners): {probe_before:.2f}×", flush=True)
     for jobs in args.jobs:
         report = str(Path(args.report_dir) / f"archive-report-j{jobs}.jsonl")
         r = _run(args.archive, args.trust, jobs, report)
@@ -106,11 +132,16 @@ def main(argv: list[str] | None = None) -> int:
             f"speed-up {speedup:.2f}× (exit {r['exit']}; {r['summary']})",
             flush=True,
         )
+    probe_after = parallelism_probe()
+    print(f"available parallelism (2 burners) after: {probe_after:.2f}×", flush=True)
     if args.json:
-        Path(args.json).write_text(
-            json.dumps({"archive_bytes": size, "cpu_count": os.cpu_count(), "runs": runs}, indent=1)
-            + "\n"
-        )
+        data = {
+            "archive_bytes": size,
+            "cpu_count": os.cpu_count(),
+            "parallelism_probe": [probe_before, probe_after],
+            "runs": runs,
+        }
+        Path(args.json).write_text(json.dumps(data, indent=1) + "\n")
     return 0
 
 
