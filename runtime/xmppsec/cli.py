@@ -132,6 +132,10 @@ def _profile(name: str) -> Profile:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
+    if args.archive is not None:
+        from .archive import verify_archive_cli
+
+        return verify_archive_cli(args)
     now: datetime | None = None
     if args.now is not None:
         try:
@@ -240,6 +244,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--legacy", action="store_true", help="accept SHA-1 and DSA")
     p.add_argument("--json", action="store_true", help="print a JSON report on stdout")
     p.add_argument("--in", dest="infile", metavar="FILE", help="stanza (default: stdin)")
+    p.add_argument(
+        "--archive",
+        metavar="FILE",
+        help="verify every stanza of an XML stream dump or MAM export (streamed, all cores)",
+    )
+    p.add_argument(
+        "--report", metavar="FILE", help="--archive: JSON-lines report (default: stdout)"
+    )
+    p.add_argument(
+        "--jobs", type=int, metavar="N", help="--archive: worker processes (default: all cores)"
+    )
     p.set_defaults(handler=_cmd_verify)
 
     p = sub.add_parser("validate", help="validate a stanza against the xmppsec schemas")
