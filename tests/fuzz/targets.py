@@ -18,6 +18,7 @@ The same cases drive hypothesis (structured strategies) and atheris (bytes decod
 
 from __future__ import annotations
 
+import base64
 import collections
 import copy
 import datetime as dt
@@ -820,6 +821,71 @@ def _trust_run(data: bytes, seed: int) -> tuple[str, str | None]:
     return "ok", None
 
 
+# KeyInfo certificates against a CA bundle ---------------------------------------------
+
+
+@functools.cache
+def _keyinfo_seeds() -> tuple[bytes, ...]:
+    return _stored("dsig-keyinfo", _build_keyinfo_seeds)
+
+
+def _build_keyinfo_seeds() -> tuple[bytes, ...]:
+    leaf = x509.load_der_x509_certificate(_trust_seeds()[0])
+    clock = TimestampClock(lambda: NOW)
+    return tuple(
+        Signer(
+            _ident("juliet").key,
+            signer=JULIET,
+            certificate=leaf,
+            profile=prof,
+            clock=clock,
+            include_certificate=True,
+        ).sign(_STANZAS[0])
+        for prof in (SPEC, ROBUST)
+    )
+
+
+def _keyinfo_mutate(seed: int, ops: Sequence[Op]) -> bytes:
+    """Mutate the DER of the KeyInfo certificate (re-encoded as base64), or the stanza."""
+    signed = _keyinfo_seeds()[seed]
+    if ops and ops[0][0] % 4 == 0:
+        return mutate_xml(signed, ops)
+    root = parse(signed)
+    el = root.find(f"{{{NS.DS}}}Signature/{{{NS.DS}}}KeyInfo/{{{NS.DS}}}X509Data/{{{NS.DS}}}X509Certificate")
+    assert el is not None and el.text is not None
+    der = base64.b64decode(el.text)
+    el.text = base64.b64encode(mutate_bytes(der, ops)).decode("ascii")
+    return etree.tostring(root)
+
+
+@functools.cache
+def _ca_verifier() -> Verifier:
+    return Verifier(_ca_trust(), clock=lambda: NOW)
+
+
+def _keyinfo_run(data: bytes, seed: int) -> tuple[str, str | None]:
+    """Verifier.check with a CA-bundle trust store (no pin): the certificate in KeyInfo is
+    chain-validated. Oracle as for the dsig targets."""
+    profile = SPEC.name if seed == 0 else ROBUST.name
+    result = _ca_verifier().check(data, now=NOW)
+    if not result.valid:
+        return type(result.error).__name__, None
+    ref = _ca_verifier().check(_keyinfo_seeds()[seed], now=NOW)
+    assert ref.valid, ref.error
+    got, want = _signed(result, profile), _signed(ref, profile)
+    if (
+        got.stanza != want.stanza
+        or got.attributes != want.attributes
+        or got.children - want.children
+        or got.signatures - want.signatures
+        or result.signatures[0].certificate is None
+        or result.signatures[0].certificate.tbs_certificate_bytes
+        != x509.load_der_x509_certificate(_trust_seeds()[0]).tbs_certificate_bytes
+    ):
+        return "valid", "a mutated stanza or certificate verified"
+    return "valid", None
+
+
 def _safe(mutate: Callable[[int, Sequence[Op]], bytes]) -> Callable[[int, Sequence[Op]], bytes]:
     # A mutation the harness cannot apply (e.g. the layer it targets no longer parses)
     # falls back to the unmutated seed's byte mutations: the harness never crashes itself.
@@ -884,6 +950,14 @@ TARGETS: dict[str, Target] = {
             _trust_seeds,
             lambda s, ops: mutate_bytes(_trust_seeds()[s], ops),
             _trust_run,
+        ),
+        Target(
+            "verify_keyinfo",
+            "Verifier.check with a CA bundle on signed stanzas whose KeyInfo certificate is"
+            " mutated (DER)",
+            _keyinfo_seeds,
+            _keyinfo_mutate,
+            _keyinfo_run,
         ),
         Target(
             "open_stanza",
