@@ -37,6 +37,7 @@ from lxml import etree
 
 from xmppsec import _c14n
 from xmppsec.algorithms import NS
+from xmppsec.bindings import jabber_client as jc
 from xmppsec.dsig import ROBUST, SPEC, Policy, Signer, VerificationResult, Verifier
 from xmppsec.e2e import (
     OpenedStanza,
@@ -65,6 +66,7 @@ from xmppsec.keys import (
     xmpp_addr_value,
 )
 from xmppsec.parser import parse
+from xmppsec.schema import to_binding, validate
 from xmppsec.timestamps import TimestampClock
 from xmppsec.trust import TrustStore
 
@@ -886,6 +888,23 @@ def _keyinfo_run(data: bytes, seed: int) -> tuple[str, str | None]:
     return "valid", None
 
 
+# schema validation and binding --------------------------------------------------------
+
+
+@functools.cache
+def _schema_seeds() -> tuple[bytes, ...]:
+    return (*_STANZAS, *_dsig_seeds(SPEC.name), *_dsig_seeds(ROBUST.name)[:3])
+
+
+def _schema_run(data: bytes, seed: int) -> tuple[str, str | None]:
+    """xmppsec.schema.validate, then (when valid) binding into the generated dataclass."""
+    root = validate(data)
+    kind = etree.QName(root).localname
+    cls: type[object] = {"message": jc.Message, "presence": jc.Presence, "iq": jc.Iq}[kind]
+    to_binding(root, cls)
+    return "ok", None
+
+
 def _safe(mutate: Callable[[int, Sequence[Op]], bytes]) -> Callable[[int, Sequence[Op]], bytes]:
     # A mutation the harness cannot apply (e.g. the layer it targets no longer parses)
     # falls back to the unmutated seed's byte mutations: the harness never crashes itself.
@@ -929,6 +948,13 @@ TARGETS: dict[str, Target] = {
             lambda: _dsig_seeds(SPEC.name),
             lambda s, ops: mutate_xml(_dsig_seeds(SPEC.name)[s], ops),
             _dsig_run_for(SPEC.name, optimistic=True),
+        ),
+        Target(
+            "schema",
+            "xmppsec.schema.validate and to_binding on mutated stanzas",
+            _schema_seeds,
+            lambda s, ops: mutate_xml(_schema_seeds()[s], ops),
+            _schema_run,
         ),
         Target(
             "cpim",
