@@ -905,6 +905,55 @@ def _schema_run(data: bytes, seed: int) -> tuple[str, str | None]:
     return "ok", None
 
 
+# open_stanza with a hostile, trusted sender -------------------------------------------
+
+_E2E_PRESENCE = (
+    b"<presence xmlns='jabber:client' from='juliet@capulet.net/balcony' "
+    b"to='romeo@montague.net'><status xml:lang='en'>on the balcony</status></presence>"
+)
+_HOSTILE_KINDS = ("message", "iq", "presence")
+
+
+@functools.cache
+def _cpim_objects() -> tuple[bytes, ...]:
+    """The signed CPIM objects of a message (text/plain), an iq (application/xmpp+xml) and
+    a directed presence (PIDF), as a sender builds them."""
+    j = _ident("juliet")
+    out = []
+    for stanza in (_E2E_MESSAGE, _E2E_IQ, _E2E_PRESENCE):
+        sealed = seal_stanza(stanza, key=j.key, certificate=j.cert, encrypt=False, now=NOW)
+        ms = parse_multipart_signed(parse_entity(e2e_entity(find_e2e(parse(sealed)))))
+        out.append(ms.signed_part)
+    return tuple(out)
+
+
+def _hostile_mutate(seed: int, ops: Sequence[Op]) -> bytes:
+    """Juliet herself sends a malformed CPIM object or inner document, properly signed and
+    encrypted to Romeo: what is checked after decryption and signature verification."""
+    cpim = _cpim_objects()[seed]
+    if ops and ops[0][0] % 2:
+        head, sep, content = cpim.rpartition(b"\r\n\r\n")
+        cpim = head + sep + (mutate_xml(content, ops) if seed else mutate_lines(content, ops))
+    else:
+        cpim = mutate_lines(cpim, ops)
+    j, r = _ident("juliet"), _ident("romeo")
+    sig = _cms.sign(cpim, j.key, j.cert, detached=True, signing_time=NOW)
+    entity = build_multipart_signed(cpim, sig, digest="sha256")
+    envelope = build_pkcs7_mime(_envelope.encrypt(entity, [r.cert]), smime_type="enveloped-data")
+    attrs = {"from": "juliet@capulet.net/balcony", "to": "romeo@montague.net/orchard"}
+    if seed == 1:
+        attrs.update(type="get", id="v1")
+    out = new_stanza(_HOSTILE_KINDS[seed], attrs)
+    make_e2e(out, envelope)
+    return serialize(out)
+
+
+def _hostile_run(data: bytes, seed: int) -> tuple[str, str | None]:
+    r = _ident("romeo")
+    open_stanza(data, trust=_trust(), key=r.key, certificate=r.cert, now=NOW)
+    return "ok", None
+
+
 def _safe(mutate: Callable[[int, Sequence[Op]], bytes]) -> Callable[[int, Sequence[Op]], bytes]:
     # A mutation the harness cannot apply (e.g. the layer it targets no longer parses)
     # falls back to the unmutated seed's byte mutations: the harness never crashes itself.
@@ -976,6 +1025,14 @@ TARGETS: dict[str, Target] = {
             _trust_seeds,
             lambda s, ops: mutate_bytes(_trust_seeds()[s], ops),
             _trust_run,
+        ),
+        Target(
+            "open_hostile",
+            "xmppsec.e2e.open_stanza on malformed CPIM and inner content that the trusted"
+            " sender signed and encrypted properly",
+            _cpim_objects,
+            _safe(_hostile_mutate),
+            _hostile_run,
         ),
         Target(
             "verify_keyinfo",
