@@ -56,8 +56,8 @@ from xmppsec.e2e._mime import (
     parse_multipart_signed,
     pkcs7_mime_der,
 )
-from xmppsec.errors import XmppSecError
-from xmppsec.jid import parse_jid
+from xmppsec.errors import TimestampError, XmppSecError
+from xmppsec.jid import bare_jid, parse_jid
 from xmppsec.keys import (
     ID_ON_XMPPADDR,
     PrivateKey,
@@ -67,7 +67,13 @@ from xmppsec.keys import (
 )
 from xmppsec.parser import parse
 from xmppsec.schema import to_binding, validate
-from xmppsec.timestamps import TimestampClock
+from xmppsec.timestamps import (
+    TimestampClock,
+    check_window,
+    format_timestamp,
+    parse_rfc3339,
+    parse_timestamp,
+)
 from xmppsec.trust import TrustStore
 
 __all__ = [
@@ -954,6 +960,49 @@ def _hostile_run(data: bytes, seed: int) -> tuple[str, str | None]:
     return "ok", None
 
 
+# JIDs and timestamps -------------------------------------------------------------------
+
+_JID_SEEDS: tuple[bytes, ...] = (
+    b"juliet@capulet.net/balcony",
+    "Juliet@Capulet.NET/B\u00e4lcony \u2163".encode(),
+    b"romeo@xn--bcher-kva.example",
+    "\u0130stanbul@b\u00fccher.example/r@s/t".encode(),
+    b"[2001:db8::1]",
+    b"capulet.net.",
+    b"a" * 1023 + b"@capulet.net",
+)
+_TIME_SEEDS: tuple[bytes, ...] = (
+    b"2026-06-01T12:00:00.000Z",
+    b"2026-06-01T12:00:00.123456789+05:30",
+    b"1999-12-31t23:59:60z",
+    b"0001-01-01T00:00:00-00:01",
+)
+
+
+def _jid_run(data: bytes, seed: int) -> tuple[str, str | None]:
+    text = data.decode("utf-8", "replace")
+    jid = parse_jid(text)
+    if parse_jid(str(jid)) != jid:  # preparation is idempotent (RFC 7622 §3)
+        return "ok", f"{text!r} -> {jid} does not round-trip"
+    bare_jid(text)
+    return "ok", None
+
+
+def _time_run(data: bytes, seed: int) -> tuple[str, str | None]:
+    text = data.decode("utf-8", "replace")
+    verdict = "format"
+    try:
+        t = parse_timestamp(text)
+        if format_timestamp(t) != text:
+            return "ok", f"{text!r} parses but formats as {format_timestamp(t)!r}"
+        verdict = "ok"
+    except TimestampError:
+        pass
+    t = parse_rfc3339(text)
+    check_window(t, NOW)
+    return verdict, None
+
+
 def _safe(mutate: Callable[[int, Sequence[Op]], bytes]) -> Callable[[int, Sequence[Op]], bytes]:
     # A mutation the harness cannot apply (e.g. the layer it targets no longer parses)
     # falls back to the unmutated seed's byte mutations: the harness never crashes itself.
@@ -1004,6 +1053,20 @@ TARGETS: dict[str, Target] = {
             _schema_seeds,
             lambda s, ops: mutate_xml(_schema_seeds()[s], ops),
             _schema_run,
+        ),
+        Target(
+            "jid",
+            "xmppsec.jid.parse_jid / bare_jid (RFC 7622) on mutated JIDs",
+            lambda: _JID_SEEDS,
+            lambda s, ops: mutate_bytes(_JID_SEEDS[s], ops),
+            _jid_run,
+        ),
+        Target(
+            "timestamps",
+            "xmppsec.timestamps parse_timestamp / parse_rfc3339 / check_window",
+            lambda: _TIME_SEEDS,
+            lambda s, ops: mutate_bytes(_TIME_SEEDS[s], ops),
+            _time_run,
         ),
         Target(
             "cpim",
