@@ -33,7 +33,8 @@ def test_unmutated_seeds_pass_the_oracle(name: str) -> None:
     for i in range(len(target.seeds())):
         out = execute(target, Case(i, ()))
         assert out.finding is None, out.finding
-        assert out.verdict in ("ok", "valid"), (i, out.verdict)
+        if target.valid_seeds:
+            assert out.verdict in ("ok", "valid"), (i, out.verdict)
 
 
 def _vectors() -> list[Path]:

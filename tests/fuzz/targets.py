@@ -375,6 +375,8 @@ class Target:
     """(seed index, ops) -> the input of the function under test."""
     run: Callable[[bytes, int], tuple[str, str | None]]
     """(input, seed index) -> (verdict, semantic problem or None); may raise."""
+    valid_seeds: bool = True
+    """Every seed is a valid input (some seed lists mix in invalid ones on purpose)."""
 
     def render(self, case: Case) -> bytes:
         return self.mutate(case.seed % len(self.seeds()), case.ops)
@@ -1060,6 +1062,7 @@ TARGETS: dict[str, Target] = {
             lambda: _JID_SEEDS,
             lambda s, ops: mutate_bytes(_JID_SEEDS[s], ops),
             _jid_run,
+            valid_seeds=False,
         ),
         Target(
             "timestamps",
@@ -1067,6 +1070,7 @@ TARGETS: dict[str, Target] = {
             lambda: _TIME_SEEDS,
             lambda s, ops: mutate_bytes(_TIME_SEEDS[s], ops),
             _time_run,
+            valid_seeds=False,
         ),
         Target(
             "cpim",
