@@ -285,3 +285,16 @@ def test_memory_stays_constant(tmp_path: Path) -> None:
         peaks.append(int(out.stdout.strip()))
     # 28 MB more input; a tree kept in memory would add far more than that.
     assert peaks[1] - peaks[0] < 8_000, peaks  # KiB
+
+
+def test_progress_bar_draws_one_line() -> None:
+    from xmppsec.archive import _Bar
+
+    out = io.StringIO()
+    bar = _Bar(out)
+    bar(500, 250, 1000)
+    bar(1000, 1000, 1000)
+    bar.close()
+    text = out.getvalue()
+    assert text.count("\r") == 2 and text.endswith("\n")
+    assert " 25.0% 500 stanzas" in text and "100.0% 1,000 stanzas" in text
