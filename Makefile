@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # Debian packages the test suite drives for real (interop with xmlsec1 and openssl).
 APT_PACKAGES := xmlsec1 openssl
 
-.PHONY: demo test system-deps venv check-codegen lint typecheck docs pytest bench clean
+.PHONY: demo test system-deps venv check-codegen lint typecheck docs pytest bench fuzz clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,16 @@ pytest: venv
 	$(VENV)/bin/pytest -p no:cacheprovider
 
 test: system-deps venv check-codegen lint typecheck docs pytest
+
+# Fuzzing for a time budget per target (docs/fuzzing.md); the suite runs a short pass itself.
+FUZZ_SECONDS ?= 60
+FUZZ_ENGINE ?= hypothesis
+fuzz: venv
+	$(PY) -m tests.fuzz.run --seconds $(FUZZ_SECONDS) --engine $(FUZZ_ENGINE)
+
+# Benchmark side by side with the primitives, signxml and xmlsec (docs/performance.md).
+bench: venv
+	$(PY) -m tests.bench.run --out .tmp/bench
 
 clean:
 	rm -rf $(VENV) .tmp .mypy_cache .ruff_cache .pytest_cache dist build
