@@ -20,6 +20,10 @@ __all__ = ["ejabberd", "prosody", "unavailable", "xmpp_server"]
 
 SERVER_NAMES = ("prosody", "ejabberd")
 
+# What the session's servers did, for the terminal summary (pytest_plugin.py): CI output shows
+# that both servers really ran.
+LIFECYCLE: list[str] = []
+
 
 def unavailable(reason: str, environ: Mapping[str, str] = os.environ) -> None:
     """Fail under CI=true (a missing server must not pass silently), otherwise skip."""
@@ -38,13 +42,38 @@ def _serve(
         raise  # unreachable: unavailable() always raises
     except ServerError as exc:
         pytest.fail(f"{name} did not start: {exc}", pytrace=False)
+    LIFECYCLE.append(
+        f"{name} started on {server.host}:{server.port} in {server.started_in:.1f} s"
+        f" ({_version(name)})"
+    )
     try:
         yield server
     finally:
         server.stop()
         left = server.leftovers()
+        LIFECYCLE.append(
+            f"{name} stopped in {server.stopped_in:.1f} s"
+            + (f", LEFT {', '.join(left)}" if left else ", no process or listener left")
+        )
         if left:
             pytest.fail(f"{name} left {', '.join(left)} after stop", pytrace=False)
+
+
+def _version(package: str) -> str:
+    """The installed Debian package version (what the tests ran against)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Version}", package],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except OSError:
+        return "version unknown"
+    return f"Debian {package} {out.stdout.strip()}" if out.returncode == 0 else "version unknown"
 
 
 @pytest.fixture(scope="session")
