@@ -279,8 +279,8 @@ def test_max_chain_length_in_the_trust_store(dsig_ca: CA) -> None:
 
 
 def test_max_chain_length_in_cms_signed_data() -> None:
-    """SignedData certificates: at most _cms.MAX_CERTIFICATES (a module constant, not
-    configurable), checked while parsing, before any signature work."""
+    """SignedData certificates: at most Limits.max_chain_length (default
+    _cms.MAX_CERTIFICATES = 8), checked while parsing, before any signature work."""
     ident = identity(JULIET)
     n = _cms.MAX_CERTIFICATES
 
@@ -304,3 +304,27 @@ def test_limits_hold_whatever_the_profile() -> None:
     assert_limit(Limits(max_elements=n), broken, "max_elements")
     v, _ = recording(Limits(max_elements=n + 1))
     assert isinstance(v.check(broken, now=NOW).error, SignatureSchemaError)
+
+
+def test_max_chain_length_in_open_stanza_is_configurable() -> None:
+    """open_stanza(limits=...) caps the certificates a SignedData may carry (sign-only here:
+    after decryption every failure is the one opaque DecryptionError)."""
+    from xmppsec.e2e import open_stanza, seal_stanza
+    from xmppsec.trust import TrustStore
+
+    juliet, romeo = identity(JULIET), identity("romeo@montague.net")
+    sealed = seal_stanza(
+        b"<message xmlns='jabber:client' from='juliet@capulet.net/balcony' "
+        b"to='romeo@montague.net' id='l1'><body>hi</body></message>",
+        key=juliet.private_key,
+        certificate=juliet.certificate,
+        recipients=[romeo.certificate],
+        encrypt=False,
+        include_certificate=True,
+        now=NOW,
+    )
+    trust = TrustStore().pin(JULIET, juliet.certificate)
+    assert open_stanza(sealed, trust=trust, now=NOW).signer == JULIET
+    with pytest.raises(LimitExceeded) as exc:
+        open_stanza(sealed, trust=trust, now=NOW, limits=Limits(max_chain_length=0))
+    assert exc.value.limit == "max_chain_length" and exc.value.maximum == 0

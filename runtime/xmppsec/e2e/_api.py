@@ -40,7 +40,7 @@ from xmppsec.errors import (
 )
 from xmppsec.jid import bare_jid
 from xmppsec.keys import xmpp_addrs
-from xmppsec.parser import parse
+from xmppsec.parser import DEFAULT_LIMITS, Limits, parse
 from xmppsec.replay import ReplayStore
 from xmppsec.schema import validate, validate_document
 from xmppsec.timestamps import TimestampClock, check_window
@@ -246,10 +246,19 @@ def seal_stanza(
     )
     entity = cpim.raw
     if sign:
-        sig = _cms.sign(
-            entity, key, certificate, digest=digest, pss=pss, detached=True,
-            signing_time=when,
-        ) if include_certificate else _sign_without_cert(entity, key, certificate, digest, pss)
+        sig = (
+            _cms.sign(
+                entity,
+                key,
+                certificate,
+                digest=digest,
+                pss=pss,
+                detached=True,
+                signing_time=when,
+            )
+            if include_certificate
+            else _sign_without_cert(entity, key, certificate, digest, pss)
+        )
         entity = build_multipart_signed(entity, sig, digest=digest)
     if encrypt:
         entity = build_pkcs7_mime(
@@ -265,24 +274,27 @@ def _sign_without_cert(
 ) -> bytes:
     # RFC 3923 §6.3: the certificate SHOULD be included at least every 5 minutes; callers
     # that track sessions may leave it out in between (the peer must have it pinned).
-    return _cms.sign(entity, key, certificate, digest=digest, pss=pss, detached=True,
-                     omit_certificates=True)
+    return _cms.sign(
+        entity, key, certificate, digest=digest, pss=pss, detached=True, omit_certificates=True
+    )
 
 
 # -- receiving ----------------------------------------------------------------------------
 
 
-def _signed_object(entity: MimeEntity) -> tuple[_cms.ParsedSignedData, bytes | None]:
+def _signed_object(
+    entity: MimeEntity, limits: Limits = DEFAULT_LIMITS
+) -> tuple[_cms.ParsedSignedData, bytes | None]:
     """The parsed SignedData of a multipart/signed (with the exact signed bytes) or an
     application/pkcs7-mime signed-data entity (content attached)."""
     media, _params = content_type_of(entity)
     if media == "multipart/signed":
         ms = parse_multipart_signed(entity)
-        return _cms.parse(ms.signature), ms.signed_part
+        return _cms.parse(ms.signature, max_certificates=limits.max_chain_length), ms.signed_part
     smime_type, der = pkcs7_mime_der(entity)
     if smime_type not in ("signed-data", ""):
         raise SMIMEFormatError(f"expected signed data, got smime-type {smime_type}")
-    return _cms.parse(der), None
+    return _cms.parse(der, max_certificates=limits.max_chain_length), None
 
 
 def open_stanza(
@@ -295,6 +307,7 @@ def open_stanza(
     now: datetime | None = None,
     allow_sha1: bool = False,
     allow_unsigned: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> OpenedStanza:
     """Decrypt and verify an RFC 3923 stanza; return the inner stanza or raise.
 
@@ -305,7 +318,7 @@ def open_stanza(
     Map any of them to a §7 condition with :func:`error_condition`.
     """
     when = _aware(now)
-    root = load_stanza(stanza)
+    root = load_stanza(stanza, limits)
     kind = stanza_kind(root)
     if root.get("type") == "error":
         raise StanzaSchemaError("an error stanza is not opened as an e2e object")
@@ -324,9 +337,10 @@ def open_stanza(
     entity = parse_entity(e2e_entity(e2e))
     media, params = content_type_of(entity)
     encrypted = False
-    if media in ("application/pkcs7-mime", "application/x-pkcs7-mime") and params.get(
-        "smime-type", ""
-    ).lower() == "enveloped-data":
+    if (
+        media in ("application/pkcs7-mime", "application/x-pkcs7-mime")
+        and params.get("smime-type", "").lower() == "enveloped-data"
+    ):
         if key is None or certificate is None:
             raise KeyLoadError("an encrypted e2e object needs the recipient key and cert")
         _smime_type, der = pkcs7_mime_der(entity)
@@ -349,7 +363,7 @@ def open_stanza(
         signed_bytes = entity.raw
     else:
         try:
-            parsed, detached = _signed_object(entity)
+            parsed, detached = _signed_object(entity, limits)
         except (SMIMEFormatError, LimitExceeded):
             if encrypted:
                 raise DecryptionError() from None  # no distinction after the key was used
@@ -358,8 +372,9 @@ def open_stanza(
         def select(presented: Sequence[x509.Certificate]) -> Sequence[x509.Certificate]:
             return trust.resolve_all(signer, presented, now=when)
 
-        info = _cms.verify_parsed(parsed, select_certificates=select,
-                                  detached_content=detached, allow_sha1=allow_sha1)
+        info = _cms.verify_parsed(
+            parsed, select_certificates=select, detached_content=detached, allow_sha1=allow_sha1
+        )
         names = {_bare_or_none(a) for a in xmpp_addrs(info.certificate)}
         if signer not in names:
             # RFC 3923 §6.3: the JID in the signer's certificate matches the stanza's from
@@ -375,7 +390,7 @@ def open_stanza(
     if replay is not None:
         token = info.signature if info is not None else hashlib.sha256(signed_bytes).digest()
         replay.check_and_record(signer, token, ts, now=when, window=REPLAY_WINDOW)
-    inner = _inner_stanza(root, kind, cpim, signer, to_bare)
+    inner = _inner_stanza(root, kind, cpim, signer, to_bare, limits)
     return OpenedStanza(
         stanza=inner,
         xml=serialize(inner),
@@ -398,7 +413,12 @@ def _bare_or_none(jid: str) -> str | None:
 
 
 def _inner_stanza(
-    outer: etree._Element, kind: str, cpim: CPIMMessage, signer: str, to_bare: str
+    outer: etree._Element,
+    kind: str,
+    cpim: CPIMMessage,
+    signer: str,
+    to_bare: str,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> etree._Element:
     media, params = content_type_of(cpim.content, error=CPIMFormatError)
     body = cpim.content.body
@@ -443,7 +463,7 @@ def _inner_stanza(
                 st.set("{http://www.w3.org/XML/1998/namespace}lang", lang)
         return validate(pres)
     if media == CT_XMPP:
-        wrapper = parse(body)  # RFC 6120 §11 restricted XML, limits: same parser as outside
+        wrapper = parse(body, limits)  # RFC 6120 §11 restricted XML, the caller's limits
         if wrapper.tag != f"{{{JABBER_CLIENT}}}xmpp":
             raise StanzaSchemaError("application/xmpp+xml root must be <xmpp/> in jabber:client")
         if (wrapper.text or "").strip() or wrapper.attrib:
@@ -475,4 +495,3 @@ def _strip_xml_decl(body: bytes) -> bytes:
             raise RestrictedXMLError("PIDF must be UTF-8")
         return body[end + 2 :].lstrip(b"\r\n\t ")
     return body
-

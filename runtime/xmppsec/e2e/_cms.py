@@ -52,7 +52,12 @@ SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519Pri
 # x509.InvalidVersion (an unknown certificate version) is no ValueError (found by
 # tests/fuzz, cms/s*.bin).
 _PARSE_ERRORS = (
-    ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    OverflowError,
     x509.InvalidVersion,
 )
 
@@ -99,8 +104,9 @@ def sign(
     """
     if digest not in _HASHES:
         raise UnsupportedAlgorithm(f"unsupported digest {digest!r}")
-    if not isinstance(private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-                      | ed25519.Ed25519PrivateKey):
+    if not isinstance(
+        private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+    ):
         raise KeyLoadError("CMS signing needs an RSA, EC or Ed25519 private key")
     if isinstance(private_key, ed25519.Ed25519PrivateKey):
         digest = "sha512"  # RFC 8419 §3.1: SHA-512 with id-Ed25519
@@ -127,9 +133,7 @@ def sign(
         [
             cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
             cms.CMSAttribute({"type": "signing_time", "values": [time_value]}),
-            cms.CMSAttribute(
-                {"type": "message_digest", "values": [_hash(digest, content)]}
-            ),
+            cms.CMSAttribute({"type": "message_digest", "values": [_hash(digest, content)]}),
         ]
     )
     to_sign: bytes = signed_attrs.dump()  # the DER SET OF, tag 0x31 (RFC 5652 §5.4)
@@ -180,10 +184,15 @@ def sign(
             "signature": signature,
         }
     )
-    certs = [] if omit_certificates else [acert] + [
-        ax509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
-        for c in extra_certificates
-    ]
+    certs = (
+        []
+        if omit_certificates
+        else [acert]
+        + [
+            ax509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
+            for c in extra_certificates
+        ]
+    )
     signed_data = cms.SignedData(
         {
             "version": "v1",
@@ -228,7 +237,7 @@ def _absent(value: Any) -> bool:
     return isinstance(value, core.Void)
 
 
-def parse(der: bytes) -> ParsedSignedData:
+def parse(der: bytes, *, max_certificates: int = MAX_CERTIFICATES) -> ParsedSignedData:
     """Check and parse a DER/BER ContentInfo(SignedData); SMIMEFormatError or
     LimitExceeded on any structural fault."""
     check_ber(der)
@@ -249,10 +258,12 @@ def parse(der: bytes) -> ParsedSignedData:
         certificates: list[x509.Certificate] = []
         certs_field = sd["certificates"]
         if not _absent(certs_field):
-            if len(certs_field) > MAX_CERTIFICATES:
+            if len(certs_field) > max_certificates:
                 raise LimitExceeded(
-                    "too many certificates in SignedData", limit="max_chain_length",
-                    value=len(certs_field), maximum=MAX_CERTIFICATES,
+                    "too many certificates in SignedData",
+                    limit="max_chain_length",
+                    value=len(certs_field),
+                    maximum=max_certificates,
                 )
             for choice in certs_field:
                 if choice.name == "certificate":
@@ -342,8 +353,7 @@ def _matches_sid(p: ParsedSignedData, cert: x509.Certificate) -> bool:
             if acert.serial_number != p.sid_serial:
                 return False
             # identical DER first; RFC 5280 §7.1 name comparison only when it differs
-            return bool(acert.issuer.dump() == p.sid_issuer.dump()
-                        or acert.issuer == p.sid_issuer)
+            return bool(acert.issuer.dump() == p.sid_issuer.dump() or acert.issuer == p.sid_issuer)
         ski = acert.key_identifier
         return ski is not None and bool(ski == p.sid_ski)
     except _PARSE_ERRORS:
@@ -386,8 +396,10 @@ def _verify_signature(p: ParsedSignedData, public_key: object) -> None:
             if not isinstance(public_key, rsa.RSAPublicKey):
                 raise InvalidSignature("RSA signature but the certificate key is not RSA")
             public_key.verify(
-                p.signature, p.attrs_der,
-                padding.PSS(mgf=padding.MGF1(hash_alg), salt_length=salt), hash_alg,
+                p.signature,
+                p.attrs_der,
+                padding.PSS(mgf=padding.MGF1(hash_alg), salt_length=salt),
+                hash_alg,
             )
         elif alg in _ECDSA:
             if _ECDSA[alg] != digest:
@@ -423,8 +435,12 @@ def verify(
     the content, the signature over the DER SET of signed attributes, algorithm allow-list
     (MD5 always and SHA-1 unless ``allow_sha1`` → UnsupportedAlgorithm), key strength.
     """
-    return verify_parsed(parse(der), select_certificates=select_certificates,
-                         detached_content=detached_content, allow_sha1=allow_sha1)
+    return verify_parsed(
+        parse(der),
+        select_certificates=select_certificates,
+        detached_content=detached_content,
+        allow_sha1=allow_sha1,
+    )
 
 
 def verify_parsed(
@@ -435,9 +451,9 @@ def verify_parsed(
     allow_sha1: bool = False,
 ) -> SignedDataInfo:
     """:func:`verify` on an object :func:`parse` already checked."""
-    if p.digest not in _HASHES or (p.digest in WEAK_DIGESTS and not (
-        allow_sha1 and p.digest == "sha1"
-    )):
+    if p.digest not in _HASHES or (
+        p.digest in WEAK_DIGESTS and not (allow_sha1 and p.digest == "sha1")
+    ):
         raise UnsupportedAlgorithm(f"digest algorithm {p.digest} is not allowed")
     if detached_content is not None and p.econtent is not None:
         raise SMIMEFormatError("SignedData carries content but detached content was given")

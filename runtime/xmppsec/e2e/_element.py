@@ -28,7 +28,7 @@ from xmppsec.errors import (
     XmppSecError,
 )
 from xmppsec.jid import parse_jid
-from xmppsec.parser import check_tree, parse
+from xmppsec.parser import DEFAULT_LIMITS, Limits, check_tree, parse
 
 from ._mime import content_type_of, parse_entity, to_crlf
 
@@ -64,13 +64,13 @@ def stanza_kind(root: etree._Element) -> str:
     return qn.localname
 
 
-def load_stanza(stanza: bytes | etree._Element) -> etree._Element:
+def load_stanza(stanza: bytes | etree._Element, limits: Limits = DEFAULT_LIMITS) -> etree._Element:
     """Bytes through the hardened parser; a tree built elsewhere gets the same RFC 6120
     §11 and limit checks."""
     if isinstance(stanza, bytes | bytearray):
-        root = parse(bytes(stanza))
+        root = parse(bytes(stanza), limits)
     else:
-        check_tree(stanza)
+        check_tree(stanza, limits)
         root = stanza
     stanza_kind(root)
     return root
@@ -80,8 +80,7 @@ def find_e2e(root: etree._Element) -> etree._Element:
     """The one ``<e2e/>`` child carrying content. NotSigned when there is none;
     StanzaSchemaError for duplicates, children, or the misspelled namespace."""
     found = [c for c in root if isinstance(c.tag, str) and c.tag == f"{{{NS_E2E}}}e2e"]
-    variant = [c for c in root if isinstance(c.tag, str)
-               and c.tag == f"{{{NS_E2E_MISSPELLED}}}e2e"]
+    variant = [c for c in root if isinstance(c.tag, str) and c.tag == f"{{{NS_E2E_MISSPELLED}}}e2e"]
     if not found:
         if variant:
             raise StanzaSchemaError(
@@ -226,8 +225,13 @@ def gateway_unwrap(stanza: bytes | etree._Element) -> bytes:
 
 
 def gateway_wrap(
-    entity: bytes, *, to: str, sender: str | None = None, kind: str = "message",
-    stanza_type: str | None = None, stanza_id: str | None = None,
+    entity: bytes,
+    *,
+    to: str,
+    sender: str | None = None,
+    kind: str = "message",
+    stanza_type: str | None = None,
+    stanza_id: str | None = None,
 ) -> bytes:
     """Wrap a foreign S/MIME entity (multipart/signed or application/pkcs7-mime) into
     ``<kind to=...><e2e/></kind>``."""
