@@ -53,8 +53,23 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("redis")
     port = _free_port()
     proc = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(workdir),
-         "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
+        [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(workdir),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -366,7 +381,10 @@ def _env() -> dict[str, str]:
 def _start_verifier(where: str, cert: Path) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, "-c", _VERIFIER, where, str(cert), NOW.isoformat()],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=_env(),
     )
     assert proc.stdout is not None
     assert proc.stdout.readline() == "ready\n"  # imports done, store connected
@@ -398,8 +416,9 @@ def _message(i: int) -> bytes:
     )
 
 
-def test_two_verifier_processes_share_redis(tmp_path: Path, redis_url: str,
-                                            redis_client: redis.Redis) -> None:
+def test_two_verifier_processes_share_redis(
+    tmp_path: Path, redis_url: str, redis_client: redis.Redis
+) -> None:
     """A stanza accepted by verifier process A is a replay at verifier process B; two
     processes racing on one stanza accept it once."""
     cert, (s0, s1, s2) = _signed_files(tmp_path, 3)
@@ -410,8 +429,9 @@ def test_two_verifier_processes_share_redis(tmp_path: Path, redis_url: str,
     # the race: both processes connected and waiting, the same stanza to each at once
     a, b = _start_verifier(redis_url, cert), _start_verifier(redis_url, cert)
     results = []
-    threads = [threading.Thread(target=lambda p=p: results.extend(_verdicts(p, s2)))
-               for p in (a, b)]
+    threads = [
+        threading.Thread(target=lambda p=p: results.extend(_verdicts(p, s2))) for p in (a, b)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -426,3 +446,46 @@ def test_sqlite_verifier_restart_rejects_replay(tmp_path: Path) -> None:
     db = str(tmp_path / "replay.sqlite3")
     assert _verdicts(_start_verifier(db, cert), s0) == ["valid"]
     assert _verdicts(_start_verifier(db, cert), s0) == ["ReplayError"]
+
+
+def test_cli_verify_with_a_redis_replay_store(redis_url: str, tmp_path: Path) -> None:
+    """`xmppsec verify --replay-db redis://…`: a second verification of the same stanza (as
+    another node of a cluster would do) is refused; an unreachable Redis is exit 2."""
+    import subprocess
+    import sys
+
+    from xmppsec.dsig import Signer
+    from xmppsec.keys import generate_identity, write_identity
+
+    ident = generate_identity("juliet@capulet.net")
+    _, cert = write_identity(ident, tmp_path)
+    signed = Signer(
+        ident.private_key, signer="juliet@capulet.net", certificate=ident.certificate
+    ).sign(
+        b"<message xmlns='jabber:client' from='juliet@capulet.net/b' to='romeo@montague.net' "
+        b"id='cli-redis'><body>once</body></message>"
+    )
+
+    def verify(url: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "xmppsec.cli",
+                "verify",
+                "--trust",
+                str(cert),
+                "--replay-db",
+                url,
+            ],
+            input=signed,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+
+    first, second = verify(redis_url), verify(redis_url)
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 1 and b"ReplayError" in second.stderr
+    down = verify("redis://127.0.0.1:1/0")
+    assert down.returncode == 2 and b"replay store" in down.stderr

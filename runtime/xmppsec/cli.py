@@ -17,6 +17,7 @@ from . import keys
 from .dsig import PROFILES, Policy, Signer, Verifier
 from .dsig._profile import Profile
 from .errors import KeyLoadError, XmppSecError
+from .replay import ReplayStore
 from .timestamps import parse_rfc3339
 from .trust import TrustStore
 
@@ -124,6 +125,25 @@ def _trust_from(paths: Sequence[str]) -> TrustStore:
     return store
 
 
+def _replay_store(where: str) -> ReplayStore:
+    """A SQLite file, or a Redis URL (redis://, rediss://, unix://) shared by a cluster."""
+    if where.startswith(("redis://", "rediss://", "unix://")):
+        try:
+            from .replay import RedisReplayStore
+
+            return RedisReplayStore.from_url(where)
+        except ImportError:
+            raise UsageError("a Redis replay store needs: pip install 'xmppsec[redis]'") from None
+        except ValueError as exc:
+            raise UsageError(f"--replay-db {where}: {exc}") from None
+    from .replay import SQLiteReplayStore
+
+    try:
+        return SQLiteReplayStore(where)
+    except OSError as exc:  # unopenable path: a usage error, not a traceback
+        raise UsageError(str(exc)) from None
+
+
 def _profile(name: str) -> Profile:
     try:
         return PROFILES[name]
@@ -149,21 +169,18 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         policy = replace(policy, own_server=args.own_server)
     if args.legacy:
         policy = policy.legacy()
-    replay = None
-    if args.replay_db:
-        from .replay import SQLiteReplayStore
-
-        try:
-            replay = SQLiteReplayStore(args.replay_db)
-        except OSError as exc:  # unopenable path: a usage error, not a traceback
-            raise UsageError(str(exc)) from None
+    replay = _replay_store(args.replay_db) if args.replay_db else None
     verifier = Verifier(
         _trust_from(args.trust),
         policy=policy,
         replay=replay,
         profile=None if args.profile == "auto" else _profile(args.profile),
     )
-    result = verifier.check(_read(args.infile, sys.stdin.buffer), now=now)
+    data = _read(args.infile, sys.stdin.buffer)
+    try:
+        result = verifier.check(data, now=now)
+    except OSError as exc:  # the replay store failed: never an acceptance, a usage error
+        raise UsageError(f"replay store: {exc}") from None
     if args.json:
         print(result.to_json_text())
     if not result.valid:
@@ -240,7 +257,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DOMAIN",
         help="your server: its XEP-0203 delay stamps judge offline messages",
     )
-    p.add_argument("--replay-db", metavar="PATH", help="SQLite replay store")
+    p.add_argument(
+        "--replay-db",
+        metavar="PATH|URL",
+        help="replay store: a SQLite file, or redis://host:port/db shared by a cluster",
+    )
     p.add_argument("--legacy", action="store_true", help="accept SHA-1 and DSA")
     p.add_argument("--json", action="store_true", help="print a JSON report on stdout")
     p.add_argument("--in", dest="infile", metavar="FILE", help="stanza (default: stdin)")
