@@ -24,6 +24,7 @@ holds each stanza once by construction, and a stream dump is verified as recorde
 from __future__ import annotations
 
 import copy
+import gc
 import io
 import json
 import multiprocessing
@@ -257,17 +258,30 @@ def _init_worker(config: ArchiveConfig) -> None:
     _worker_state["config"] = config
 
 
-def _verify_one(verifier: Verifier, config: ArchiveConfig, item: ArchiveStanza) -> tuple[bool, str]:
-    record: dict[str, Any] = {"n": item.index, "source": item.source}
-    if item.archive_id is not None:
-        record["archive_id"] = item.archive_id
+def _init_pool_worker(config: ArchiveConfig) -> None:
+    _init_worker(config)
+    # A forked worker inherits the reader's heap: keep the collector from scanning (and
+    # copying on write) those objects again and again.
+    gc.freeze()
+
+
+# What travels to a worker: (index, data, source, archive_id, stamp), a plain tuple (half
+# the pickling cost of the dataclass).
+_Item = tuple[int, bytes, str, str | None, str | None]
+
+
+def _verify_one(verifier: Verifier, config: ArchiveConfig, item: _Item) -> tuple[bool, str]:
+    index, data, source, archive_id, stamp = item
+    record: dict[str, Any] = {"n": index, "source": source}
+    if archive_id is not None:
+        record["archive_id"] = archive_id
     now = config.now
-    if config.use_archive_stamp and item.stamp is not None:
+    if config.use_archive_stamp and stamp is not None:
         try:
-            now = parse_rfc3339(item.stamp)
+            now = parse_rfc3339(stamp)
         except XmppSecError:
             now = config.now
-    result = verifier.check(item.data, now=now)
+    result = verifier.check(data, now=now)
     attrs = dict(result.stanza_attributes)
     record["stanza"] = result.stanza_name or None
     record["id"] = attrs.get("id")
@@ -292,16 +306,16 @@ def _verify_one(verifier: Verifier, config: ArchiveConfig, item: ArchiveStanza) 
     return result.valid, json.dumps(record, separators=(",", ":"))
 
 
-def _work(chunk: list[ArchiveStanza]) -> list[tuple[bool, str]]:
+def _work(chunk: list[_Item]) -> list[tuple[bool, str]]:
     verifier: Verifier = _worker_state["verifier"]
     config: ArchiveConfig = _worker_state["config"]
     return [_verify_one(verifier, config, item) for item in chunk]
 
 
-def _chunks(items: Iterator[ArchiveStanza], size: int) -> Iterator[list[ArchiveStanza]]:
-    chunk: list[ArchiveStanza] = []
+def _chunks(items: Iterator[ArchiveStanza], size: int) -> Iterator[list[_Item]]:
+    chunk: list[_Item] = []
     for item in items:
-        chunk.append(item)
+        chunk.append((item.index, item.data, item.source, item.archive_id, item.stamp))
         if len(chunk) >= size:
             yield chunk
             chunk = []
@@ -361,7 +375,7 @@ def verify_archive(
             # pool is created before any thread of ours exists.
             methods = multiprocessing.get_all_start_methods()
             ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-            with ctx.Pool(jobs, initializer=_init_worker, initargs=(config,)) as pool:
+            with ctx.Pool(jobs, initializer=_init_pool_worker, initargs=(config,)) as pool:
                 pending: deque[AsyncResult[list[tuple[bool, str]]]] = deque()
                 for chunk in _chunks(items, chunk_size):
                     pending.append(pool.apply_async(_work, (chunk,)))
