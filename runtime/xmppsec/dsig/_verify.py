@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from cryptography import x509
 from lxml import etree
@@ -117,24 +118,27 @@ def _algorithm(el: etree._Element) -> str:
     return value
 
 
-def _signature_method(value: str, policy: Policy) -> SignatureMethod:
+_Algorithm = TypeVar("_Algorithm", SignatureMethod, DigestMethod)
+
+
+def _allowed(kind: type[_Algorithm], value: str, allowed: frozenset[_Algorithm]) -> _Algorithm:
+    """Exact allow-list match of an algorithm URI (no case folding, no trimming)."""
+    what = "signature" if kind is SignatureMethod else "digest"
     try:
-        method = SignatureMethod(value)
+        method = kind(value)
     except ValueError:
-        raise UnsupportedAlgorithm(f"signature method {value!r} is not allowed") from None
-    if method not in policy.signature_methods:
-        raise UnsupportedAlgorithm(f"signature method {value!r} is not allowed by the policy")
+        raise UnsupportedAlgorithm(f"{what} method {value!r} is not allowed") from None
+    if method not in allowed:
+        raise UnsupportedAlgorithm(f"{what} method {value!r} is not allowed by the policy")
     return method
+
+
+def _signature_method(value: str, policy: Policy) -> SignatureMethod:
+    return _allowed(SignatureMethod, value, policy.signature_methods)
 
 
 def _digest_method(value: str, policy: Policy) -> DigestMethod:
-    try:
-        method = DigestMethod(value)
-    except ValueError:
-        raise UnsupportedAlgorithm(f"digest method {value!r} is not allowed") from None
-    if method not in policy.digest_methods:
-        raise UnsupportedAlgorithm(f"digest method {value!r} is not allowed by the policy")
-    return method
+    return _allowed(DigestMethod, value, policy.digest_methods)
 
 
 @dataclass(slots=True)
