@@ -99,8 +99,8 @@ class Signer:
 
     def sign(self, stanza: bytes, *, select: Selector | None = None) -> bytes:
         """Parse ``stanza`` (hardened parser), sign it, return the signed stanza's bytes."""
-        root = parse(stanza, self.limits)
-        self.sign_element(root, select=select)
+        root = parse(stanza, self.limits)  # parse() already ran check_tree
+        self._sign_tree(root, select)
         # UTF-8 (RFC 6120 §11.6), no XML declaration: lxml's default (ASCII) would turn every
         # non-ASCII character into a character reference, up to 2.7x the size (XEP-0274:
         # stanza limits can be as low as 10,000 bytes).
@@ -113,6 +113,9 @@ class Signer:
         Signature) and return it. ``select`` picks the children to sign (default: all,
         including earlier signatures: a signature over a signature)."""
         check_tree(stanza, self.limits)  # a tree built elsewhere: RFC 6120 §11.1 and limits
+        return self._sign_tree(stanza, select)
+
+    def _sign_tree(self, stanza: etree._Element, select: Selector | None) -> etree._Element:
         if stanza.getparent() is not None:
             # Signed in a stream (or any other) context, inclusive canonicalization would take
             # the context's namespaces and xml:lang in: a verifier holding the stanza alone

@@ -496,7 +496,7 @@ class Verifier:
             return _element_references(root, p, out)
         first: VerificationError | None = None
         positions: list[int] = []
-        children = list(root)
+        position = {id(c): i for i, c in enumerate(root)}
         seen: set[str] = set()
         for uri, fragment, expected in p.references:
             targets = index.get(fragment, [])
@@ -517,7 +517,7 @@ class Verifier:
             if hmac.compare_digest(actual, expected):
                 out.references.append(ReferenceResult(uri, name, ReferenceStatus.OK))
                 out.covered.append(target)
-                positions.append(children.index(target))
+                positions.append(position[id(target)])
             else:
                 out.references.append(ReferenceResult(uri, name, ReferenceStatus.DIGEST_MISMATCH))
                 first = first or DigestMismatch(f"{uri} ({name}) digest does not match")
@@ -574,10 +574,13 @@ class Verifier:
             for o in outcomes
         )
         covered: list[etree._Element] = []
+        covered_ids: set[int] = set()
         for o in outcomes:
             if o.error is None:
-                covered.extend(el for el in o.covered if not any(el is c for c in covered))
-        covered_ids = {id(el) for el in covered}
+                for el in o.covered:
+                    if id(el) not in covered_ids:
+                        covered_ids.add(id(el))
+                        covered.append(el)
         unsigned = [c for c in root if c.tag != _SIGNATURE and id(c) not in covered_ids]
         error: XmppSecError | None = None
         failures = [r.error for r in results if r.error is not None]
