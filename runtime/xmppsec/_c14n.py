@@ -21,7 +21,9 @@ Two forms are needed by the spec profile:
 
 from __future__ import annotations
 
-import copy
+import functools
+import re
+import threading
 
 from lxml import etree
 
@@ -111,38 +113,149 @@ def _inclusive(el: etree._Element, inherit: tuple[str, ...], *, fix_base: bool) 
     if el.getparent() is None:
         return _tostring(el, exclusive=False)
     inherited: dict[str, str] = {}
-    parent = el.getparent()
-    while parent is not None:
-        for name in inherit:
-            if name not in inherited and name not in el.attrib:
+    for parent in el.iterancestors():
+        for key in parent.keys():
+            name = str(key)
+            if not name.startswith(_XML):
+                continue
+            if fix_base and name == _XML + "base":
+                # C14N 1.1 §2.4 xml:base fix-up is not implemented: XMPP never uses xml:base.
+                raise UnsupportedAlgorithm("xml:base on an ancestor of a signed subset")
+            if name in inherit and name not in inherited and el.get(name) is None:
                 value = parent.get(name)
-                if value is not None:
-                    inherited[name] = value
-        if fix_base and (_XML + "base") in parent.attrib:
-            # C14N 1.1 §2.4 xml:base fix-up is not implemented: XMPP never uses xml:base.
-            raise UnsupportedAlgorithm("xml:base on an ancestor of a signed subset")
-        parent = parent.getparent()
+                assert value is not None
+                inherited[name] = value
+    fast = _inclusive_fast(el, inherited)
+    if fast is not None:
+        return fast
     return _tostring(_standalone(el, inherited), exclusive=False)
+
+# The canonical start tag of the apex: name, then namespace declarations and attributes, each
+# ` name="value"` with `"` escaped in values (C14N 1.0 §2.3), then `>`.
+_APEX = re.compile(rb'<([^\s>/]+)((?: [^\s="]+="[^"]*")*)>')
+_APEX_ITEM = re.compile(rb' ([^\s="]+)="([^"]*)"')
+_C14N_ATTR_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", '"': "&quot;", "\t": "&#x9;", "\n": "&#xA;", "\r": "&#xD;"}
+)
+
+
+def _c14n_attr(value: str) -> bytes:
+    return value.translate(_C14N_ATTR_ESCAPES).encode("utf-8")
+
+
+def _inclusive_fast(el: etree._Element, inherited: dict[str, str]) -> bytes | None:
+    """The document-subset form from one C-level copy of the subtree, or ``None``.
+
+    A copy of ``el`` makes the apex the root of a new document carrying the namespace
+    declarations its subtree uses (libxml2 reconciles them onto the copy's root). Inclusive
+    C14N of that copy differs from the subset's form only in the apex's start tag: the subset
+    renders *every* namespace in scope there, and the inherited ``xml:*`` attributes. That tag
+    is rebuilt here. Where the two could differ elsewhere — any namespace declaration rendered
+    below the apex of the copy, or a default namespace in scope that the copy does not
+    declare (an ``xmlns=""`` below would then be rendered by the subset only) — ``None``
+    sends the caller to :func:`_standalone`. Equality with it is a property test.
+    """
+    scope = el.nsmap
+    # lxml's __copy__ copies the whole subtree (lxml-stubs do not declare it on _Element).
+    dup: etree._Element = el.__copy__()  # type: ignore[attr-defined]
+    dup.tail = None
+    out = _tostring(dup, exclusive=False)
+    m = _APEX.match(out)
+    if m is None or out.find(b"xmlns", m.end()) >= 0:
+        return None
+    head = m.group(2)
+    # Namespace declarations come before attributes in a canonical start tag (C14N 1.0 §2.2).
+    split = _APEX_DECLS.match(head).end()  # type: ignore[union-attr]  # matches "" at least
+    rendered, declared = _render_scope(tuple(scope.items()))
+    if scope.get(None) and not head.startswith(b' xmlns="'):
+        # The copy does not declare the default namespace in scope (nothing in the subtree
+        # uses it): an xmlns="" below would be rendered by the subset, not by the copy.
+        return None
+    for decl in _APEX_DECL.findall(head, 0, split):
+        if decl not in declared and decl != b' xmlns=""':
+            return None
+    if not inherited:
+        attrs_part = head[split:]
+    else:
+        attrs: list[tuple[str, str, bytes]] = []
+        for found in _APEX_ITEM.finditer(head, split):
+            prefix, _, local = found.group(1).decode("utf-8").rpartition(":")
+            uri = "" if not prefix else NS.XML.value if prefix == "xml" else scope.get(prefix)
+            if uri is None:
+                return None
+            attrs.append((uri, local, found.group(0)))
+        for clark, value in inherited.items():
+            local = clark[len(_XML) :]
+            item = b" xml:" + local.encode() + b'="' + _c14n_attr(value) + b'"'
+            attrs.append((NS.XML.value, local, item))
+        attrs.sort(key=lambda a: (a[0], a[1]))
+        attrs_part = b"".join(a[2] for a in attrs)
+    return b"".join((b"<", m.group(1), rendered, attrs_part, b">", out[m.end() :]))
+
+
+_APEX_DECL = re.compile(rb' xmlns(?::[^\s="]+)?="[^"]*"')
+_APEX_DECLS = re.compile(rb'(?: xmlns(?::[^\s="]+)?="[^"]*")*')
+
+
+def _scope_key(item: tuple[str | None, str]) -> str:
+    return "" if item[0] is None else "~" + item[0]
+
+
+@functools.lru_cache(maxsize=256)
+def _render_scope(items: tuple[tuple[str | None, str], ...]) -> tuple[bytes, frozenset[bytes]]:
+    """The namespace declarations of an apex, in C14N order (default first, then by prefix),
+    and the set of single declarations."""
+    decls = [
+        # Namespace URIs are written as libxml2 (and so xmlsec1) writes them: unescaped.
+        (b" xmlns" if p is None else b" xmlns:" + p.encode("utf-8")) + b'="' + u.encode() + b'"'
+        for p, u in sorted(items, key=_scope_key)
+        if p is not None or u  # an empty default is never rendered at the apex (§2.3)
+    ]
+    return b"".join(decls), frozenset(decls)
 
 
 def _standalone(el: etree._Element, inherited: dict[str, str]) -> etree._Element:
-    """A detached document equivalent to the subset rooted at ``el``.
+    """A detached document equivalent to the subset rooted at ``el`` (the general path).
 
-    lxml's C14N of an element inside a larger document emits ``xmlns=""`` on grandchildren
-    when the apex overrides an inherited default namespace (seen with lxml 6.1 / libxml2
-    2.14), and it never renders inherited ``xml:*`` attributes. Canonicalizing a copy whose
-    root carries every namespace in scope at ``el`` plus the inherited ``xml:*`` attributes
-    gives the document-subset form of C14N 1.0/1.1 §2.4; tests compare it with xmlsec1.
+    lxml serializes a non-root element with every namespace in scope declared on its start
+    tag and its descendants' declarations as they are (prefixes kept, even where one URI has
+    two prefixes). Adding the inherited ``xml:*`` attributes to that start tag and parsing the
+    text again gives the document-subset form of C14N 1.0/1.1 §2.4 as the whole-document
+    form of a new document; tests compare it with xmlsec1 and with a generated reference.
+    lxml's own C14N of an element inside a larger document is not usable: it emits
+    ``xmlns=""`` on grandchildren when the apex's default namespace is inherited (lxml 6.1 /
+    libxml2 2.14) and never renders inherited ``xml:*`` attributes.
     """
-    attrib = {str(k): str(v) for k, v in el.attrib.items()}
-    attrib.update(inherited)
-    tag = el.tag
-    assert isinstance(tag, str)
-    root = etree.Element(tag, attrib=attrib, nsmap=_nsmap(el.nsmap))
-    root.text = el.text
-    for child in el:
-        root.append(copy.deepcopy(child))  # keeps the child's own declarations and its tail
-    return root
+    text = etree.tostring(el, with_tail=False)
+    if inherited:
+        cut = _NAME_END.search(text, 1)
+        assert cut is not None  # a serialized element always has its name end
+        extra = b"".join(
+            b" xml:" + name[len(_XML) :].encode() + b'="' + _c14n_attr(value) + b'"'
+            for name, value in inherited.items()
+        )
+        text = text[: cut.start()] + extra + text[cut.start() :]
+    return etree.fromstring(text, _reparser())
+
+
+_NAME_END = re.compile(rb"[\s/>]")
+_local = threading.local()
+
+
+def _reparser() -> etree.XMLParser:
+    # Re-reads xmppsec's own serialization of an already checked tree: no entities, no
+    # network. lxml parser objects are not shared between threads: one per thread.
+    parser: etree.XMLParser | None = getattr(_local, "parser", None)
+    if parser is None:
+        parser = etree.XMLParser(
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            collect_ids=False,
+            huge_tree=False,
+        )
+        _local.parser = parser
+    return parser
 
 
 # -- the robust canonical form (docs/robust-profile.md, "Canonical form") --------------------
