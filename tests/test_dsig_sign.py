@@ -549,3 +549,66 @@ def test_output_is_utf8_without_declaration() -> None:
     assert text.encode() in data
     assert b"&#" not in data
     assert_valid(verifier(), data)
+
+
+# -- the template path of Signer.sign writes what the tree path writes -----------------------
+
+TEMPLATE_CASES = {
+    "message": MESSAGE,
+    "presence-xml-lang": PRESENCE,
+    "iq": IQ,
+    "xml-space-and-escapes": (
+        b"<message xmlns='jabber:client' to='romeo@montague.net' id='a&amp;b&lt;c&gt;&quot;d"
+        b"&#9;e&#10;f&#13;' xml:space='preserve' xml:lang='fr'><body>caf\xc3\xa9 &amp; "
+        b"&lt;ok&gt;&#13;</body></message>"
+    ),
+    "no-children": b"<presence xmlns='jabber:client' to='romeo@montague.net'/>",
+    "jabber-server": (
+        b"<message xmlns='jabber:server' from='juliet@capulet.net/balcony' "
+        b"to='romeo@montague.net' type='chat'><body>hi</body></message>"
+    ),
+    "earlier-ids": (
+        b"<message xmlns='jabber:client' xmlns:d='urn:xmpp:dsig:0' to='romeo@montague.net'>"
+        b"<body d:id='e.1'>x</body><thread d:id='t-1'>y</thread></message>"
+    ),
+}
+
+
+@pytest.mark.parametrize("algorithm", ["ed25519", "rsa-2048"])  # deterministic signatures
+@pytest.mark.parametrize("case", sorted(TEMPLATE_CASES))
+@pytest.mark.parametrize("include_certificate", [False, True])
+def test_template_path_equals_tree_path(
+    algorithm: str, case: str, include_certificate: bool
+) -> None:
+    data = TEMPLATE_CASES[case]
+    # Fixed ids (a d:id already present is kept), fixed clocks: both paths must agree byte
+    # for byte, so the template path is exactly the tree path without the tree.
+    root = etree.fromstring(data)
+    for n, c in enumerate(root):
+        if c.get(DSIG_ID) is None:
+            c.set(DSIG_ID, f"fixed-{n}")
+    data = etree.tostring(root, encoding="utf-8")
+    by_template = make_signer(
+        algorithm=algorithm, clock=new_clock(), include_certificate=include_certificate
+    ).sign(data)
+    by_tree = etree.tostring(
+        make_signer(
+            algorithm=algorithm, clock=new_clock(), include_certificate=include_certificate
+        ).sign_element(etree.fromstring(data)),
+        encoding="utf-8",
+    )
+    assert by_template == by_tree
+    assert_valid(verifier((JULIET, algorithm)), by_template)
+
+
+def test_template_path_is_the_one_taken_for_plain_stanzas() -> None:
+    from xmppsec.dsig._profile import ROBUST, SPEC
+    from xmppsec.dsig._sign import _template_fits
+
+    assert _template_fits(SPEC, etree.fromstring(MESSAGE))
+    assert _template_fits(SPEC, etree.fromstring(PRESENCE))
+    assert not _template_fits(ROBUST, etree.fromstring(MESSAGE))
+    other_prefix = b"<message xmlns='jabber:client' xmlns:x='urn:x' x:a='1'><body/></message>"
+    assert not _template_fits(SPEC, etree.fromstring(other_prefix))
+    xml_base = b"<message xmlns='jabber:client' xml:base='http://a/'><body/></message>"
+    assert not _template_fits(SPEC, etree.fromstring(xml_base))

@@ -17,6 +17,7 @@ from ..algorithms import (
     LEGACY_DIGESTS,
     LEGACY_SIGNATURES,
     NS,
+    C14NMethod,
     DigestMethod,
     PrivateKey,
     SignatureMethod,
@@ -100,7 +101,10 @@ class Signer:
     def sign(self, stanza: bytes, *, select: Selector | None = None) -> bytes:
         """Parse ``stanza`` (hardened parser), sign it, return the signed stanza's bytes."""
         root = parse(stanza, self.limits)  # parse() already ran check_tree
-        self._sign_tree(root, select)
+        prepared = self._prepare(root, select)
+        if _template_fits(self.profile, root):
+            return self._sign_by_template(root, prepared)
+        self._attach(root, prepared)
         # UTF-8 (RFC 6120 §11.6), no XML declaration: lxml's default (ASCII) would turn every
         # non-ASCII character into a character reference, up to 2.7x the size (XEP-0274:
         # stanza limits can be as low as 10,000 bytes).
@@ -116,6 +120,12 @@ class Signer:
         return self._sign_tree(stanza, select)
 
     def _sign_tree(self, stanza: etree._Element, select: Selector | None) -> etree._Element:
+        self._attach(stanza, self._prepare(stanza, select))
+        return stanza
+
+    def _prepare(self, stanza: etree._Element, select: Selector | None) -> _Prepared:
+        """Everything before the Signature: checks, default attributes, ``d:id`` values,
+        child digests and the timestamp (XEP-0290 §2 steps 1–4)."""
         if stanza.getparent() is not None:
             # Signed in a stream (or any other) context, inclusive canonicalization would take
             # the context's namespaces and xml:lang in: a verifier holding the stanza alone
@@ -152,10 +162,110 @@ class Signer:
             for c in chosen
         ]
         _, timestamp = self.clock.next(self.signer)
-        signature = self._build_signature(stanza, kind, names, digests, timestamp)
-        parent.append(signature)
+        return _Prepared(kind, parent, names, digests, timestamp)
+
+    def _attach(self, stanza: etree._Element, prepared: _Prepared) -> None:
+        signature = self._build_signature(
+            stanza, prepared.kind, prepared.names, prepared.digests, prepared.timestamp
+        )
+        prepared.parent.append(signature)
         self._finish(signature)
-        return stanza
+
+    def _sign_by_template(self, stanza: etree._Element, prepared: _Prepared) -> bytes:
+        """The Signature written from templates: the canonical forms of stanza-desc and
+        SignedInfo (inclusive C14N 1.1 in their final place) and the serialized Signature,
+        byte for byte what :meth:`_attach` + ``etree.tostring`` produce (a test compares
+        both), without building and canonicalizing the Signature tree. Only used where
+        :func:`_template_fits` holds."""
+        assert self.method is not None
+        kind, names, digests = prepared.kind, prepared.names, prepared.digests
+        dm = self.digest_method.value.encode()
+        # Inherited xml:* attributes of the stanza (C14N 1.1 §2.4: xml:lang, xml:space) and
+        # the stanza's attributes for the copy; C14N sorts them (no namespace first).
+        plain: list[tuple[str, str]] = []
+        xml_attrs: list[tuple[str, str]] = []
+        for key, value in stanza.items():
+            name = str(key)
+            if name.startswith(_XML):
+                xml_attrs.append((name[len(_XML) :], str(value)))
+            else:
+                plain.append((name, str(value)))
+        inherited = b"".join(
+            b" xml:" + n.encode() + b'="' + _c_attr(v) + b'"'
+            for n, v in sorted(xml_attrs)
+            if n in ("lang", "space")
+        )
+        copy_c = b"".join(b" " + n.encode() + b'="' + _c_attr(v) + b'"' for n, v in sorted(plain))
+        copy_c += b"".join(
+            b" xml:" + n.encode() + b'="' + _c_attr(v) + b'"' for n, v in sorted(xml_attrs)
+        )
+        copy_doc = b"".join(
+            b" " + (b"xml:" + n[len(_XML) :].encode() if n.startswith(_XML) else n.encode())
+            + b'="' + _d_attr(v) + b'"'
+            for n, v in ((str(k), str(v)) for k, v in stanza.items())
+        )
+        prefix = self.profile.reference_prefix
+        refs_c = b"".join(
+            b'<d:reference URI="' + _c_attr(prefix + n) + b'">' + d.encode() + b"</d:reference>"
+            for n, d in zip(names, digests, strict=True)
+        )
+        refs_doc = b"".join(
+            b'<d:reference URI="' + _d_attr(prefix + n) + b'">' + d.encode() + b"</d:reference>"
+            for n, d in zip(names, digests, strict=True)
+        )
+        signer = self.signer
+        ts = prepared.timestamp.encode()
+        k = kind.encode()
+        transforms_c = b"".join(
+            b'<Transform Algorithm="' + t.encode() + b'"></Transform>'
+            for t in self.profile.child_transforms
+        )
+        transforms_doc = b"".join(
+            b'<Transform Algorithm="' + t.encode() + b'"/>' for t in self.profile.child_transforms
+        )
+        desc_c = b"".join((
+            b'<d:stanza-desc', _SCOPE, b' id="', self.profile.desc_id.encode(), b'"', inherited,
+            b"><d:signer>", _c_text(signer), b"</d:signer><Transforms>", transforms_c,
+            b'</Transforms><DigestMethod Algorithm="', dm, b'"></DigestMethod><d:', k, copy_c,
+            b">", refs_c, b"</d:", k, b"><d:timestamp>", ts, b"</d:timestamp></d:stanza-desc>",
+        ))
+        dv = base64.b64encode(digest(self.digest_method, desc_c))
+        c14n_uri = self.profile.signed_info_c14n.value.encode()
+        desc_transform = self.profile.desc_transform.value.encode()
+        method = self.method.value.encode()
+        si_c = b"".join((
+            b"<SignedInfo", _SCOPE, inherited, b'><CanonicalizationMethod Algorithm="', c14n_uri,
+            b'"></CanonicalizationMethod><SignatureMethod Algorithm="', method,
+            b'"></SignatureMethod><Reference URI="#', self.profile.desc_id.encode(),
+            b'"><Transforms><Transform Algorithm="', desc_transform,
+            b'"></Transform></Transforms><DigestMethod Algorithm="', dm,
+            b'"></DigestMethod><DigestValue>', dv, b"</DigestValue></Reference></SignedInfo>",
+        ))
+        sv = base64.b64encode(sign_bytes(self.key, self.method, si_c))
+        key_info = b""
+        if self.include_certificate:
+            assert self.certificate is not None
+            der = base64.b64encode(self.certificate.public_bytes(Encoding.DER))
+            key_info = b"".join((
+                b"<KeyInfo><X509Data><X509Certificate>", der,
+                b"</X509Certificate></X509Data></KeyInfo>",
+            ))
+        copy_close = b"/>" if not names else b">" + refs_doc + b"</d:" + k + b">"
+        signature = b"".join((
+            b"<Signature", _SCOPE, b'><SignedInfo><CanonicalizationMethod Algorithm="', c14n_uri,
+            b'"/><SignatureMethod Algorithm="', method, b'"/><Reference URI="#',
+            self.profile.desc_id.encode(), b'"><Transforms><Transform Algorithm="', desc_transform,
+            b'"/></Transforms><DigestMethod Algorithm="', dm, b'"/><DigestValue>', dv,
+            b"</DigestValue></Reference></SignedInfo><SignatureValue>", sv, b"</SignatureValue>",
+            key_info, b'<Object><d:stanza-desc id="', self.profile.desc_id.encode(),
+            b'"><d:signer>', _d_text(signer), b"</d:signer><Transforms>", transforms_doc,
+            b'</Transforms><DigestMethod Algorithm="', dm, b'"/><d:', k, copy_doc, copy_close,
+            b"<d:timestamp>", ts, b"</d:timestamp></d:stanza-desc></Object></Signature>",
+        ))
+        out = etree.tostring(stanza, encoding="utf-8", xml_declaration=False)
+        if out.endswith(b"/>"):  # <message .../>: nothing inside yet
+            return out[:-2] + b">" + signature + b"</" + k + b">"
+        return out[: -len(k) - 3] + signature + out[-len(k) - 3 :]
 
     # -- steps --------------------------------------------------------------------------
 
@@ -272,3 +382,85 @@ class Signer:
 def _bare_or_domain(addr: str) -> str:
     jid = parse_jid(addr)
     return str(jid.bare)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    kind: str
+    parent: etree._Element
+    names: list[str]
+    digests: list[str]
+    timestamp: str
+
+
+_XML = "{" + NS.XML + "}"
+# Namespaces in scope at SignedInfo and stanza-desc under a stanza that declares only its
+# default namespace: the Signature's own (XML-DSIG default, xmlns:d), in C14N order.
+_SCOPE = b' xmlns="' + NS.DS.value.encode() + b'" xmlns:d="' + NS.XMPP_DSIG.value.encode() + b'"'
+_C_ATTR = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", '"': "&quot;", "\t": "&#x9;", "\n": "&#xA;", "\r": "&#xD;"}
+)
+_C_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#xD;"})
+_D_ATTR = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\t": "&#9;", "\n": "&#10;",
+     "\r": "&#13;"}
+)
+_D_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_PLAIN = frozenset("&<>\"\t\n\r")
+
+
+def _c_attr(value: str) -> bytes:
+    """An attribute value in canonical form (C14N 1.0 §2.3)."""
+    if _PLAIN.isdisjoint(value):
+        return value.encode()
+    return value.translate(_C_ATTR).encode()
+
+
+def _c_text(value: str) -> bytes:
+    """Text in canonical form (C14N 1.0 §2.3)."""
+    if _PLAIN.isdisjoint(value):
+        return value.encode()
+    return value.translate(_C_TEXT).encode()
+
+
+def _d_attr(value: str) -> bytes:
+    """An attribute value as lxml (libxml2) serializes it."""
+    if _PLAIN.isdisjoint(value):
+        return value.encode()
+    return value.translate(_D_ATTR).encode()
+
+
+def _d_text(value: str) -> bytes:
+    """Text as lxml (libxml2) serializes it."""
+    if _PLAIN.isdisjoint(value):
+        return value.encode()
+    return value.translate(_D_TEXT).encode()
+
+
+def _template_fits(profile: Profile, stanza: etree._Element) -> bool:
+    """Whether :meth:`Signer._sign_by_template` writes exactly what the tree path writes: a
+    ``d:id`` profile with stanza-desc in urn:xmpp:dsig:0 under inclusive C14N 1.1, the
+    Signature appended to a stanza that declares only its default namespace (so the scope
+    at SignedInfo is the Signature's own), no prefix on the stanza, and stanza attributes
+    without a namespace other than xml:lang / xml:space / xml:id (an xml:base makes C14N 1.1
+    refuse, which the tree path reports)."""
+    if not (
+        profile.reference_scheme == "dsig-id"
+        and profile.desc_namespace == NS.XMPP_DSIG
+        and profile.placement == "append"
+        and profile.signed_info_c14n == C14NMethod.C14N11
+        and profile.desc_transform == C14NMethod.C14N11
+        and stanza.prefix is None
+    ):
+        return False
+    nsmap = stanza.nsmap
+    if len(nsmap) != 1 or None not in nsmap:
+        return False
+    for key in stanza.keys():
+        name = str(key)
+        if name[:1] == "{" and name not in _XML_TEMPLATE_ATTRS:
+            return False
+    return True
+
+
+_XML_TEMPLATE_ATTRS = frozenset(_XML + n for n in ("lang", "space", "id"))
