@@ -11,7 +11,16 @@ import pytest
 from cryptography import x509
 from lxml import etree
 
-from xmppsec.dsig import Policy, ReferenceStatus, Signer, TimestampStatus, VerificationResult
+from xmppsec.dsig import (
+    ROBUST,
+    SPEC,
+    Policy,
+    Profile,
+    ReferenceStatus,
+    Signer,
+    TimestampStatus,
+    VerificationResult,
+)
 from xmppsec.errors import (
     DigestMismatch,
     LimitExceeded,
@@ -437,3 +446,60 @@ def test_signer_refuses_a_stanza_inside_a_tree() -> None:
     )
     with pytest.raises(StanzaSchemaError):
         make_signer().sign_element(stream[0])
+
+
+# -- the one-pass structure phase sees what the part-by-part one sees ------------------------
+
+_LAYOUTS = {
+    "message": MESSAGE,
+    "four-children": FOUR,
+    "presence": b"<presence xmlns='jabber:client' from='juliet@capulet.net/a'><show>away</show>"
+    b"</presence>",
+    "no-children": b"<presence xmlns='jabber:client' from='juliet@capulet.net/a'/>",
+}
+
+
+@pytest.mark.parametrize("profile", [SPEC, ROBUST])
+@pytest.mark.parametrize("case", sorted(_LAYOUTS))
+@pytest.mark.parametrize("indent", [False, True])
+def test_fast_structure_phase_equals_the_general_one(
+    profile: Profile, case: str, indent: bool
+) -> None:
+    root = tree(make_signer(profile=profile).sign(_LAYOUTS[case]))
+    if indent:
+        etree.indent(root)  # whitespace between the parts of the Signature is allowed
+    v = verifier()
+    sig = root.find(".//" + DS + "Signature")
+    assert sig is not None
+    fast = v._parse_fast(sig)
+    assert fast is not None
+    assert fast == v._parse_general(sig)
+
+
+def _first_signature(root: etree._Element) -> etree._Element:
+    sig = root.find(DS + "Signature")
+    assert sig is not None
+    return sig
+
+
+def test_fast_structure_phase_declines_other_layouts() -> None:
+    v = verifier()
+    with_cert = tree(make_signer(include_certificate=True).sign(MESSAGE))
+    assert v._parse_fast(_first_signature(with_cert)) is None  # KeyInfo: general path
+    assert_valid(v, with_cert)
+    # Text inside a container, an extra element, a second Transform: declined by the fast
+    # path, refused by the general one with its own error.
+    for mutate in (
+        lambda s: setattr(s[0], "text", "x"),
+        lambda s: setattr(s[0][0], "tail", "x"),
+        lambda s: s[0].append(etree.Element(DS + "Extra")),
+        lambda s: s[0][2][0].append(etree.Element(DS + "Transform", Algorithm="x")),
+        lambda s: s[2][0][3].append(etree.Element(DS + "Extra")),
+        lambda s: s[2][0].set("id", "other"),
+    ):
+        root = tree(sign())
+        sig = _first_signature(root)
+        mutate(sig)
+        assert v._parse_fast(sig) is None
+        with pytest.raises(XmppSecError):
+            v._parse_general(sig)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, cast
 
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -104,8 +104,12 @@ _HASHLIB = {
 }
 
 
+_CONSTRUCTORS = {m: getattr(hashlib, name) for m, name in _HASHLIB.items()}
+DIGEST_SIZES: dict[DigestMethod, int] = {m: c().digest_size for m, c in _CONSTRUCTORS.items()}
+
+
 def digest(method: DigestMethod, data: bytes) -> bytes:
-    return hashlib.new(_HASHLIB[method], data).digest()
+    return _CONSTRUCTORS[method](data).digest()  # type: ignore[no-any-return]
 
 
 KeyFamily = Literal["rsa", "rsa-pss", "ecdsa", "ed25519", "dsa"]
@@ -156,18 +160,60 @@ def default_signature_method(key: PrivateKey | PublicKey) -> SignatureMethod:
 
 
 def _family_matches(family: KeyFamily, key: PrivateKey | PublicKey) -> bool:
-    if family in ("rsa", "rsa-pss"):
-        return isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey)
-    if family == "ecdsa":
-        return isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey)
-    if family == "ed25519":
-        return isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey)
-    return isinstance(key, dsa.DSAPrivateKey | dsa.DSAPublicKey)
+    kind = _key_family(key)
+    if family == "rsa-pss":
+        return kind == "rsa"
+    return kind == family
+
+
+# Key family by concrete key type: the isinstance checks against cryptography's abstract key
+# classes run once per type, not once per signature.
+_FAMILY_BY_TYPE: dict[type, str] = {}
+
+
+def _key_family(key: object) -> str:
+    kind = _FAMILY_BY_TYPE.get(type(key))
+    if kind is None:
+        if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+            kind = "rsa"
+        elif isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+            kind = "ecdsa"
+        elif isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
+            kind = "ed25519"
+        elif isinstance(key, dsa.DSAPrivateKey | dsa.DSAPublicKey):
+            kind = "dsa"
+        else:
+            kind = ""
+        _FAMILY_BY_TYPE[type(key)] = kind
+    return kind
 
 
 def _pss(h: hashes.HashAlgorithm) -> padding.PSS:
     # RFC 6931 §2.3.10 defaults: MGF1 with the same hash, salt length = hash length.
     return padding.PSS(mgf=padding.MGF1(h), salt_length=h.digest_size)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """The immutable cryptography objects of one signature method, built once."""
+
+    family: KeyFamily
+    hash: hashes.HashAlgorithm | None
+    padding: padding.AsymmetricPadding | None
+    ecdsa: ec.ECDSA | None
+
+
+def _prepare(spec: SignatureSpec) -> _Prepared:
+    h = spec.hash() if spec.hash is not None else None
+    pad: padding.AsymmetricPadding | None = None
+    if h is not None and spec.family == "rsa-pss":
+        pad = _pss(h)
+    elif spec.family == "rsa":
+        pad = padding.PKCS1v15()
+    return _Prepared(spec.family, h, pad, ec.ECDSA(h) if spec.family == "ecdsa" and h else None)
+
+
+_PREPARED: dict[SignatureMethod, _Prepared] = {m: _prepare(s) for m, s in _SIGNATURES.items()}
 
 
 def _raw_len(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) -> int:
@@ -176,44 +222,43 @@ def _raw_len(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) -> int
 
 def sign_bytes(key: PrivateKey, method: SignatureMethod, data: bytes) -> bytes:
     """Sign ``data``; ECDSA/DSA values are raw ``r || s`` (XML-DSIG 1.1 §6.4.3)."""
-    spec = _SIGNATURES[method]
-    if not _family_matches(spec.family, key):
+    prep = _PREPARED[method]
+    kind = _key_family(key)
+    if kind != ("rsa" if prep.family == "rsa-pss" else prep.family):
         raise UnsupportedAlgorithm(f"{method} does not fit a {type(key).__name__}")
-    h = spec.hash() if spec.hash is not None else None
-    if isinstance(key, rsa.RSAPrivateKey):
-        assert h is not None
-        pad: padding.AsymmetricPadding = _pss(h) if spec.family == "rsa-pss" else padding.PKCS1v15()
-        return key.sign(data, pad, h)
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        assert h is not None
-        r, s = decode_dss_signature(key.sign(data, ec.ECDSA(h)))
-        n = _raw_len(key)
+    if kind == "rsa":
+        assert prep.hash is not None and prep.padding is not None
+        return cast(rsa.RSAPrivateKey, key).sign(data, prep.padding, prep.hash)
+    if kind == "ecdsa":
+        assert prep.ecdsa is not None
+        eckey = cast(ec.EllipticCurvePrivateKey, key)
+        r, s = decode_dss_signature(eckey.sign(data, prep.ecdsa))
+        n = _raw_len(eckey)
         return r.to_bytes(n, "big") + s.to_bytes(n, "big")
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return key.sign(data)
-    assert h is not None
-    r, s = decode_dss_signature(key.sign(data, h))
-    n = (key.parameters().parameter_numbers().q.bit_length() + 7) // 8
+    if kind == "ed25519":
+        return cast(ed25519.Ed25519PrivateKey, key).sign(data)
+    assert prep.hash is not None
+    dkey = cast(dsa.DSAPrivateKey, key)
+    r, s = decode_dss_signature(dkey.sign(data, prep.hash))
+    n = (dkey.parameters().parameter_numbers().q.bit_length() + 7) // 8
     return r.to_bytes(n, "big") + s.to_bytes(n, "big")
 
 
 def verify_bytes(key: PublicKey, method: SignatureMethod, signature: bytes, data: bytes) -> None:
     """Verify or raise :class:`InvalidSignature`; a key of the wrong family is
     :class:`UntrustedKey` (the signature cannot be from that key)."""
-    spec = _SIGNATURES[method]
-    if not _family_matches(spec.family, key):
+    prep = _PREPARED[method]
+    kind = _key_family(key)
+    if kind != ("rsa" if prep.family == "rsa-pss" else prep.family):
         raise UntrustedKey(f"the trusted key is not usable with {method}")
-    h = spec.hash() if spec.hash is not None else None
     try:
-        if isinstance(key, rsa.RSAPublicKey):
-            assert h is not None
-            pad: padding.AsymmetricPadding = (
-                _pss(h) if spec.family == "rsa-pss" else padding.PKCS1v15()
-            )
-            key.verify(signature, data, pad, h)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            assert h is not None
-            n = _raw_len(key)
+        if kind == "rsa":
+            assert prep.hash is not None and prep.padding is not None
+            cast(rsa.RSAPublicKey, key).verify(signature, data, prep.padding, prep.hash)
+        elif kind == "ecdsa":
+            assert prep.ecdsa is not None
+            eckey = cast(ec.EllipticCurvePublicKey, key)
+            n = _raw_len(eckey)
             # XML-DSIG 1.1: exactly 2n raw bytes; r and s in [1, order) is checked by OpenSSL.
             if len(signature) != 2 * n:
                 raise InvalidSignature("ECDSA SignatureValue is not raw r||s of the curve size")
@@ -221,17 +266,18 @@ def verify_bytes(key: PublicKey, method: SignatureMethod, signature: bytes, data
             s = int.from_bytes(signature[n:], "big")
             if r == 0 or s == 0:
                 raise InvalidSignature("ECDSA r or s is zero")
-            key.verify(encode_dss_signature(r, s), data, ec.ECDSA(h))
-        elif isinstance(key, ed25519.Ed25519PublicKey):
-            key.verify(signature, data)
+            eckey.verify(encode_dss_signature(r, s), data, prep.ecdsa)
+        elif kind == "ed25519":
+            cast(ed25519.Ed25519PublicKey, key).verify(signature, data)
         else:
-            assert h is not None
-            n = (key.parameters().parameter_numbers().q.bit_length() + 7) // 8
+            assert prep.hash is not None
+            dkey = cast(dsa.DSAPublicKey, key)
+            n = (dkey.parameters().parameter_numbers().q.bit_length() + 7) // 8
             if len(signature) != 2 * n:
                 raise InvalidSignature("DSA SignatureValue has the wrong length")
             r = int.from_bytes(signature[:n], "big")
             s = int.from_bytes(signature[n:], "big")
-            key.verify(encode_dss_signature(r, s), data, h)
+            dkey.verify(encode_dss_signature(r, s), data, prep.hash)
     except _CryptoInvalidSignature:
         raise InvalidSignature("SignatureValue does not verify over SignedInfo") from None
     except (ValueError, TypeError) as exc:

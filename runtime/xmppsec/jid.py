@@ -137,7 +137,7 @@ class JID:
         """The bare JID (``local@domain`` or ``domain``), resource dropped."""
         if self.resource is None:
             return self
-        return JID(self.local, self.domain)
+        return _bare_of(self.local, self.domain)
 
     @property
     def is_bare(self) -> bool:
@@ -151,6 +151,12 @@ class JID:
     def __str__(self) -> str:
         out = self.domain if self.local is None else f"{self.local}@{self.domain}"
         return out if self.resource is None else f"{out}/{self.resource}"
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _bare_of(local: str | None, domain: str) -> JID:
+    # JID values are immutable: one bare JID object per (local, domain) is shared.
+    return JID(local, domain)
 
 
 @lru_cache(maxsize=_CACHE_SIZE)

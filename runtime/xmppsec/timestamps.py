@@ -89,10 +89,16 @@ def parse_timestamp(s: str) -> datetime:
         raise TimestampError(
             "timestamp must be exactly 24 characters YYYY-MM-DDThh:mm:ss.sssZ", kind="format"
         )
-    m = _XEP0290.fullmatch(s)
-    if m is None:
+    if _XEP0290.fullmatch(s) is None:
         raise TimestampError("timestamp is not YYYY-MM-DDThh:mm:ss.sssZ", kind="format")
-    return _build(m.groups()[:6], int(m.group(7)) * 1000, UTC)
+    # The pattern fixed every field's position: read them by slicing.
+    try:
+        return datetime(
+            int(s[0:4]), int(s[5:7]), int(s[8:10]), int(s[11:13]), int(s[14:16]),
+            int(s[17:19]), int(s[20:23]) * 1000, tzinfo=UTC,
+        )  # fmt: skip
+    except (ValueError, OverflowError):
+        raise TimestampError("timestamp is not a valid date and time", kind="format") from None
 
 
 def parse_rfc3339(s: str) -> datetime:

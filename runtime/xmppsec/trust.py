@@ -148,6 +148,12 @@ def _key_problem(cert: x509.Certificate, allow_legacy: bool) -> str | None:
 
 
 @lru_cache(maxsize=1024)
+def _validity(cert: x509.Certificate) -> tuple[_dt.datetime, _dt.datetime]:
+    # cryptography builds a new datetime on every access; certificates are immutable.
+    return cert.not_valid_before_utc, cert.not_valid_after_utc
+
+
+@lru_cache(maxsize=1024)
 def _fp(cert: x509.Certificate) -> bytes:
     return certificate_fingerprint(cert)
 
@@ -282,9 +288,10 @@ class TrustStore:
 
     @staticmethod
     def _check_validity(cert: x509.Certificate, now: _dt.datetime) -> None:
-        if now < cert.not_valid_before_utc:
+        not_before, not_after = _validity(cert)
+        if now < not_before:
             raise UntrustedKey("certificate is not yet valid")
-        if now > cert.not_valid_after_utc:
+        if now > not_after:
             raise UntrustedKey("certificate has expired")
 
     def _usable(self, cert: x509.Certificate, now: _dt.datetime) -> None:

@@ -109,7 +109,8 @@ def default_attributes(el: etree._Element, kind: str) -> None:
 
 def live_attributes(el: etree._Element, kind: str) -> dict[str, str]:
     """The stanza's attributes with defaults applied, without changing the tree."""
-    attrs = {str(k): str(v) for k, v in el.attrib.items()}
+    # lxml attribute names and values are str (the stubs allow bytes too).
+    attrs: dict[str, str] = dict(el.attrib)  # type: ignore[arg-type]
     for name, value in _DEFAULTS[kind]:
         attrs.setdefault(name, value)
     return attrs

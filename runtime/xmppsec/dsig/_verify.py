@@ -23,6 +23,7 @@ from lxml import etree
 
 from .. import _c14n
 from ..algorithms import (
+    DIGEST_SIZES,
     NS,
     DigestMethod,
     SignatureMethod,
@@ -67,6 +68,18 @@ from ._stanza import DS, DSIG_ID, check_stanza, is_stanza, live_attributes, stan
 __all__ = ["Verifier"]
 
 _SIGNATURE = DS + "Signature"
+_SIGNED_INFO = DS + "SignedInfo"
+_SIGNATURE_VALUE = DS + "SignatureValue"
+_KEY_INFO = DS + "KeyInfo"
+_OBJECT = DS + "Object"
+_C14N_METHOD = DS + "CanonicalizationMethod"
+_SIGNATURE_METHOD = DS + "SignatureMethod"
+_REFERENCE = DS + "Reference"
+_TRANSFORMS = DS + "Transforms"
+_TRANSFORM = DS + "Transform"
+_DIGEST_METHOD = DS + "DigestMethod"
+_DIGEST_VALUE = DS + "DigestValue"
+_X509_CERTIFICATE = DS + "X509Certificate"
 _DELAY = "{" + NS.DELAY + "}delay"
 _XML_LANG = "{" + NS.XML + "}lang"
 # A reference fragment is an NCName-like token: no "/", "..", "(" or ":" (no XPointer, no
@@ -83,6 +96,10 @@ def _utcnow() -> datetime:
 
 def _b64(text: str | None, what: str) -> bytes:
     # XML-DSIG base64 may carry line breaks; anything else outside the alphabet is refused.
+    try:
+        return binascii.a2b_base64(text or "", strict_mode=True)
+    except (binascii.Error, ValueError):
+        pass  # whitespace (line breaks) or not base64: strip whitespace and try once more
     try:
         return binascii.a2b_base64(_B64_WS.sub("", text or ""), strict_mode=True)
     except (binascii.Error, ValueError):
@@ -123,12 +140,12 @@ _Algorithm = TypeVar("_Algorithm", SignatureMethod, DigestMethod)
 
 def _allowed(kind: type[_Algorithm], value: str, allowed: frozenset[_Algorithm]) -> _Algorithm:
     """Exact allow-list match of an algorithm URI (no case folding, no trimming)."""
-    what = "signature" if kind is SignatureMethod else "digest"
-    try:
-        method = kind(value)
-    except ValueError:
-        raise UnsupportedAlgorithm(f"{what} method {value!r} is not allowed") from None
+    method = kind._value2member_map_.get(value)  # exact string match, no Enum coercion
+    if method is None or not isinstance(method, kind):
+        what = "signature" if kind is SignatureMethod else "digest"
+        raise UnsupportedAlgorithm(f"{what} method {value!r} is not allowed")
     if method not in allowed:
+        what = "signature" if kind is SignatureMethod else "digest"
         raise UnsupportedAlgorithm(f"{what} method {value!r} is not allowed by the policy")
     return method
 
@@ -234,12 +251,12 @@ class Verifier:
     def _check(self, root: etree._Element, now: datetime) -> VerificationResult:
         kind = stanza_kind(root)
         check_stanza(root, kind, signing=False)
-        signatures = [c for c in root if c.tag == _SIGNATURE]
+        signatures = list(root.iterchildren(_SIGNATURE))
         # An iq's single payload may hold the Signature (profiles with iq-payload placement;
         # _parse refuses it for the others).
         payload = root[0] if kind == "iq" and len(root) == 1 else None
         if payload is not None:
-            signatures.extend(c for c in payload if c.tag == _SIGNATURE)
+            signatures.extend(payload.iterchildren(_SIGNATURE))
         for sig in root.iter(_SIGNATURE):
             parent = sig.getparent()
             if parent is None or not (is_stanza(parent) or parent is payload):
@@ -273,33 +290,62 @@ class Verifier:
         return self._result(root, kind, live, signatures, outcomes)
 
     def _parse(self, sig: etree._Element) -> _Parsed:
+        fast = self._parse_fast(sig)
+        return fast if fast is not None else self._parse_general(sig)
+
+    def _parse_fast(self, sig: etree._Element) -> _Parsed | None:
+        """The structure phase for the layout XEP-0290 §2 writes (no KeyInfo, one Object
+        holding stanza-desc), recognised in one pass; ``None`` for anything else, which
+        :meth:`_parse_general` then judges part by part. A pre-order list of (tag, number of
+        children) fixes a tree's shape exactly, so direct indexing below sees what the
+        general path would find; every value check is the same, in the same order."""
+        if len(sig) != 3:
+            return None
+        els = list(sig.iter())
+        tags = [e.tag for e in els]
+        if len(els) < 12:
+            return None
+        profile = self.profile or _PROFILE_BY_DESC.get(str(tags[11]))
+        if profile is None:
+            return None
+        shape = _FAST_SHAPES.get(profile.name)
+        if shape is None:
+            shape = _FAST_SHAPES[profile.name] = _fast_shape(profile)
+        head_tags, head_lens, d = shape
+        n_head = len(head_tags)
+        if tags[:n_head] != head_tags or len(els) < n_head + 2:
+            return None
+        lens = [len(e) for e in els]
+        n = lens[n_head]
+        copy = els[n_head]
+        if (
+            lens[:n_head] != head_lens
+            or len(els) != n_head + n + 2
+            or copy.tag not in (d + "message", d + "presence", d + "iq")
+            or any(lens[n_head + 1 :])
+            or tags[n_head + 1 : n_head + 1 + n] != [d + "reference"] * n
+            or tags[-1] != d + "timestamp"
+        ):
+            return None
+        # Text between the parts of a Signature is whitespace at most (XML-DSIG schema):
+        # every tail inside, and the text of every element that has children.
+        for i in (0, 1, 4, 5, 10, 11, 13, n_head):  # the elements that have children
+            text = els[i].text
+            if text is not None and not text.isspace():
+                return None
+        for e in els[1:]:
+            tail = e.tail
+            if tail is not None and not tail.isspace():
+                return None
         policy = self.policy
         limits = policy.limits
-        parts = _elements(sig)
-        si = _expect(parts, 0, DS + "SignedInfo", "Signature")
-        sv = _expect(parts, 1, DS + "SignatureValue", "Signature")
-        rest = parts[2:]
-        certificates: list[x509.Certificate] = []
-        if rest and rest[0].tag == DS + "KeyInfo":
-            certificates = _key_info_certificates(rest[0], limits.max_chain_length)
-            rest = rest[1:]
-        for extra in rest:
-            if extra.tag != DS + "Object":
-                raise SignatureSchemaError(f"unexpected {extra.tag!r} in Signature")
-
-        si_parts = _elements(si)
-        c14n_method = _algorithm(_expect(si_parts, 0, DS + "CanonicalizationMethod", "SignedInfo"))
-        method = _signature_method(
-            _algorithm(_expect(si_parts, 1, DS + "SignatureMethod", "SignedInfo")), policy
-        )
-        references = si_parts[2:]
-        if not references or any(r.tag != DS + "Reference" for r in references):
-            raise SignatureSchemaError("SignedInfo must end with Reference elements")
-        if len(references) != 1:
-            raise SignatureSchemaError("XEP-0290 SignedInfo has exactly one Reference")
-        ref = references[0]
+        if limits.max_transforms < max(1, len(profile.child_transforms)):
+            return None  # the general path reports the limit
+        si, sv, desc = els[1], els[9], els[11]
+        ref = els[4]
+        c14n_method = _algorithm(els[2])
+        method = _signature_method(_algorithm(els[3]), policy)
         uri = ref.get("URI")
-        profile = self._profile_for(sig, uri)
         if c14n_method not in profile.accepted_c14n:
             raise UnsupportedAlgorithm(f"canonicalization {c14n_method!r} is not allowed")
         parent = sig.getparent()
@@ -307,69 +353,57 @@ class Verifier:
             raise SignatureSchemaError(f"the {profile.name} profile puts no Signature in a payload")
         if uri != "#" + profile.desc_id:
             raise InvalidReference(f"SignedInfo Reference URI {uri!r} is not #{profile.desc_id}")
-        ref_parts = _elements(ref)
-        transforms = _expect(ref_parts, 0, DS + "Transforms", "Reference")
-        desc_transform = _single_transform(transforms, limits.max_transforms)
+        desc_transform = _algorithm(els[6])
         if desc_transform not in profile.accepted_c14n:
             raise UnsupportedAlgorithm(f"transform {desc_transform!r} is not allowed here")
-        desc_digest_method = _digest_method(
-            _algorithm(_expect(ref_parts, 1, DS + "DigestMethod", "Reference")), policy
-        )
-        desc_digest = _b64(
-            _expect(ref_parts, 2, DS + "DigestValue", "Reference").text, "DigestValue"
-        )
-        if len(ref_parts) != 3:
-            raise SignatureSchemaError("unexpected content in Reference")
+        desc_digest_method = _digest_method(_algorithm(els[7]), policy)
+        desc_digest = _b64(els[8].text, "DigestValue")
         signature_value = _b64(sv.text, "SignatureValue")
-        if len(sv):
-            raise SignatureSchemaError("SignatureValue has child elements")
-
-        # #stanza-desc resolves only inside this Signature's own Objects (XEP-0290 uses a
-        # fixed id that several signatures on one stanza share).
-        d = "{" + profile.desc_namespace + "}"
-        found = [
-            el
-            for obj in rest
-            for el in obj
-            if el.tag == d + "stanza-desc" and el.get("id") == profile.desc_id
-        ]
-        if not found:
-            raise InvalidReference(f"#{profile.desc_id} is not in this Signature's Object")
-        if len(found) > 1:
-            raise AmbiguousReference(f"#{profile.desc_id} occurs more than once")
-        desc = found[0]
-        dp = _elements(desc)
-        if len(dp) != 5:
-            raise SignatureSchemaError(
-                "stanza-desc is signer, Transforms, DigestMethod, the stanza copy, timestamp"
-            )
-        signer_el = _expect(dp, 0, d + "signer", "stanza-desc")
-        child_transforms = _transform_list(
-            _expect(dp, 1, DS + "Transforms", "stanza-desc"), limits.max_transforms
-        )
+        if desc.get("id") != profile.desc_id:
+            return None  # the general path reports where #stanza-desc is missing
+        k = len(profile.child_transforms)
+        child_transforms = tuple(_algorithm(t) for t in els[14 : 14 + k])
         if child_transforms != profile.child_transforms:
             raise UnsupportedAlgorithm(
                 f"transforms {list(child_transforms)} are not those of the {profile.name} profile"
             )
-        child_digest_method = _digest_method(
-            _algorithm(_expect(dp, 2, DS + "DigestMethod", "stanza-desc")), policy
-        )
-        copy = dp[3]
-        if copy.tag not in (d + "message", d + "presence", d + "iq"):
-            raise SignatureSchemaError("the stanza copy in stanza-desc is not message/presence/iq")
-        ts_el = _expect(dp, 4, d + "timestamp", "stanza-desc")
-        if len(signer_el) or len(ts_el):
-            raise SignatureSchemaError("signer and timestamp hold text only")
-        ref_elements = _elements(copy)
-        if len(ref_elements) > limits.max_references:
+        child_digest_method = _digest_method(_algorithm(els[14 + k]), policy)
+        if n > limits.max_references:
             raise LimitExceeded(
-                f"{len(ref_elements)} references; the limit is {limits.max_references}",
+                f"{n} references; the limit is {limits.max_references}",
                 limit="max_references",
-                value=len(ref_elements),
+                value=n,
                 maximum=limits.max_references,
             )
+        return self._parsed(
+            sig, profile, si, c14n_method, method, desc_transform, desc_digest_method,
+            desc_digest, signature_value, [], desc, els[12], child_digest_method, copy,
+            els[n_head + 1 : n_head + 1 + n], els[-1],
+        )
+
+    def _parsed(
+        self,
+        sig: etree._Element,
+        profile: Profile,
+        si: etree._Element,
+        c14n_method: str,
+        method: SignatureMethod,
+        desc_transform: str,
+        desc_digest_method: DigestMethod,
+        desc_digest: bytes,
+        signature_value: bytes,
+        certificates: list[x509.Certificate],
+        desc: etree._Element,
+        signer_el: etree._Element,
+        child_digest_method: DigestMethod,
+        copy: etree._Element,
+        ref_elements: list[etree._Element],
+        ts_el: etree._Element,
+    ) -> _Parsed:
+        """The value checks that end the structure phase, shared by both paths."""
         refs: list[tuple[str, str, bytes]] = []
-        size = len(digest(child_digest_method, b""))
+        size = DIGEST_SIZES[child_digest_method]
+        d = "{" + profile.desc_namespace + "}"
         for r in ref_elements:
             if r.tag != d + "reference" or len(r):
                 raise SignatureSchemaError("the stanza copy holds reference elements only")
@@ -406,19 +440,118 @@ class Verifier:
             timestamp=timestamp,
         )
 
+    def _parse_general(self, sig: etree._Element) -> _Parsed:
+        policy = self.policy
+        limits = policy.limits
+        parts = _elements(sig)
+        si = _expect(parts, 0, _SIGNED_INFO, "Signature")
+        sv = _expect(parts, 1, _SIGNATURE_VALUE, "Signature")
+        rest = parts[2:]
+        certificates: list[x509.Certificate] = []
+        if rest and rest[0].tag == _KEY_INFO:
+            certificates = _key_info_certificates(rest[0], limits.max_chain_length)
+            rest = rest[1:]
+        for extra in rest:
+            if extra.tag != _OBJECT:
+                raise SignatureSchemaError(f"unexpected {extra.tag!r} in Signature")
+
+        si_parts = _elements(si)
+        c14n_method = _algorithm(_expect(si_parts, 0, _C14N_METHOD, "SignedInfo"))
+        method = _signature_method(
+            _algorithm(_expect(si_parts, 1, _SIGNATURE_METHOD, "SignedInfo")), policy
+        )
+        references = si_parts[2:]
+        if not references or any(r.tag != _REFERENCE for r in references):
+            raise SignatureSchemaError("SignedInfo must end with Reference elements")
+        if len(references) != 1:
+            raise SignatureSchemaError("XEP-0290 SignedInfo has exactly one Reference")
+        ref = references[0]
+        uri = ref.get("URI")
+        profile = self._profile_for(sig, uri)
+        if c14n_method not in profile.accepted_c14n:
+            raise UnsupportedAlgorithm(f"canonicalization {c14n_method!r} is not allowed")
+        parent = sig.getparent()
+        if parent is not None and not is_stanza(parent) and profile.placement != "iq-payload":
+            raise SignatureSchemaError(f"the {profile.name} profile puts no Signature in a payload")
+        if uri != "#" + profile.desc_id:
+            raise InvalidReference(f"SignedInfo Reference URI {uri!r} is not #{profile.desc_id}")
+        ref_parts = _elements(ref)
+        transforms = _expect(ref_parts, 0, _TRANSFORMS, "Reference")
+        desc_transform = _single_transform(transforms, limits.max_transforms)
+        if desc_transform not in profile.accepted_c14n:
+            raise UnsupportedAlgorithm(f"transform {desc_transform!r} is not allowed here")
+        desc_digest_method = _digest_method(
+            _algorithm(_expect(ref_parts, 1, _DIGEST_METHOD, "Reference")), policy
+        )
+        desc_digest = _b64(_expect(ref_parts, 2, _DIGEST_VALUE, "Reference").text, "DigestValue")
+        if len(ref_parts) != 3:
+            raise SignatureSchemaError("unexpected content in Reference")
+        signature_value = _b64(sv.text, "SignatureValue")
+        if len(sv):
+            raise SignatureSchemaError("SignatureValue has child elements")
+
+        # #stanza-desc resolves only inside this Signature's own Objects (XEP-0290 uses a
+        # fixed id that several signatures on one stanza share).
+        d = "{" + profile.desc_namespace + "}"
+        found = [
+            el
+            for obj in rest
+            for el in obj
+            if el.tag == d + "stanza-desc" and el.get("id") == profile.desc_id
+        ]
+        if not found:
+            raise InvalidReference(f"#{profile.desc_id} is not in this Signature's Object")
+        if len(found) > 1:
+            raise AmbiguousReference(f"#{profile.desc_id} occurs more than once")
+        desc = found[0]
+        dp = _elements(desc)
+        if len(dp) != 5:
+            raise SignatureSchemaError(
+                "stanza-desc is signer, Transforms, DigestMethod, the stanza copy, timestamp"
+            )
+        signer_el = _expect(dp, 0, d + "signer", "stanza-desc")
+        child_transforms = _transform_list(
+            _expect(dp, 1, _TRANSFORMS, "stanza-desc"), limits.max_transforms
+        )
+        if child_transforms != profile.child_transforms:
+            raise UnsupportedAlgorithm(
+                f"transforms {list(child_transforms)} are not those of the {profile.name} profile"
+            )
+        child_digest_method = _digest_method(
+            _algorithm(_expect(dp, 2, _DIGEST_METHOD, "stanza-desc")), policy
+        )
+        copy = dp[3]
+        if copy.tag not in (d + "message", d + "presence", d + "iq"):
+            raise SignatureSchemaError("the stanza copy in stanza-desc is not message/presence/iq")
+        ts_el = _expect(dp, 4, d + "timestamp", "stanza-desc")
+        if len(signer_el) or len(ts_el):
+            raise SignatureSchemaError("signer and timestamp hold text only")
+        ref_elements = _elements(copy)
+        if len(ref_elements) > limits.max_references:
+            raise LimitExceeded(
+                f"{len(ref_elements)} references; the limit is {limits.max_references}",
+                limit="max_references",
+                value=len(ref_elements),
+                maximum=limits.max_references,
+            )
+        return self._parsed(
+            sig, profile, si, c14n_method, method, desc_transform, desc_digest_method,
+            desc_digest, signature_value, certificates, desc, signer_el, child_digest_method,
+            copy, ref_elements, ts_el,
+        )
+
     def _profile_for(self, sig: etree._Element, uri: str | None) -> Profile:
         if self.profile is not None:
             return self.profile
         # Auto: the namespace of the description object names the profile.
-        for obj in sig:
-            if obj.tag == DS + "Object":
-                for el in obj:
-                    tag = el.tag
-                    if isinstance(tag, str) and tag.endswith("}stanza-desc"):
-                        ns = tag[1 : tag.index("}")]
-                        for p in PROFILES.values():
-                            if p.desc_namespace == ns:
-                                return p
+        for obj in sig.iterchildren(_OBJECT):
+            for el in obj:
+                tag = el.tag
+                if isinstance(tag, str) and tag.endswith("}stanza-desc"):
+                    ns = tag[1 : tag.index("}")]
+                    for p in PROFILES.values():
+                        if p.desc_namespace == ns:
+                            return p
         return SPEC
 
     def _verify_one(
@@ -604,6 +737,26 @@ class Verifier:
         )
 
 
+# Per profile: the pre-order tags and child counts of a Signature up to the stanza copy, and
+# the stanza-desc namespace in Clark form (see Verifier._parse_fast).
+_FAST_SHAPES: dict[str, tuple[list[object], list[int], str]] = {}
+_PROFILE_BY_DESC: dict[str, Profile] = {
+    "{" + p.desc_namespace + "}stanza-desc": p for p in PROFILES.values()
+}
+
+
+def _fast_shape(profile: Profile) -> tuple[list[object], list[int], str]:
+    d = "{" + profile.desc_namespace + "}"
+    k = len(profile.child_transforms)
+    tags: list[object] = [
+        _SIGNATURE, _SIGNED_INFO, _C14N_METHOD, _SIGNATURE_METHOD, _REFERENCE, _TRANSFORMS,
+        _TRANSFORM, _DIGEST_METHOD, _DIGEST_VALUE, _SIGNATURE_VALUE, _OBJECT,
+        d + "stanza-desc", d + "signer", _TRANSFORMS, *([_TRANSFORM] * k), _DIGEST_METHOD,
+    ]
+    lens = [3, 3, 0, 0, 3, 1, 0, 0, 0, 0, 1, 5, 0, k, *([0] * k), 0]
+    return tags, lens, d
+
+
 def _single_transform(transforms: etree._Element, max_transforms: int) -> str:
     algorithms = _transform_list(transforms, max_transforms)
     if len(algorithms) != 1:
@@ -620,7 +773,7 @@ def _transform_list(transforms: etree._Element, max_transforms: int) -> tuple[st
             value=len(items),
             maximum=max_transforms,
         )
-    if not items or any(item.tag != DS + "Transform" for item in items):
+    if not items or any(item.tag != _TRANSFORM for item in items):
         raise SignatureSchemaError("Transforms holds one or more Transform elements")
     return tuple(_algorithm(item) for item in items)
 
@@ -629,7 +782,7 @@ def _key_info_certificates(key_info: etree._Element, max_chain: int) -> list[x50
     # Only X509Certificate values are read; KeyName, KeyValue, RetrievalMethod are ignored
     # (a key in KeyInfo is never trusted on its own, and nothing is fetched).
     certs: list[x509.Certificate] = []
-    for el in key_info.iter(DS + "X509Certificate"):
+    for el in key_info.iter(_X509_CERTIFICATE):
         if len(certs) >= max_chain:
             raise LimitExceeded(
                 "too many certificates in KeyInfo",
@@ -647,14 +800,20 @@ def _key_info_certificates(key_info: etree._Element, max_chain: int) -> list[x50
     return certs
 
 
+_WITH_DSIG_ID = etree.XPath("descendant-or-self::*[@d:id]", namespaces={"d": NS.XMPP_DSIG})
+
+
 def _index_ids(root: etree._Element) -> dict[str, list[etree._Element]]:
     # Every d:id in the whole stanza, at any depth: duplicates make a reference ambiguous
-    # whichever copy comes first (security case 11).
+    # whichever copy comes first (security case 11). The walk runs in libxml2's XPath.
     index: dict[str, list[etree._Element]] = {}
-    for el in root.iter():
+    found = _WITH_DSIG_ID(root)
+    assert isinstance(found, list)
+    for el in found:
+        assert isinstance(el, etree._Element)
         value = el.get(DSIG_ID)
-        if value is not None:
-            index.setdefault(value, []).append(el)
+        assert value is not None
+        index.setdefault(value, []).append(el)
     return index
 
 
@@ -670,7 +829,7 @@ def _compare_attributes(kind: str, live: dict[str, str], p: _Parsed) -> None:
     15). The live stanza may carry two attributes the signer could not know: ``xml:lang``
     (RFC 6120 §8.1.5 lets a server add it) and ``from`` when the sender left it out and its
     server stamped it (RFC 6120 §8.1.2.1) — then it is checked against the signer."""
-    copy_kind = etree.QName(p.copy).localname
+    copy_kind = str(p.copy.tag).rpartition("}")[2]
     if copy_kind != kind:
         raise StanzaMismatch(f"signed a {copy_kind}, received a {kind}")
     # Defaults apply to the copy as to the live stanza: a message copy without type
@@ -680,6 +839,8 @@ def _compare_attributes(kind: str, live: dict[str, str], p: _Parsed) -> None:
         got = live.get(name)
         if got is None:
             raise StanzaMismatch(f"attribute {name} was signed but is missing")
+        if got == value:
+            continue
         if name in ("from", "to"):
             if not _jid_equal(got, value):
                 raise StanzaMismatch(f"attribute {name} changed from {value!r} to {got!r}")
