@@ -16,6 +16,7 @@ from xmppsec._c14n import (
     _standalone,
     c14n,
     c14n_child,
+    c14n_children,
 )
 from xmppsec.algorithms import C14NMethod
 from xmppsec.errors import RestrictedXMLError, UnsupportedAlgorithm
@@ -291,3 +292,18 @@ def test_fast_inclusive_c14n_serves_our_own_signatures() -> None:
         b'<d:stanza-desc xmlns="http://www.w3.org/2000/09/xmldsig#" xmlns:d="urn:xmpp:dsig:0" '
         b'id="s" xml:lang="en"><d:signer>'
     )
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        b"<message xmlns='jabber:client'><body>a</body><x xmlns='urn:x'><y/></x></message>",
+        b"<message xmlns='jabber:server'><body>a</body><x xmlns='urn:x'><y/></x></message>",
+        # jabber:server deep inside one child: every child still gets the renaming rule.
+        b"<message xmlns='jabber:client'><body>a</body><f xmlns='urn:f'><message "
+        b"xmlns='jabber:server'><body>b</body></message></f></message>",
+    ],
+)
+def test_children_in_one_batch_equal_one_by_one(doc: bytes) -> None:
+    root = parse(doc)
+    assert c14n_children(root, list(root)) == [c14n_child(c) for c in root]

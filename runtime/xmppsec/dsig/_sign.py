@@ -157,10 +157,12 @@ class Signer:
             names = [str(c.tag) for c in chosen]
         # Digests are taken before the Signature exists, which equals the enveloped-signature
         # transform's view of a payload that will contain it.
-        digests = [
-            base64.b64encode(digest(self.digest_method, _c14n.c14n(c, p.child_c14n))).decode()
-            for c in chosen
-        ]
+        if p.child_c14n == C14NMethod.XMPP_DSIG_0:
+            octets = _c14n.c14n_children(stanza, chosen)
+        else:
+            octets = [_c14n.c14n(c, p.child_c14n) for c in chosen]
+        dm = self.digest_method
+        digests = [base64.b64encode(digest(dm, data)).decode() for data in octets]
         _, timestamp = self.clock.next(self.signer)
         return _Prepared(kind, parent, names, digests, timestamp)
 

@@ -25,6 +25,7 @@ from .. import _c14n
 from ..algorithms import (
     DIGEST_SIZES,
     NS,
+    C14NMethod,
     DigestMethod,
     SignatureMethod,
     digest,
@@ -560,7 +561,7 @@ class Verifier:
         kind: str,
         live: dict[str, str],
         p: _Parsed,
-        index: dict[str, list[etree._Element]],
+        index: dict[str, list[tuple[etree._Element, int]]],
         now: datetime,
     ) -> _Outcome:
         policy = self.policy
@@ -622,38 +623,49 @@ class Verifier:
         self,
         root: etree._Element,
         p: _Parsed,
-        index: dict[str, list[etree._Element]],
+        index: dict[str, list[tuple[etree._Element, int]]],
         out: _Outcome,
     ) -> VerificationError | None:
         if p.profile.reference_scheme == "element":
             return _element_references(root, p, out)
-        first: VerificationError | None = None
+        failures: dict[int, VerificationError] = {}  # by reference position: the first wins
         positions: list[int] = []
-        position = {id(c): i for i, c in enumerate(root)}
         seen: set[str] = set()
-        for uri, fragment, expected in p.references:
+        results: list[ReferenceResult | None] = []
+        # First resolve every reference, then canonicalize the targets in one batch.
+        resolved: list[tuple[int, str, etree._Element, int, bytes]] = []
+        for i, (uri, fragment, expected) in enumerate(p.references):
             targets = index.get(fragment, [])
             if fragment in seen or len(targets) > 1:
-                out.references.append(ReferenceResult(uri, "", ReferenceStatus.AMBIGUOUS))
-                first = first or AmbiguousReference(f"{uri} is ambiguous")
+                results.append(ReferenceResult(uri, "", ReferenceStatus.AMBIGUOUS))
+                failures[i] = AmbiguousReference(f"{uri} is ambiguous")
                 continue
             seen.add(fragment)
             # XEP-0290 §4: the reference names a *child* of the stanza; an element with that
             # id anywhere else (moved into an Object or an extension) does not count.
-            if not targets or targets[0].getparent() is not root:
-                out.references.append(ReferenceResult(uri, "", ReferenceStatus.TARGET_MISSING))
-                first = first or InvalidReference(f"{uri} does not name a child of the stanza")
+            if not targets or targets[0][0].getparent() is not root:
+                results.append(ReferenceResult(uri, "", ReferenceStatus.TARGET_MISSING))
+                failures[i] = InvalidReference(f"{uri} does not name a child of the stanza")
                 continue
-            target = targets[0]
+            target, order = targets[0]
+            resolved.append((i, uri, target, order, expected))
+            results.append(None)
+        if p.profile.child_c14n == C14NMethod.XMPP_DSIG_0:
+            octets = _c14n.c14n_children(root, [r[2] for r in resolved])
+        else:
+            octets = [_c14n.c14n(r[2], p.profile.child_c14n) for r in resolved]
+        method = p.child_digest_method
+        for (i, uri, target, order, expected), data in zip(resolved, octets, strict=True):
             name = str(target.tag)
-            actual = digest(p.child_digest_method, _c14n.c14n(target, p.profile.child_c14n))
-            if hmac.compare_digest(actual, expected):
-                out.references.append(ReferenceResult(uri, name, ReferenceStatus.OK))
+            if hmac.compare_digest(digest(method, data), expected):
+                results[i] = ReferenceResult(uri, name, ReferenceStatus.OK)
                 out.covered.append(target)
-                positions.append(position[id(target)])
+                positions.append(order)
             else:
-                out.references.append(ReferenceResult(uri, name, ReferenceStatus.DIGEST_MISMATCH))
-                first = first or DigestMismatch(f"{uri} ({name}) digest does not match")
+                results[i] = ReferenceResult(uri, name, ReferenceStatus.DIGEST_MISMATCH)
+                failures[i] = DigestMismatch(f"{uri} ({name}) digest does not match")
+        out.references.extend(r for r in results if r is not None)
+        first = failures[min(failures)] if failures else None
         if p.profile.check_child_order and positions != sorted(positions):
             raise StanzaMismatch("signed children are not in the order stanza-desc lists them")
         return first
@@ -714,7 +726,8 @@ class Verifier:
                     if id(el) not in covered_ids:
                         covered_ids.add(id(el))
                         covered.append(el)
-        unsigned = [c for c in root if c.tag != _SIGNATURE and id(c) not in covered_ids]
+        children = list(root)
+        unsigned = [c for c in children if c.tag != _SIGNATURE and id(c) not in covered_ids]
         error: XmppSecError | None = None
         failures = [r.error for r in results if r.error is not None]
         if failures and (policy.require_all_signatures or len(failures) == len(results)):
@@ -723,8 +736,12 @@ class Verifier:
             bad = [c for c in unsigned if str(c.tag) not in policy.allowed_unsigned]
             if bad:
                 error = UnsignedContent(f"{len(bad)} child(ren) not covered: {bad[0].tag}")
-        order = {id(c): i for i, c in enumerate(root)}
-        covered.sort(key=lambda el: order[id(el)])
+        valid = [o for o in outcomes if o.error is None]
+        if len(valid) > 1 or (valid and not PROFILES[valid[0].profile].check_child_order):
+            # One valid signature under a profile that checks child order lists its children
+            # in document order already; otherwise sort them into it.
+            order = {id(c): i for i, c in enumerate(children)}
+            covered.sort(key=lambda el: order[id(el)])
         return VerificationResult(
             valid=error is None,
             signatures=results,
@@ -800,20 +817,14 @@ def _key_info_certificates(key_info: etree._Element, max_chain: int) -> list[x50
     return certs
 
 
-_WITH_DSIG_ID = etree.XPath("descendant-or-self::*[@d:id]", namespaces={"d": NS.XMPP_DSIG})
-
-
-def _index_ids(root: etree._Element) -> dict[str, list[etree._Element]]:
-    # Every d:id in the whole stanza, at any depth: duplicates make a reference ambiguous
-    # whichever copy comes first (security case 11). The walk runs in libxml2's XPath.
-    index: dict[str, list[etree._Element]] = {}
-    found = _WITH_DSIG_ID(root)
-    assert isinstance(found, list)
-    for el in found:
-        assert isinstance(el, etree._Element)
+def _index_ids(root: etree._Element) -> dict[str, list[tuple[etree._Element, int]]]:
+    # Every d:id in the whole stanza, at any depth, with its position in document order:
+    # duplicates make a reference ambiguous whichever copy comes first (security case 11).
+    index: dict[str, list[tuple[etree._Element, int]]] = {}
+    for n, el in enumerate(root.iter()):
         value = el.get(DSIG_ID)
-        assert value is not None
-        index.setdefault(value, []).append(el)
+        if value is not None:
+            index.setdefault(value, []).append((el, n))
     return index
 
 
