@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -49,10 +50,6 @@ DEFAULT_CLOCK = TimestampClock()
 etree.register_namespace("d", NS.XMPP_DSIG)
 
 Selector = Callable[[etree._Element], bool]
-
-
-def _all_children(_: etree._Element) -> bool:
-    return True
 
 
 @dataclass(frozen=True)
@@ -132,7 +129,7 @@ class Signer:
             # could not check it. Sign a detached stanza (copy.deepcopy) instead.
             raise StanzaSchemaError("sign a stanza element of its own, not one inside a tree")
         kind = stanza_kind(stanza)
-        check_stanza(stanza, kind, signing=True)
+        taken = check_stanza(stanza, kind, signing=True)
         sender = stanza.get("from")
         if sender is not None:
             self._check_sender(sender)
@@ -146,13 +143,13 @@ class Signer:
                     f"{self.profile.name} profile: an iq is signed inside its single payload"
                 )
             parent = stanza[0]
-        chosen = [c for c in stanza if (select or _all_children)(c)]
+        chosen = list(stanza) if select is None else [c for c in stanza if select(c)]
         if len(chosen) > self.limits.max_references:
             raise StanzaSchemaError(
                 f"{len(chosen)} children to sign; the limit is {self.limits.max_references}"
             )
         if p.reference_scheme == "dsig-id":
-            names = self._assign_ids(stanza, chosen)
+            names = self._assign_ids(taken, chosen)
         else:
             names = [str(c.tag) for c in chosen]
         # Digests are taken before the Signature exists, which equals the enveloped-signature
@@ -162,13 +159,17 @@ class Signer:
         else:
             octets = [_c14n.c14n(c, p.child_c14n) for c in chosen]
         dm = self.digest_method
-        digests = [base64.b64encode(digest(dm, data)).decode() for data in octets]
+        digests = [binascii.b2a_base64(digest(dm, data), newline=False) for data in octets]
         _, timestamp = self.clock.next(self.signer)
         return _Prepared(kind, parent, names, digests, timestamp)
 
     def _attach(self, stanza: etree._Element, prepared: _Prepared) -> None:
         signature = self._build_signature(
-            stanza, prepared.kind, prepared.names, prepared.digests, prepared.timestamp
+            stanza,
+            prepared.kind,
+            prepared.names,
+            [d.decode() for d in prepared.digests],
+            prepared.timestamp,
         )
         prepared.parent.append(signature)
         self._finish(signature)
@@ -207,14 +208,18 @@ class Signer:
             for n, v in ((str(k), str(v)) for k, v in stanza.items())
         )
         prefix = self.profile.reference_prefix
+        uris = [prefix + n for n in names]
         refs_c = b"".join(
-            b'<d:reference URI="' + _c_attr(prefix + n) + b'">' + d.encode() + b"</d:reference>"
-            for n, d in zip(names, digests, strict=True)
+            b'<d:reference URI="' + _c_attr(u) + b'">' + d + b"</d:reference>"
+            for u, d in zip(uris, digests, strict=True)
         )
-        refs_doc = b"".join(
-            b'<d:reference URI="' + _d_attr(prefix + n) + b'">' + d.encode() + b"</d:reference>"
-            for n, d in zip(names, digests, strict=True)
-        )
+        if _PLAIN.isdisjoint("".join(uris)):
+            refs_doc = refs_c  # nothing to escape: both serializations agree
+        else:
+            refs_doc = b"".join(
+                b'<d:reference URI="' + _d_attr(u) + b'">' + d + b"</d:reference>"
+                for u, d in zip(uris, digests, strict=True)
+            )
         signer = self.signer
         ts = prepared.timestamp.encode()
         k = kind.encode()
@@ -281,11 +286,11 @@ class Signer:
         elif jid.domain != self.signer:
             raise SignerMismatch(f"stanza from {sender} is not in the domain {self.signer}")
 
-    def _assign_ids(self, stanza: etree._Element, chosen: Iterable[etree._Element]) -> list[str]:
+    def _assign_ids(self, existing: frozenset[str], chosen: Iterable[etree._Element]) -> list[str]:
         # XEP-0290 §2: each signed child gets a d:id "sufficiently unique". Existing ids are
         # kept (a later signer signs the same children); check_stanza already refused
-        # collisions anywhere in the stanza.
-        taken = {el.get(DSIG_ID) for el in stanza.iter() if el.get(DSIG_ID) is not None}
+        # collisions anywhere in the stanza and handed over every id in use.
+        taken = set(existing)
         stem = "d" + secrets.token_hex(4)
         n = 0
         out: list[str] = []
@@ -391,7 +396,7 @@ class _Prepared:
     kind: str
     parent: etree._Element
     names: list[str]
-    digests: list[str]
+    digests: list[bytes]  # base64
     timestamp: str
 
 

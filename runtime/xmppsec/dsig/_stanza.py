@@ -63,8 +63,9 @@ def stanza_kind(el: etree._Element) -> str:
     return kind
 
 
-def check_stanza(el: etree._Element, kind: str, *, signing: bool) -> None:
-    """Stanza checks the signer (and the verifier) need before any digest work."""
+def check_stanza(el: etree._Element, kind: str, *, signing: bool) -> frozenset[str]:
+    """Stanza checks the signer (and the verifier) need before any digest work. Signing:
+    returns every ``d:id`` value in the stanza (each one unique)."""
     stype = el.get("type")
     if stype is not None and stype not in _TYPES[kind]:
         raise StanzaSchemaError(f"type {stype!r} is not a {kind} type", path=f"/{kind}/@type")
@@ -80,10 +81,11 @@ def check_stanza(el: etree._Element, kind: str, *, signing: bool) -> None:
     if el.get(DSIG_ID) is not None:
         raise StanzaSchemaError("d:id on the stanza itself (XEP-0290 §2: children only)")
     if signing:
-        _check_ids_for_signing(el)
+        return _check_ids_for_signing(el)
+    return frozenset()
 
 
-def _check_ids_for_signing(root: etree._Element) -> None:
+def _check_ids_for_signing(root: etree._Element) -> frozenset[str]:
     # The signer refuses ambiguous input rather than emitting it: every d:id must be unique
     # in the whole stanza and sit on a direct child of a stanza (the top one, or a stanza
     # nested in it, e.g. a signed original that a MUC service reflects).
@@ -98,6 +100,7 @@ def _check_ids_for_signing(root: etree._Element) -> None:
         parent = node.getparent()
         if node is root or parent is None or not is_stanza(parent):
             raise StanzaSchemaError(f"d:id {value!r} is not on a child of a stanza")
+    return frozenset(seen)
 
 
 def default_attributes(el: etree._Element, kind: str) -> None:
