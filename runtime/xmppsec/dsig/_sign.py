@@ -70,6 +70,7 @@ class Signer:
     allow_legacy: bool = False
     limits: Limits = DEFAULT_LIMITS
     clock: TimestampClock = field(default=DEFAULT_CLOCK, repr=False)
+    _parts: _TemplateParts | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         jid = parse_jid(self.signer)
@@ -181,32 +182,34 @@ class Signer:
         both), without building and canonicalizing the Signature tree. Only used where
         :func:`_template_fits` holds."""
         assert self.method is not None
+        t = self._template_parts()
         kind, names, digests = prepared.kind, prepared.names, prepared.digests
-        dm = self.digest_method.value.encode()
-        # Inherited xml:* attributes of the stanza (C14N 1.1 §2.4: xml:lang, xml:space) and
-        # the stanza's attributes for the copy; C14N sorts them (no namespace first).
-        plain: list[tuple[str, str]] = []
-        xml_attrs: list[tuple[str, str]] = []
-        for key, value in stanza.items():
-            name = str(key)
-            if name.startswith(_XML):
-                xml_attrs.append((name[len(_XML) :], str(value)))
-            else:
-                plain.append((name, str(value)))
-        inherited = b"".join(
-            b" xml:" + n.encode() + b'="' + _c_attr(v) + b'"'
-            for n, v in sorted(xml_attrs)
-            if n in ("lang", "space")
-        )
-        copy_c = b"".join(b" " + n.encode() + b'="' + _c_attr(v) + b'"' for n, v in sorted(plain))
-        copy_c += b"".join(
-            b" xml:" + n.encode() + b'="' + _c_attr(v) + b'"' for n, v in sorted(xml_attrs)
-        )
-        copy_doc = b"".join(
-            b" " + (b"xml:" + n[len(_XML) :].encode() if n.startswith(_XML) else n.encode())
-            + b'="' + _d_attr(v) + b'"'
-            for n, v in ((str(k), str(v)) for k, v in stanza.items())
-        )
+        # The stanza's attributes for the copy (C14N sorts them: no namespace first, then
+        # xml:*), and the xml:lang / xml:space that SignedInfo and stanza-desc inherit
+        # (C14N 1.1 §2.4). _template_fits allowed no other namespace.
+        items = [(str(k), str(v)) for k, v in stanza.items()]
+        inherited = b""
+        namespaced = any(k[0] == "{" for k, _ in items)
+        if not namespaced and _PLAIN.isdisjoint("".join(v for _, v in items)):
+            copy_doc = "".join(f' {k}="{v}"' for k, v in items).encode()
+            copy_c = "".join(f' {k}="{v}"' for k, v in sorted(items)).encode()
+        else:
+            plain = sorted((k, v) for k, v in items if k[0] != "{")
+            xml_attrs = sorted((k[len(_XML) :], v) for k, v in items if k[0] == "{")
+            inherited = b"".join(
+                b" xml:" + n.encode() + b'="' + _c_attr(v) + b'"'
+                for n, v in xml_attrs
+                if n in ("lang", "space")
+            )
+            copy_c = b"".join(b" " + n.encode() + b'="' + _c_attr(v) + b'"' for n, v in plain)
+            copy_c += b"".join(
+                b" xml:" + n.encode() + b'="' + _c_attr(v) + b'"' for n, v in xml_attrs
+            )
+            copy_doc = b"".join(
+                b" " + (b"xml:" + k[len(_XML) :].encode() if k[0] == "{" else k.encode())
+                + b'="' + _d_attr(v) + b'"'
+                for k, v in items
+            )  # fmt: skip
         prefix = self.profile.reference_prefix
         uris = [prefix + n for n in names]
         refs_c = b"".join(
@@ -220,59 +223,32 @@ class Signer:
                 b'<d:reference URI="' + _d_attr(u) + b'">' + d + b"</d:reference>"
                 for u, d in zip(uris, digests, strict=True)
             )
-        signer = self.signer
         ts = prepared.timestamp.encode()
         k = kind.encode()
-        transforms_c = b"".join(
-            b'<Transform Algorithm="' + t.encode() + b'"></Transform>'
-            for t in self.profile.child_transforms
-        )
-        transforms_doc = b"".join(
-            b'<Transform Algorithm="' + t.encode() + b'"/>' for t in self.profile.child_transforms
-        )
         desc_c = b"".join((
-            b'<d:stanza-desc', _SCOPE, b' id="', self.profile.desc_id.encode(), b'"', inherited,
-            b"><d:signer>", _c_text(signer), b"</d:signer><Transforms>", transforms_c,
-            b'</Transforms><DigestMethod Algorithm="', dm, b'"></DigestMethod><d:', k, copy_c,
-            b">", refs_c, b"</d:", k, b"><d:timestamp>", ts, b"</d:timestamp></d:stanza-desc>",
-        ))
-        dv = base64.b64encode(digest(self.digest_method, desc_c))
-        c14n_uri = self.profile.signed_info_c14n.value.encode()
-        desc_transform = self.profile.desc_transform.value.encode()
-        method = self.method.value.encode()
-        si_c = b"".join((
-            b"<SignedInfo", _SCOPE, inherited, b'><CanonicalizationMethod Algorithm="', c14n_uri,
-            b'"></CanonicalizationMethod><SignatureMethod Algorithm="', method,
-            b'"></SignatureMethod><Reference URI="#', self.profile.desc_id.encode(),
-            b'"><Transforms><Transform Algorithm="', desc_transform,
-            b'"></Transform></Transforms><DigestMethod Algorithm="', dm,
-            b'"></DigestMethod><DigestValue>', dv, b"</DigestValue></Reference></SignedInfo>",
-        ))
-        sv = base64.b64encode(sign_bytes(self.key, self.method, si_c))
-        key_info = b""
-        if self.include_certificate:
-            assert self.certificate is not None
-            der = base64.b64encode(self.certificate.public_bytes(Encoding.DER))
-            key_info = b"".join((
-                b"<KeyInfo><X509Data><X509Certificate>", der,
-                b"</X509Certificate></X509Data></KeyInfo>",
-            ))
+            t.desc_head, inherited, t.desc_mid, k, copy_c, b">", refs_c, b"</d:", k,
+            b"><d:timestamp>", ts, b"</d:timestamp></d:stanza-desc>",
+        ))  # fmt: skip
+        dv = binascii.b2a_base64(digest(self.digest_method, desc_c), newline=False)
+        si_c = b"".join((t.si_head, inherited, t.si_mid, dv, t.si_tail))
+        sv = binascii.b2a_base64(sign_bytes(self.key, self.method, si_c), newline=False)
         copy_close = b"/>" if not names else b">" + refs_doc + b"</d:" + k + b">"
         signature = b"".join((
-            b"<Signature", _SCOPE, b'><SignedInfo><CanonicalizationMethod Algorithm="', c14n_uri,
-            b'"/><SignatureMethod Algorithm="', method, b'"/><Reference URI="#',
-            self.profile.desc_id.encode(), b'"><Transforms><Transform Algorithm="', desc_transform,
-            b'"/></Transforms><DigestMethod Algorithm="', dm, b'"/><DigestValue>', dv,
-            b"</DigestValue></Reference></SignedInfo><SignatureValue>", sv, b"</SignatureValue>",
-            key_info, b'<Object><d:stanza-desc id="', self.profile.desc_id.encode(),
-            b'"><d:signer>', _d_text(signer), b"</d:signer><Transforms>", transforms_doc,
-            b'</Transforms><DigestMethod Algorithm="', dm, b'"/><d:', k, copy_doc, copy_close,
+            t.sig_head, dv, t.sig_mid, sv, t.sig_mid2, k, copy_doc, copy_close,
             b"<d:timestamp>", ts, b"</d:timestamp></d:stanza-desc></Object></Signature>",
-        ))
+        ))  # fmt: skip
         out = etree.tostring(stanza, encoding="utf-8", xml_declaration=False)
         if out.endswith(b"/>"):  # <message .../>: nothing inside yet
             return out[:-2] + b">" + signature + b"</" + k + b">"
         return out[: -len(k) - 3] + signature + out[-len(k) - 3 :]
+
+    def _template_parts(self) -> _TemplateParts:
+        """The fixed byte strings of this signer's templates, built on first use."""
+        parts = self._parts
+        if parts is None:
+            parts = _TemplateParts.build(self)
+            object.__setattr__(self, "_parts", parts)  # idempotent: a race builds it twice
+        return parts
 
     # -- steps --------------------------------------------------------------------------
 
@@ -389,6 +365,74 @@ class Signer:
 def _bare_or_domain(addr: str) -> str:
     jid = parse_jid(addr)
     return str(jid.bare)
+
+
+@dataclass(frozen=True, slots=True)
+class _TemplateParts:
+    """The constant pieces of the canonical forms (``*_head``/``*_mid``/``*_tail``) and of
+    the serialized Signature (``sig_*``) for one signer configuration."""
+
+    desc_head: bytes
+    desc_mid: bytes
+    si_head: bytes
+    si_mid: bytes
+    si_tail: bytes
+    sig_head: bytes
+    sig_mid: bytes
+    sig_mid2: bytes
+
+    @classmethod
+    def build(cls, signer: Signer) -> _TemplateParts:
+        p = signer.profile
+        assert signer.method is not None
+        dm = signer.digest_method.value.encode()
+        desc_id = p.desc_id.encode()
+        c14n_uri = p.signed_info_c14n.value.encode()
+        desc_transform = p.desc_transform.value.encode()
+        method = signer.method.value.encode()
+        transforms_c = b"".join(
+            b'<Transform Algorithm="' + t.encode() + b'"></Transform>' for t in p.child_transforms
+        )
+        transforms_doc = b"".join(
+            b'<Transform Algorithm="' + t.encode() + b'"/>' for t in p.child_transforms
+        )
+        key_info = b""
+        if signer.include_certificate:
+            assert signer.certificate is not None
+            der = base64.b64encode(signer.certificate.public_bytes(Encoding.DER))
+            key_info = b"".join((
+                b"<KeyInfo><X509Data><X509Certificate>", der,
+                b"</X509Certificate></X509Data></KeyInfo>",
+            ))  # fmt: skip
+        return cls(
+            desc_head=b"<d:stanza-desc" + _SCOPE + b' id="' + desc_id + b'"',
+            desc_mid=b"".join((
+                b"><d:signer>", _c_text(signer.signer), b"</d:signer><Transforms>", transforms_c,
+                b'</Transforms><DigestMethod Algorithm="', dm, b'"></DigestMethod><d:',
+            )),  # fmt: skip
+            si_head=b"<SignedInfo" + _SCOPE,
+            si_mid=b"".join((
+                b'><CanonicalizationMethod Algorithm="', c14n_uri,
+                b'"></CanonicalizationMethod><SignatureMethod Algorithm="', method,
+                b'"></SignatureMethod><Reference URI="#', desc_id,
+                b'"><Transforms><Transform Algorithm="', desc_transform,
+                b'"></Transform></Transforms><DigestMethod Algorithm="', dm,
+                b'"></DigestMethod><DigestValue>',
+            )),  # fmt: skip
+            si_tail=b"</DigestValue></Reference></SignedInfo>",
+            sig_head=b"".join((
+                b"<Signature", _SCOPE, b'><SignedInfo><CanonicalizationMethod Algorithm="',
+                c14n_uri, b'"/><SignatureMethod Algorithm="', method, b'"/><Reference URI="#',
+                desc_id, b'"><Transforms><Transform Algorithm="', desc_transform,
+                b'"/></Transforms><DigestMethod Algorithm="', dm, b'"/><DigestValue>',
+            )),  # fmt: skip
+            sig_mid=b"</DigestValue></Reference></SignedInfo><SignatureValue>",
+            sig_mid2=b"".join((
+                b"</SignatureValue>", key_info, b'<Object><d:stanza-desc id="', desc_id,
+                b'"><d:signer>', _d_text(signer.signer), b"</d:signer><Transforms>",
+                transforms_doc, b'</Transforms><DigestMethod Algorithm="', dm, b'"/><d:',
+            )),  # fmt: skip
+        )
 
 
 @dataclass(frozen=True, slots=True)
