@@ -135,8 +135,8 @@ def check_window(ts: datetime, now: datetime, window: timedelta = DEFAULT_WINDOW
 
     Raises ``TimestampError(kind="old")`` or ``TimestampError(kind="future")``.
     """
-    t = _require_aware(ts, "timestamp")
-    n = _require_aware(now, "now")
+    t = ts if type(ts) is datetime and ts.tzinfo is UTC else _require_aware(ts, "timestamp")
+    n = now if type(now) is datetime and now.tzinfo is UTC else _require_aware(now, "now")
     if t < n - window:
         raise TimestampError(f"timestamp is older than {window} (old)", kind="old")
     if t > n + window:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import lru_cache
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
@@ -100,6 +100,8 @@ def _ca_policy() -> ExtensionPolicy:
 
 
 def _aware_utc(now: _dt.datetime | None) -> _dt.datetime:
+    if type(now) is _dt.datetime and now.tzinfo is _dt.UTC:
+        return now
     if now is None:
         return _dt.datetime.now(_dt.UTC)
     if not isinstance(now, _dt.datetime) or now.tzinfo is None or now.utcoffset() is None:
@@ -134,28 +136,61 @@ def _names_signer(cert: x509.Certificate, signer: JID) -> bool:
     return any(bare_jid(a) == str(signer) for a in xmpp_addrs(cert))
 
 
-@lru_cache(maxsize=1024)
+@dataclass(frozen=True, slots=True)
+class _CertFacts:
+    """What the verify hot path reads from a certificate, computed once per object."""
+
+    cert: x509.Certificate  # keeps the object alive while cached, so its id stays its own
+    fingerprint: bytes
+    not_before: _dt.datetime
+    not_after: _dt.datetime
+    key_problem: dict[bool, str | None]
+
+
+# Keyed by id(): hashing a Certificate hashes its DER on every call. The entry holds the
+# certificate, so an id is never reused while its entry exists; bounded by clearing.
+_FACTS: dict[int, _CertFacts] = {}
+_FACTS_MAX = 4096
+
+
+def _facts(cert: x509.Certificate) -> _CertFacts:
+    facts = _FACTS.get(id(cert))
+    if facts is None or facts.cert is not cert:
+        if len(_FACTS) >= _FACTS_MAX:
+            _FACTS.clear()
+        facts = _CertFacts(
+            cert,
+            certificate_fingerprint(cert),
+            cert.not_valid_before_utc,
+            cert.not_valid_after_utc,
+            {},
+        )
+        _FACTS[id(cert)] = facts
+    return facts
+
+
 def _key_problem(cert: x509.Certificate, allow_legacy: bool) -> str | None:
-    """Why the certificate's key is unusable, or None. Cached: on the verify hot path
-    the same few certificates come back (certificates hash by their DER)."""
-    try:
-        check_key_strength(cert.public_key(), allow_legacy=allow_legacy)
-    except (ValueError, TypeError, _CryptoUnsupported) as exc:
-        return f"unusable public key: {exc}"
-    except UntrustedKey as exc:
-        return str(exc)
-    return None
+    """Why the certificate's key is unusable, or None (cached per certificate object)."""
+    known = _facts(cert).key_problem
+    if allow_legacy not in known:
+        try:
+            check_key_strength(cert.public_key(), allow_legacy=allow_legacy)
+        except (ValueError, TypeError, _CryptoUnsupported) as exc:
+            known[allow_legacy] = f"unusable public key: {exc}"
+        except UntrustedKey as exc:
+            known[allow_legacy] = str(exc)
+        else:
+            known[allow_legacy] = None
+    return known[allow_legacy]
 
 
-@lru_cache(maxsize=1024)
 def _validity(cert: x509.Certificate) -> tuple[_dt.datetime, _dt.datetime]:
-    # cryptography builds a new datetime on every access; certificates are immutable.
-    return cert.not_valid_before_utc, cert.not_valid_after_utc
+    facts = _facts(cert)
+    return facts.not_before, facts.not_after
 
 
-@lru_cache(maxsize=1024)
 def _fp(cert: x509.Certificate) -> bytes:
-    return certificate_fingerprint(cert)
+    return _facts(cert).fingerprint
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
