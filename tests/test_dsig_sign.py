@@ -19,7 +19,7 @@ from lxml import etree
 
 from xmppsec import _c14n
 from xmppsec.algorithms import NS, C14NMethod, DigestMethod, SignatureMethod
-from xmppsec.dsig import Policy, ReferenceStatus, Signer, Verifier
+from xmppsec.dsig import ROBUST, SPEC, Policy, Profile, ReferenceStatus, Signer, Verifier
 from xmppsec.errors import (
     DigestMismatch,
     InvalidSignature,
@@ -577,38 +577,44 @@ TEMPLATE_CASES = {
 @pytest.mark.parametrize("algorithm", ["ed25519", "rsa-2048"])  # deterministic signatures
 @pytest.mark.parametrize("case", sorted(TEMPLATE_CASES))
 @pytest.mark.parametrize("include_certificate", [False, True])
+@pytest.mark.parametrize("profile", [SPEC, ROBUST])
 def test_template_path_equals_tree_path(
-    algorithm: str, case: str, include_certificate: bool
+    algorithm: str, case: str, include_certificate: bool, profile: Profile
 ) -> None:
     data = TEMPLATE_CASES[case]
-    # Fixed ids (a d:id already present is kept), fixed clocks: both paths must agree byte
-    # for byte, so the template path is exactly the tree path without the tree.
-    root = etree.fromstring(data)
-    for n, c in enumerate(root):
-        if c.get(DSIG_ID) is None:
-            c.set(DSIG_ID, f"fixed-{n}")
-    data = etree.tostring(root, encoding="utf-8")
-    by_template = make_signer(
-        algorithm=algorithm, clock=new_clock(), include_certificate=include_certificate
-    ).sign(data)
-    by_tree = etree.tostring(
-        make_signer(
-            algorithm=algorithm, clock=new_clock(), include_certificate=include_certificate
-        ).sign_element(etree.fromstring(data)),
-        encoding="utf-8",
-    )
+    if profile is SPEC:
+        # Fixed ids (a d:id already present is kept), fixed clocks: both paths must agree
+        # byte for byte, so the template path is exactly the tree path without the tree.
+        root = etree.fromstring(data)
+        for n, c in enumerate(root):
+            if c.get(DSIG_ID) is None:
+                c.set(DSIG_ID, f"fixed-{n}")
+        data = etree.tostring(root, encoding="utf-8")
+    elif case == "earlier-ids":
+        pytest.skip("d:id attributes belong to the spec profile")
+    def signer() -> Signer:
+        return make_signer(
+            algorithm=algorithm,
+            clock=new_clock(),
+            include_certificate=include_certificate,
+            profile=profile,
+        )
+
+    by_template = signer().sign(data)
+    by_tree = etree.tostring(signer().sign_element(etree.fromstring(data)), encoding="utf-8")
     assert by_template == by_tree
-    assert_valid(verifier((JULIET, algorithm)), by_template)
+    assert_valid(verifier((JULIET, algorithm)), by_template)  # the profile is detected
 
 
 def test_template_path_is_the_one_taken_for_plain_stanzas() -> None:
-    from xmppsec.dsig._profile import ROBUST, SPEC
     from xmppsec.dsig._sign import _template_fits
 
-    assert _template_fits(SPEC, etree.fromstring(MESSAGE))
-    assert _template_fits(SPEC, etree.fromstring(PRESENCE))
-    assert not _template_fits(ROBUST, etree.fromstring(MESSAGE))
+    assert _template_fits(SPEC, etree.fromstring(MESSAGE), "message") == "spec"
+    assert _template_fits(SPEC, etree.fromstring(PRESENCE), "presence") == "spec"
+    assert _template_fits(ROBUST, etree.fromstring(MESSAGE), "message") == "robust"
+    assert _template_fits(ROBUST, etree.fromstring(IQ), "iq") == ""  # Signature in the payload
+    assert _template_fits(SPEC, etree.fromstring(IQ), "iq") == "spec"
     other_prefix = b"<message xmlns='jabber:client' xmlns:x='urn:x' x:a='1'><body/></message>"
-    assert not _template_fits(SPEC, etree.fromstring(other_prefix))
+    assert _template_fits(SPEC, etree.fromstring(other_prefix), "message") == ""
     xml_base = b"<message xmlns='jabber:client' xml:base='http://a/'><body/></message>"
-    assert not _template_fits(SPEC, etree.fromstring(xml_base))
+    assert _template_fits(SPEC, etree.fromstring(xml_base), "message") == ""

@@ -296,6 +296,10 @@ def _rc_attr(value: str) -> str:
     return value.translate(_ATTR_ESCAPES)
 
 
+robust_text = _rc_text
+robust_attr = _rc_attr
+
+
 def _rc_name(tag: str) -> str:
     return tag if tag[:1] == "{" else "{}" + tag
 

@@ -71,6 +71,7 @@ class Signer:
     limits: Limits = DEFAULT_LIMITS
     clock: TimestampClock = field(default=DEFAULT_CLOCK, repr=False)
     _parts: _TemplateParts | None = field(default=None, init=False, repr=False, compare=False)
+    _robust: _TemplateParts | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         jid = parse_jid(self.signer)
@@ -100,8 +101,11 @@ class Signer:
         """Parse ``stanza`` (hardened parser), sign it, return the signed stanza's bytes."""
         root = parse(stanza, self.limits)  # parse() already ran check_tree
         prepared = self._prepare(root, select)
-        if _template_fits(self.profile, root):
+        fits = _template_fits(self.profile, root, prepared.kind)
+        if fits == "spec":
             return self._sign_by_template(root, prepared)
+        if fits == "robust":
+            return self._sign_by_robust_template(root, prepared)
         self._attach(root, prepared)
         # UTF-8 (RFC 6120 §11.6), no XML declaration: lxml's default (ASCII) would turn every
         # non-ASCII character into a character reference, up to 2.7x the size (XEP-0274:
@@ -242,6 +246,67 @@ class Signer:
             return out[:-2] + b">" + signature + b"</" + k + b">"
         return out[: -len(k) - 3] + signature + out[-len(k) - 3 :]
 
+    def _sign_by_robust_template(self, stanza: etree._Element, prepared: _Prepared) -> bytes:
+        """:meth:`_sign_by_template` for the robust profile: its canonical form is our own
+        prefix-free one (docs/robust-profile.md), which inherits nothing from the context."""
+        assert self.method is not None
+        t = self._robust_parts()
+        kind, names, digests = prepared.kind, prepared.names, prepared.digests
+        items = [(str(k), str(v)) for k, v in stanza.items()]
+        # Robust canonical attributes: Clark names sorted by (namespace, local name).
+        keyed = sorted(
+            ((k[1:].partition("}")[0], k.rpartition("}")[2]) if k[0] == "{" else ("", k), v)
+            for k, v in items
+        )
+        copy_c = b"".join(
+            b" {" + ns.encode() + b"}" + local.encode() + b'="' + _r_attr(v) + b'"'
+            for (ns, local), v in keyed
+        )
+        copy_doc = b"".join(
+            b" " + (b"xml:" + k[len(_XML) :].encode() if k[0] == "{" else k.encode())
+            + b'="' + _d_attr(v) + b'"'
+            for k, v in items
+        )  # fmt: skip
+        refs_c: list[bytes] = []
+        refs_doc: list[bytes] = []
+        for name, value in zip(names, digests, strict=True):
+            ns, _, local = name[1:].partition("}") if name[0] == "{" else ("", "", name)
+            ns_c = b' {}ns="' + _r_attr(ns) + b'"' if ns else b""
+            refs_c.append(
+                b'<{' + t.ns + b'}reference {}name="' + _r_attr(local) + b'"' + ns_c + b">"
+                + value + b"</{" + t.ns + b"}reference>"
+            )  # fmt: skip
+            ns_doc = b' ns="' + _d_attr(ns) + b'"' if ns else b""
+            refs_doc.append(
+                b"<reference" + ns_doc + b' name="' + _d_attr(local) + b'">' + value
+                + b"</reference>"
+            )  # fmt: skip
+        ts = prepared.timestamp.encode()
+        k = kind.encode()
+        desc_c = b"".join((
+            t.desc_head, k, copy_c, b">", *refs_c, b"</{", t.ns, b"}", k, b"><{", t.ns,
+            b"}timestamp>", ts, b"</{", t.ns, b"}timestamp></{", t.ns, b"}stanza-desc>",
+        ))  # fmt: skip
+        dv = binascii.b2a_base64(digest(self.digest_method, desc_c), newline=False)
+        si_c = b"".join((t.si_head, dv, t.si_tail))
+        sv = binascii.b2a_base64(sign_bytes(self.key, self.method, si_c), newline=False)
+        copy_close = b"/>" if not names else b">" + b"".join(refs_doc) + b"</" + k + b">"
+        signature = b"".join((
+            t.sig_head, dv, t.sig_mid, sv, t.sig_mid2, k, copy_doc, copy_close,
+            b"<timestamp>", ts, b"</timestamp></stanza-desc></Object></Signature>",
+        ))  # fmt: skip
+        out = etree.tostring(stanza, encoding="utf-8", xml_declaration=False)
+        if out.endswith(b"/>"):  # <message .../>: nothing inside yet
+            return out[:-2] + b">" + signature + b"</" + k + b">"
+        return out[: -len(k) - 3] + signature + out[-len(k) - 3 :]
+
+    def _robust_parts(self) -> _TemplateParts:
+        parts = self._robust
+        if parts is None:
+            parts = _TemplateParts.build_robust(self)
+            object.__setattr__(self, "_robust", parts)  # idempotent: a race builds it twice
+        return parts
+
     def _template_parts(self) -> _TemplateParts:
         """The fixed byte strings of this signer's templates, built on first use."""
         parts = self._parts
@@ -380,6 +445,68 @@ class _TemplateParts:
     sig_head: bytes
     sig_mid: bytes
     sig_mid2: bytes
+    ns: bytes = b""  # the robust profile's namespace (robust templates only)
+
+    @classmethod
+    def build_robust(cls, signer: Signer) -> _TemplateParts:
+        p = signer.profile
+        assert signer.method is not None
+        r = p.desc_namespace.encode()
+        ds = b"{" + NS.DS.value.encode() + b"}"
+        dm = signer.digest_method.value.encode()
+        desc_id = p.desc_id.encode()
+        c14n_uri = p.signed_info_c14n.value.encode()
+        desc_transform = p.desc_transform.value.encode()
+        method = signer.method.value.encode()
+
+        def algorithm(tag: bytes, uri: bytes) -> bytes:
+            value = _r_attr(uri.decode())
+            return b"<" + ds + tag + b' {}Algorithm="' + value + b'"></' + ds + tag + b">"
+
+        key_info = b""
+        if signer.include_certificate:
+            assert signer.certificate is not None
+            der = base64.b64encode(signer.certificate.public_bytes(Encoding.DER))
+            key_info = b"".join((
+                b"<KeyInfo><X509Data><X509Certificate>", der,
+                b"</X509Certificate></X509Data></KeyInfo>",
+            ))  # fmt: skip
+        transforms_doc = b"".join(
+            b'<Transform Algorithm="' + t.encode() + b'"/>' for t in p.child_transforms
+        )
+        return cls(
+            desc_head=b"".join((
+                b"<{", r, b"}stanza-desc {}id=\"", _r_attr(p.desc_id), b'"><{', r, b"}signer>",
+                _r_text(signer.signer), b"</{", r, b"}signer><", ds, b"Transforms>",
+                *(algorithm(b"Transform", t.encode()) for t in p.child_transforms),
+                b"</", ds, b"Transforms>", algorithm(b"DigestMethod", dm), b"<{", r, b"}",
+            )),  # fmt: skip
+            desc_mid=b"",
+            si_head=b"".join((
+                b"<", ds, b"SignedInfo>", algorithm(b"CanonicalizationMethod", c14n_uri),
+                algorithm(b"SignatureMethod", method), b"<", ds, b'Reference {}URI="#',
+                _r_attr(p.desc_id), b'"><', ds, b"Transforms>",
+                algorithm(b"Transform", desc_transform), b"</", ds, b"Transforms>",
+                algorithm(b"DigestMethod", dm), b"<", ds, b"DigestValue>",
+            )),  # fmt: skip
+            si_mid=b"",
+            si_tail=b"</" + ds + b"DigestValue></" + ds + b"Reference></" + ds + b"SignedInfo>",
+            sig_head=b"".join((
+                b'<Signature xmlns="', NS.DS.value.encode(),
+                b'"><SignedInfo><CanonicalizationMethod Algorithm="', c14n_uri,
+                b'"/><SignatureMethod Algorithm="', method, b'"/><Reference URI="#', desc_id,
+                b'"><Transforms><Transform Algorithm="', desc_transform,
+                b'"/></Transforms><DigestMethod Algorithm="', dm, b'"/><DigestValue>',
+            )),  # fmt: skip
+            sig_mid=b"</DigestValue></Reference></SignedInfo><SignatureValue>",
+            sig_mid2=b"".join((
+                b"</SignatureValue>", key_info, b'<Object><stanza-desc xmlns="', r, b'" id="',
+                desc_id, b'"><signer>', _d_text(signer.signer), b'</signer><Transforms xmlns="',
+                NS.DS.value.encode(), b'">', transforms_doc, b'</Transforms><DigestMethod xmlns="',
+                NS.DS.value.encode(), b'" Algorithm="', dm, b'"/><',
+            )),  # fmt: skip
+            ns=r,
+        )
 
     @classmethod
     def build(cls, signer: Signer) -> _TemplateParts:
@@ -488,30 +615,57 @@ def _d_text(value: str) -> bytes:
     return value.translate(_D_TEXT).encode()
 
 
-def _template_fits(profile: Profile, stanza: etree._Element) -> bool:
-    """Whether :meth:`Signer._sign_by_template` writes exactly what the tree path writes: a
-    ``d:id`` profile with stanza-desc in urn:xmpp:dsig:0 under inclusive C14N 1.1, the
-    Signature appended to a stanza that declares only its default namespace (so the scope
-    at SignedInfo is the Signature's own), no prefix on the stanza, and stanza attributes
-    without a namespace other than xml:lang / xml:space / xml:id (an xml:base makes C14N 1.1
-    refuse, which the tree path reports)."""
-    if not (
+def _r_attr(value: str) -> bytes:
+    """An attribute value in the robust canonical form (docs/robust-profile.md)."""
+    if _PLAIN.isdisjoint(value):
+        return value.encode()
+    return _c14n.robust_attr(value).encode()
+
+
+def _r_text(value: str) -> bytes:
+    """Text in the robust canonical form (docs/robust-profile.md)."""
+    if _PLAIN.isdisjoint(value):
+        return value.encode()
+    return _c14n.robust_text(value).encode()
+
+
+def _template_fits(profile: Profile, stanza: etree._Element, kind: str) -> str:
+    """Which template writes exactly what the tree path writes, or ``""`` for none.
+
+    ``spec``: a ``d:id`` profile with stanza-desc in urn:xmpp:dsig:0 under inclusive C14N
+    1.1 (:meth:`Signer._sign_by_template`). ``robust``: an element-reference profile in our
+    robust namespace under its prefix-free canonical form, except an iq (its Signature goes
+    into the payload) (:meth:`Signer._sign_by_robust_template`). Both need the Signature
+    appended to a stanza without prefix that declares only its default namespace (so the
+    scope at SignedInfo is the Signature's own) and stanza attributes without a namespace
+    other than xml:lang / xml:space / xml:id (an xml:base makes C14N 1.1 refuse, which the
+    tree path reports)."""
+    if stanza.prefix is not None:
+        return ""
+    nsmap = stanza.nsmap
+    if len(nsmap) != 1 or None not in nsmap:
+        return ""
+    for key in stanza.keys():
+        name = str(key)
+        if name[:1] == "{" and name not in _XML_TEMPLATE_ATTRS:
+            return ""
+    if (
         profile.reference_scheme == "dsig-id"
         and profile.desc_namespace == NS.XMPP_DSIG
         and profile.placement == "append"
         and profile.signed_info_c14n == C14NMethod.C14N11
         and profile.desc_transform == C14NMethod.C14N11
-        and stanza.prefix is None
     ):
-        return False
-    nsmap = stanza.nsmap
-    if len(nsmap) != 1 or None not in nsmap:
-        return False
-    for key in stanza.keys():
-        name = str(key)
-        if name[:1] == "{" and name not in _XML_TEMPLATE_ATTRS:
-            return False
-    return True
+        return "spec"
+    if (
+        profile.reference_scheme == "element"
+        and profile.desc_namespace == NS.XMPP_DSIG_ROBUST
+        and (profile.placement == "append" or kind != "iq")
+        and profile.signed_info_c14n == C14NMethod.ROBUST
+        and profile.desc_transform == C14NMethod.ROBUST
+    ):
+        return "robust"
+    return ""
 
 
 _XML_TEMPLATE_ATTRS = frozenset(_XML + n for n in ("lang", "space", "id"))
