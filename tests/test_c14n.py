@@ -307,3 +307,9 @@ def test_fast_inclusive_c14n_serves_our_own_signatures() -> None:
 def test_children_in_one_batch_equal_one_by_one(doc: bytes) -> None:
     root = parse(doc)
     assert c14n_children(root, list(root)) == [c14n_child(c) for c in root]
+
+
+def test_children_in_one_batch_refuse_relative_namespaces() -> None:
+    root = parse(b"<message xmlns='jabber:client'><body>a</body><x xmlns='relative'/></message>")
+    with pytest.raises(RestrictedXMLError, match="relative namespace"):
+        c14n_children(root, list(root))

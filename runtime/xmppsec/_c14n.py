@@ -65,7 +65,11 @@ def c14n_children(root: etree._Element, children: list[etree._Element]) -> list[
     # per element.
     if next(root.iter(_JS + "*"), None) is not None:
         return [c14n_child(c) for c in children]
-    return [_tostring(c, exclusive=True) for c in children]
+    tostring = etree.tostring
+    try:
+        return [tostring(c, method="c14n", exclusive=True, with_comments=False) for c in children]
+    except etree.C14NError:
+        return [_tostring(c, exclusive=True) for c in children]  # raises the typed error
 
 
 def _in_jabber_server(child: etree._Element) -> bool:

@@ -7,9 +7,10 @@ MGF1), XML-DSIG 1.1 (ECDSA, raw ``r || s`` values), RFC 9231 (Ed25519).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -31,6 +32,7 @@ __all__ = [
     "TransformMethod",
     "default_signature_method",
     "digest",
+    "digest_constructor",
     "sign_bytes",
     "signature_spec",
     "verify_bytes",
@@ -106,6 +108,11 @@ _HASHLIB = {
 
 _CONSTRUCTORS = {m: getattr(hashlib, name) for m, name in _HASHLIB.items()}
 DIGEST_SIZES: dict[DigestMethod, int] = {m: c().digest_size for m, c in _CONSTRUCTORS.items()}
+
+
+def digest_constructor(method: DigestMethod) -> Callable[[bytes], Any]:
+    """The hashlib constructor of a digest method (for hashing many values in a row)."""
+    return _CONSTRUCTORS[method]  # type: ignore[no-any-return]
 
 
 def digest(method: DigestMethod, data: bytes) -> bytes:

@@ -24,6 +24,7 @@ from ..algorithms import (
     SignatureMethod,
     default_signature_method,
     digest,
+    digest_constructor,
     sign_bytes,
 )
 from ..errors import SignerMismatch, StanzaSchemaError, UnsupportedAlgorithm
@@ -163,8 +164,9 @@ class Signer:
             octets = _c14n.c14n_children(stanza, chosen)
         else:
             octets = [_c14n.c14n(c, p.child_c14n) for c in chosen]
-        dm = self.digest_method
-        digests = [binascii.b2a_base64(digest(dm, data), newline=False) for data in octets]
+        hasher = digest_constructor(self.digest_method)
+        b64 = binascii.b2a_base64
+        digests = [b64(hasher(data).digest(), newline=False) for data in octets]
         _, timestamp = self.clock.next(self.signer)
         return _Prepared(kind, parent, names, digests, timestamp)
 
@@ -216,13 +218,17 @@ class Signer:
             )  # fmt: skip
         prefix = self.profile.reference_prefix
         uris = [prefix + n for n in names]
-        refs_c = b"".join(
-            b'<d:reference URI="' + _c_attr(u) + b'">' + d + b"</d:reference>"
-            for u, d in zip(uris, digests, strict=True)
-        )
         if _PLAIN.isdisjoint("".join(uris)):
-            refs_doc = refs_c  # nothing to escape: both serializations agree
+            # Nothing to escape: both serializations agree.
+            refs_c = refs_doc = b"".join(
+                b'<d:reference URI="' + u.encode() + b'">' + d + b"</d:reference>"
+                for u, d in zip(uris, digests, strict=True)
+            )
         else:
+            refs_c = b"".join(
+                b'<d:reference URI="' + _c_attr(u) + b'">' + d + b"</d:reference>"
+                for u, d in zip(uris, digests, strict=True)
+            )
             refs_doc = b"".join(
                 b'<d:reference URI="' + _d_attr(u) + b'">' + d + b"</d:reference>"
                 for u, d in zip(uris, digests, strict=True)
