@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -333,14 +333,20 @@ class Signer:
         elif jid.domain != self.signer:
             raise SignerMismatch(f"stanza from {sender} is not in the domain {self.signer}")
 
-    def _assign_ids(self, existing: frozenset[str], chosen: Iterable[etree._Element]) -> list[str]:
+    def _assign_ids(self, existing: frozenset[str], chosen: list[etree._Element]) -> list[str]:
         # XEP-0290 §2: each signed child gets a d:id "sufficiently unique". Existing ids are
         # kept (a later signer signs the same children); check_stanza already refused
         # collisions anywhere in the stanza and handed over every id in use.
-        taken = set(existing)
         stem = "d" + secrets.token_hex(4)
+        if not existing:
+            # No d:id anywhere yet: the numbered ids cannot collide with anything.
+            out = [f"{stem}-{n}" for n in range(1, len(chosen) + 1)]
+            for child, value in zip(chosen, out, strict=True):
+                child.set(DSIG_ID, value)
+            return out
+        taken = set(existing)
         n = 0
-        out: list[str] = []
+        out = []
         for child in chosen:
             current = child.get(DSIG_ID)
             if current is None:
