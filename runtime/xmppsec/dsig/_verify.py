@@ -956,9 +956,12 @@ def _element_references(
             cache[key] = digest(p.child_digest_method, octets)
         return cache[key]
 
+    by_name: dict[object, list[etree._Element]] = {}
+    for c in root:
+        if c is not p.element:
+            by_name.setdefault(c.tag, []).append(c)
     for uri, clark, expected in p.references:
-        named = [c for c in root if c.tag == clark and c is not p.element]
-        free = [c for c in named if id(c) not in used]
+        free = [c for c in by_name.get(clark, ()) if id(c) not in used]
         match = next((c for c in free if hmac.compare_digest(child_digest(c), expected)), None)
         if match is not None:
             used.add(id(match))
