@@ -304,32 +304,38 @@ robust_text = _rc_text
 robust_attr = _rc_attr
 
 
-def _rc_name(tag: str) -> str:
-    return tag if tag[:1] == "{" else "{}" + tag
+_RC_SPECIAL = frozenset("&<>\"\t\n\r")
 
 
 def _rc_element(el: etree._Element, out: list[str], skip: etree._Element | None) -> None:
     tag = el.tag
     assert isinstance(tag, str)
-    name = _rc_name(tag)
-    out.append("<" + name)
-    if len(el.attrib):
+    name = tag if tag[:1] == "{" else "{}" + tag
+    pairs = el.items()
+    if pairs:
         items = []
-        for key, value in el.attrib.items():
+        for key, value in pairs:
             k = str(key)
             ns, _, local = k[1:].partition("}") if k[:1] == "{" else ("", "", k)
             items.append((ns, local, str(value)))
         items.sort()
+        out.append("<" + name)
         for ns, local, value in items:
-            out.append(" {" + ns + "}" + local + '="' + _rc_attr(value) + '"')
-    out.append(">")
-    if el.text:
-        out.append(_rc_text(el.text))
+            if not _RC_SPECIAL.isdisjoint(value):
+                value = _rc_attr(value)
+            out.append(" {" + ns + "}" + local + '="' + value + '"')
+        out.append(">")
+    else:
+        out.append("<" + name + ">")
+    text = el.text
+    if text:
+        out.append(text if _RC_SPECIAL.isdisjoint(text) else _rc_text(text))
     for child in el:
         if child is not skip:
             _rc_element(child, out, skip)
-        if child.tail:
-            out.append(_rc_text(child.tail))
+        tail = child.tail
+        if tail:
+            out.append(tail if _RC_SPECIAL.isdisjoint(tail) else _rc_text(tail))
     out.append("</" + name + ">")
 
 
