@@ -14,7 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from xmppsec.dsig import Signer
 from xmppsec.keys import generate_identity, load_certificate, load_private_key
+from xmppsec.timestamps import TimestampClock
 
 __all__ = [
     "STREAM_CLOSE",
@@ -78,23 +79,38 @@ def mam_item(signed: bytes, i: int, stamp: str) -> bytes:
 _state: dict[str, Any] = {}
 
 
-def _init(key_pem: bytes, cert_pem: bytes, fmt: str) -> None:
+# A MAM export is history: message i was sent at start + i * _SPACING and archived by the
+# recipient's server _ARCHIVED later. (Signing a million stanzas in a minute with the real
+# clock would push XEP-0290 timestamps minutes ahead of it: they rise by 1 ms per stanza when
+# the clock repeats, §5, so more than 1,000 per second run ahead, and past 5 minutes they
+# are rejected as "future".)
+_SPACING = timedelta(milliseconds=300)
+_ARCHIVED = timedelta(milliseconds=40)
+
+
+def _init(key_pem: bytes, cert_pem: bytes, fmt: str, start: datetime) -> None:
     key = load_private_key(key_pem)
     cert = load_certificate(cert_pem)
-    _state["signer"] = Signer(key, signer=JID, certificate=cert)
+    _state["now"] = start
+    clock = TimestampClock(lambda: _state["now"])
+    _state["signer"] = Signer(key, signer=JID, certificate=cert, clock=clock)
     _state["fmt"] = fmt
+    _state["start"] = start
 
 
 def _block(span: tuple[int, int]) -> bytes:
     signer: Signer = _state["signer"]
     out: list[bytes] = []
     for i in range(*span):
-        signed = signer.sign(plain_stanza(i))
         if _state["fmt"] == "mam":
-            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            sent = _state["start"] + i * _SPACING
+            _state["now"] = sent
+            signed = signer.sign(plain_stanza(i))
+            stamp = (sent + _ARCHIVED).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
             out.append(mam_item(signed, i, stamp))
         else:
-            out.append(stream_item(signed))
+            _state["now"] = datetime.now(UTC)
+            out.append(stream_item(signer.sign(plain_stanza(i))))
     return b"".join(out)
 
 
@@ -115,7 +131,10 @@ def generate(
     """Write ``out_dir/archive.xml`` (``count`` signed stanzas) and ``out_dir/cert.pem``."""
     from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
 
-    ident = generate_identity(JID, algorithm)
+    # The history ends an hour ago (every archive stamp lies in the past); the certificate
+    # is valid from a day before it starts (verification checks it at the archived time).
+    start = datetime.now(UTC) - count * _SPACING - timedelta(hours=1)
+    ident = generate_identity(JID, algorithm, now=start - timedelta(days=1))
     key_pem = ident.private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     cert_pem = ident.certificate.public_bytes(Encoding.PEM)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -127,13 +146,13 @@ def generate(
     with path.open("wb") as f:
         f.write(head)
         if jobs == 1:
-            _init(key_pem, cert_pem, fmt)
+            _init(key_pem, cert_pem, fmt, start)
             blocks: Iterable[bytes] = map(_block, _spans(count, block))
             for data in blocks:
                 f.write(data)
         else:
             ctx = multiprocessing.get_context("fork")
-            with ctx.Pool(jobs, initializer=_init, initargs=(key_pem, cert_pem, fmt)) as pool:
+            with ctx.Pool(jobs, initializer=_init, initargs=(key_pem, cert_pem, fmt, start)) as pool:
                 for data in pool.imap(_block, _spans(count, block)):
                     f.write(data)
         f.write(tail)
