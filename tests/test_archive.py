@@ -298,3 +298,40 @@ def test_progress_bar_draws_one_line() -> None:
     text = out.getvalue()
     assert text.count("\r") == 2 and text.endswith("\n")
     assert " 25.0% 500 stanzas" in text and "100.0% 1,000 stanzas" in text
+
+
+@pytest.mark.parametrize(
+    ("doc", "in_place"),
+    [
+        # A MAM export with default namespaces only: serialized in place.
+        (
+            b"<archive xmlns='urn:example:export'><result xmlns='urn:xmpp:mam:2' id='a'>"
+            b"<forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' to='a@b'>"
+            b"<body>x</body><x xmlns='urn:x'><y/></x></message></forwarded></result></archive>",
+            True,
+        ),
+        # A stanza inheriting its default namespace from the stream.
+        (b"<s xmlns='jabber:client'><message to='a@b'><body>x</body></message>\n</s>", True),
+        # Prefixes in scope (xmlns:stream, an unused one): the copy drops them.
+        (
+            b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/"
+            b"streams' xmlns:u='urn:unused'><message to='a@b'><body>x</body></message>\n"
+            b"</stream:stream>",
+            False,
+        ),
+    ],
+)
+def test_detached_bytes_equal_a_copy(doc: bytes, in_place: bool) -> None:
+    from lxml import etree
+
+    from xmppsec.archive import _detach
+
+    root = etree.fromstring(doc)
+    el = root.find(".//{jabber:client}message")
+    assert el is not None
+    parent = el.getparent()
+    assert parent is not None
+    assert all(p is None for p in parent.nsmap) is in_place
+    copy: etree._Element = el.__copy__()  # type: ignore[attr-defined]  # a deep copy in lxml
+    assert _detach(el) == etree.tostring(copy, with_tail=False)
+    assert b"xmlns:stream" not in _detach(el) and b"urn:unused" not in _detach(el)

@@ -23,7 +23,6 @@ holds each stanza once by construction, and a stream dump is verified as recorde
 
 from __future__ import annotations
 
-import copy
 import gc
 import io
 import json
@@ -164,7 +163,14 @@ def _is_mam(stanza: etree._Element) -> bool:
 def _detach(el: etree._Element) -> bytes:
     # A deep copy keeps the element's own namespace declarations and the inherited ones its
     # subtree uses, and drops the stream's others (xmlns:stream): the bytes the sender signed.
-    return bytes(etree.tostring(copy.deepcopy(el)))
+    # Where no prefix is in scope around the element (a MAM export of default namespaces),
+    # lxml's serialization of the element in place writes the same bytes without the copy.
+    parent = el.getparent()
+    if parent is None or all(prefix is None for prefix in parent.nsmap):
+        return etree.tostring(el, with_tail=False)
+    # lxml's __copy__ copies the whole subtree (lxml-stubs do not declare it).
+    dup: etree._Element = el.__copy__()  # type: ignore[attr-defined]
+    return etree.tostring(dup, with_tail=False)
 
 
 def _forwarded_stanzas(result: etree._Element) -> Iterator[tuple[etree._Element, str | None]]:
@@ -348,14 +354,11 @@ def verify_archive(
 
     def emit(results: list[tuple[bool, str]], reader: _CountingReader) -> None:
         nonlocal last_report
-        for valid, line in results:
-            out.write(line)
-            out.write("\n")
-            summary.stanzas += 1
-            if valid:
-                summary.valid += 1
-            else:
-                summary.rejected += 1
+        out.write("".join(line + "\n" for _, line in results))
+        valid = sum(1 for ok, _ in results if ok)
+        summary.stanzas += len(results)
+        summary.valid += valid
+        summary.rejected += len(results) - valid
         if progress is not None:
             now = time.perf_counter()
             if now - last_report >= 0.2:
