@@ -35,7 +35,7 @@ import datetime as _dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final
+from typing import Final, cast
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm as _CryptoUnsupported
@@ -58,9 +58,21 @@ from xmppsec.errors import (
     XmppSecError,
 )
 from xmppsec.jid import JID, bare_jid, parse_jid
-from xmppsec.keys import certificate_fingerprint, check_key_strength, dns_names, xmpp_addrs
+from xmppsec.keys import (
+    PublicKey,
+    certificate_fingerprint,
+    check_key_strength,
+    dns_names,
+    xmpp_addrs,
+)
 
-__all__ = ["DEFAULT_MAX_CHAIN_DEPTH", "KeyResolver", "TrustStore", "certificate_names"]
+__all__ = [
+    "DEFAULT_MAX_CHAIN_DEPTH",
+    "KeyResolver",
+    "TrustStore",
+    "certificate_names",
+    "usable_public_key",
+]
 
 DEFAULT_MAX_CHAIN_DEPTH: Final = 8  # matches parser.Limits.max_chain_length
 
@@ -182,6 +194,15 @@ def _key_problem(cert: x509.Certificate, allow_legacy: bool) -> str | None:
         else:
             known[allow_legacy] = None
     return known[allow_legacy]
+
+
+def usable_public_key(cert: x509.Certificate, *, allow_legacy: bool) -> PublicKey:
+    """The certificate's public key if :func:`xmppsec.keys.check_key_strength` accepts it,
+    else :class:`UntrustedKey` (the verdict is cached per certificate object)."""
+    problem = _key_problem(cert, allow_legacy)
+    if problem is not None:
+        raise UntrustedKey(problem)
+    return cast(PublicKey, cert.public_key())
 
 
 def _validity(cert: x509.Certificate) -> tuple[_dt.datetime, _dt.datetime]:

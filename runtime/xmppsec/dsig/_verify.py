@@ -50,11 +50,10 @@ from ..errors import (
     XmppSecError,
 )
 from ..jid import JID, parse_jid
-from ..keys import check_key_strength
 from ..parser import check_tree, parse
 from ..replay import ReplayStore
 from ..timestamps import check_window, parse_rfc3339, parse_timestamp
-from ..trust import TrustStore
+from ..trust import TrustStore, usable_public_key
 from ._policy import Policy
 from ._profile import PROFILES, SPEC, Profile
 from ._result import (
@@ -568,9 +567,10 @@ class Verifier:
         now: datetime,
     ) -> _Outcome:
         policy = self.policy
+        signer = str(p.signer)
         out = _Outcome(
             profile=p.profile.name,
-            signer=str(p.signer),
+            signer=signer,
             timestamp_text=p.timestamp_text,
             timestamp=p.timestamp,
             method=p.signature_method.value,
@@ -578,14 +578,12 @@ class Verifier:
         try:
             # 1. the key, then SignatureValue over SignedInfo. A signer may have several
             # trusted certificates (key rotation, several devices): any one may verify.
-            candidates = self.trust.resolve_all(str(p.signer), p.certificates, now=now)
+            candidates = self.trust.resolve_all(signer, p.certificates, now=now)
             octets = _c14n.c14n(p.signed_info, p.c14n_method)
             failure: XmppSecError | None = None
             for cert in candidates:
                 try:
-                    public_key = check_key_strength(
-                        cert.public_key(), allow_legacy=policy.allow_legacy
-                    )
+                    public_key = usable_public_key(cert, allow_legacy=policy.allow_legacy)
                     verify_bytes(public_key, p.signature_method, p.signature_value, octets)
                 except (InvalidSignature, UntrustedKey) as exc:
                     failure = failure if isinstance(failure, InvalidSignature) else exc
