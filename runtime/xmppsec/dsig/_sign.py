@@ -599,46 +599,23 @@ _D_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 _PLAIN = frozenset("&<>\"\t\n\r")
 
 
-def _c_attr(value: str) -> bytes:
-    """An attribute value in canonical form (C14N 1.0 §2.3)."""
-    if _PLAIN.isdisjoint(value):
-        return value.encode()
-    return value.translate(_C_ATTR).encode()
+def _escaper(escape: Callable[[str], str]) -> Callable[[str], bytes]:
+    """UTF-8 bytes of a value, escaped by ``escape`` only when it holds a special character."""
+
+    def run(value: str) -> bytes:
+        return value.encode() if _PLAIN.isdisjoint(value) else escape(value).encode()
+
+    return run
 
 
-def _c_text(value: str) -> bytes:
-    """Text in canonical form (C14N 1.0 §2.3)."""
-    if _PLAIN.isdisjoint(value):
-        return value.encode()
-    return value.translate(_C_TEXT).encode()
-
-
-def _d_attr(value: str) -> bytes:
-    """An attribute value as lxml (libxml2) serializes it."""
-    if _PLAIN.isdisjoint(value):
-        return value.encode()
-    return value.translate(_D_ATTR).encode()
-
-
-def _d_text(value: str) -> bytes:
-    """Text as lxml (libxml2) serializes it."""
-    if _PLAIN.isdisjoint(value):
-        return value.encode()
-    return value.translate(_D_TEXT).encode()
-
-
-def _r_attr(value: str) -> bytes:
-    """An attribute value in the robust canonical form (docs/robust-profile.md)."""
-    if _PLAIN.isdisjoint(value):
-        return value.encode()
-    return _c14n.robust_attr(value).encode()
-
-
-def _r_text(value: str) -> bytes:
-    """Text in the robust canonical form (docs/robust-profile.md)."""
-    if _PLAIN.isdisjoint(value):
-        return value.encode()
-    return _c14n.robust_text(value).encode()
+# Attribute values and text in canonical form (C14N 1.0 §2.3), as lxml (libxml2) serializes
+# them, and in the robust canonical form (docs/robust-profile.md).
+_c_attr = _escaper(lambda v: v.translate(_C_ATTR))
+_c_text = _escaper(lambda v: v.translate(_C_TEXT))
+_d_attr = _escaper(lambda v: v.translate(_D_ATTR))
+_d_text = _escaper(lambda v: v.translate(_D_TEXT))
+_r_attr = _escaper(_c14n.robust_attr)
+_r_text = _escaper(_c14n.robust_text)
 
 
 def _template_fits(profile: Profile, stanza: etree._Element, kind: str) -> str:

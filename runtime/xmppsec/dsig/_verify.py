@@ -345,14 +345,7 @@ class Verifier:
         ref = els[4]
         c14n_method = _algorithm(els[2])
         method = _signature_method(_algorithm(els[3]), policy)
-        uri = ref.get("URI")
-        if c14n_method not in profile.accepted_c14n:
-            raise UnsupportedAlgorithm(f"canonicalization {c14n_method!r} is not allowed")
-        parent = sig.getparent()
-        if parent is not None and not is_stanza(parent) and profile.placement != "iq-payload":
-            raise SignatureSchemaError(f"the {profile.name} profile puts no Signature in a payload")
-        if uri != "#" + profile.desc_id:
-            raise InvalidReference(f"SignedInfo Reference URI {uri!r} is not #{profile.desc_id}")
+        _check_signed_info(sig, profile, c14n_method, ref.get("URI"))
         desc_transform = _algorithm(els[6])
         if desc_transform not in profile.accepted_c14n:
             raise UnsupportedAlgorithm(f"transform {desc_transform!r} is not allowed here")
@@ -471,13 +464,7 @@ class Verifier:
         ref = references[0]
         uri = ref.get("URI")
         profile = self._profile_for(sig, uri)
-        if c14n_method not in profile.accepted_c14n:
-            raise UnsupportedAlgorithm(f"canonicalization {c14n_method!r} is not allowed")
-        parent = sig.getparent()
-        if parent is not None and not is_stanza(parent) and profile.placement != "iq-payload":
-            raise SignatureSchemaError(f"the {profile.name} profile puts no Signature in a payload")
-        if uri != "#" + profile.desc_id:
-            raise InvalidReference(f"SignedInfo Reference URI {uri!r} is not #{profile.desc_id}")
+        _check_signed_info(sig, profile, c14n_method, uri)
         ref_parts = _elements(ref)
         transforms = _expect(ref_parts, 0, _TRANSFORMS, "Reference")
         desc_transform = _single_transform(transforms, limits.max_transforms)
@@ -753,6 +740,19 @@ class Verifier:
             profile=self.profile or SPEC,
             _signed=tuple(covered),
         )
+
+
+def _check_signed_info(
+    sig: etree._Element, profile: Profile, c14n_method: str, uri: str | None
+) -> None:
+    """SignedInfo's canonicalization, the Signature's place and the Reference URI."""
+    if c14n_method not in profile.accepted_c14n:
+        raise UnsupportedAlgorithm(f"canonicalization {c14n_method!r} is not allowed")
+    parent = sig.getparent()
+    if parent is not None and not is_stanza(parent) and profile.placement != "iq-payload":
+        raise SignatureSchemaError(f"the {profile.name} profile puts no Signature in a payload")
+    if uri != "#" + profile.desc_id:
+        raise InvalidReference(f"SignedInfo Reference URI {uri!r} is not #{profile.desc_id}")
 
 
 # Per profile: the pre-order tags and child counts of a Signature up to the stanza copy, and
