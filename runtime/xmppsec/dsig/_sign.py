@@ -239,13 +239,27 @@ class Signer:
             t.desc_head, inherited, t.desc_mid, k, copy_c, b">", refs_c, b"</d:", k,
             b"><d:timestamp>", ts, b"</d:timestamp></d:stanza-desc>",
         ))  # fmt: skip
+        copy_close = b"/>" if not names else b">" + refs_doc + b"</d:" + k + b">"
+        return self._seal(stanza, t, k, desc_c, inherited, copy_doc + copy_close, ts)
+
+    def _seal(
+        self,
+        stanza: etree._Element,
+        t: _TemplateParts,
+        k: bytes,
+        desc_c: bytes,
+        inherited: bytes,
+        copy_doc: bytes,
+        ts: bytes,
+    ) -> bytes:
+        """Digest stanza-desc, sign SignedInfo, write the Signature and splice it in as the
+        stanza's last child (both templates)."""
+        assert self.method is not None
         dv = binascii.b2a_base64(digest(self.digest_method, desc_c), newline=False)
         si_c = b"".join((t.si_head, inherited, t.si_mid, dv, t.si_tail))
         sv = binascii.b2a_base64(sign_bytes(self.key, self.method, si_c), newline=False)
-        copy_close = b"/>" if not names else b">" + refs_doc + b"</d:" + k + b">"
         signature = b"".join((
-            t.sig_head, dv, t.sig_mid, sv, t.sig_mid2, k, copy_doc, copy_close,
-            b"<d:timestamp>", ts, b"</d:timestamp></d:stanza-desc></Object></Signature>",
+            t.sig_head, dv, t.sig_mid, sv, t.sig_mid2, k, copy_doc, t.ts_open, ts, t.sig_end,
         ))  # fmt: skip
         out = etree.tostring(stanza, encoding="utf-8", xml_declaration=False)
         if out.endswith(b"/>"):  # <message .../>: nothing inside yet
@@ -293,18 +307,8 @@ class Signer:
             t.desc_head, k, copy_c, b">", *refs_c, b"</{", t.ns, b"}", k, b"><{", t.ns,
             b"}timestamp>", ts, b"</{", t.ns, b"}timestamp></{", t.ns, b"}stanza-desc>",
         ))  # fmt: skip
-        dv = binascii.b2a_base64(digest(self.digest_method, desc_c), newline=False)
-        si_c = b"".join((t.si_head, dv, t.si_tail))
-        sv = binascii.b2a_base64(sign_bytes(self.key, self.method, si_c), newline=False)
         copy_close = b"/>" if not names else b">" + b"".join(refs_doc) + b"</" + k + b">"
-        signature = b"".join((
-            t.sig_head, dv, t.sig_mid, sv, t.sig_mid2, k, copy_doc, copy_close,
-            b"<timestamp>", ts, b"</timestamp></stanza-desc></Object></Signature>",
-        ))  # fmt: skip
-        out = etree.tostring(stanza, encoding="utf-8", xml_declaration=False)
-        if out.endswith(b"/>"):  # <message .../>: nothing inside yet
-            return out[:-2] + b">" + signature + b"</" + k + b">"
-        return out[: -len(k) - 3] + signature + out[-len(k) - 3 :]
+        return self._seal(stanza, t, k, desc_c, b"", copy_doc + copy_close, ts)
 
     def _robust_parts(self) -> _TemplateParts:
         parts = self._robust
@@ -457,6 +461,8 @@ class _TemplateParts:
     sig_head: bytes
     sig_mid: bytes
     sig_mid2: bytes
+    ts_open: bytes = b"<d:timestamp>"
+    sig_end: bytes = b"</d:timestamp></d:stanza-desc></Object></Signature>"
     ns: bytes = b""  # the robust profile's namespace (robust templates only)
 
     @classmethod
@@ -475,14 +481,7 @@ class _TemplateParts:
             value = _r_attr(uri.decode())
             return b"<" + ds + tag + b' {}Algorithm="' + value + b'"></' + ds + tag + b">"
 
-        key_info = b""
-        if signer.include_certificate:
-            assert signer.certificate is not None
-            der = base64.b64encode(signer.certificate.public_bytes(Encoding.DER))
-            key_info = b"".join((
-                b"<KeyInfo><X509Data><X509Certificate>", der,
-                b"</X509Certificate></X509Data></KeyInfo>",
-            ))  # fmt: skip
+        key_info = _key_info(signer)
         transforms_doc = b"".join(
             b'<Transform Algorithm="' + t.encode() + b'"/>' for t in p.child_transforms
         )
@@ -517,6 +516,8 @@ class _TemplateParts:
                 NS.DS.value.encode(), b'">', transforms_doc, b'</Transforms><DigestMethod xmlns="',
                 NS.DS.value.encode(), b'" Algorithm="', dm, b'"/><',
             )),  # fmt: skip
+            ts_open=b"<timestamp>",
+            sig_end=b"</timestamp></stanza-desc></Object></Signature>",
             ns=r,
         )
 
@@ -535,14 +536,7 @@ class _TemplateParts:
         transforms_doc = b"".join(
             b'<Transform Algorithm="' + t.encode() + b'"/>' for t in p.child_transforms
         )
-        key_info = b""
-        if signer.include_certificate:
-            assert signer.certificate is not None
-            der = base64.b64encode(signer.certificate.public_bytes(Encoding.DER))
-            key_info = b"".join((
-                b"<KeyInfo><X509Data><X509Certificate>", der,
-                b"</X509Certificate></X509Data></KeyInfo>",
-            ))  # fmt: skip
+        key_info = _key_info(signer)
         return cls(
             desc_head=b"<d:stanza-desc" + _SCOPE + b' id="' + desc_id + b'"',
             desc_mid=b"".join((
@@ -597,6 +591,16 @@ _D_ATTR = str.maketrans(
 )
 _D_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 _PLAIN = frozenset("&<>\"\t\n\r")
+
+
+def _key_info(signer: Signer) -> bytes:
+    """The serialized KeyInfo of a signer that includes its certificate, else nothing."""
+    if not signer.include_certificate:
+        return b""
+    assert signer.certificate is not None
+    der = base64.b64encode(signer.certificate.public_bytes(Encoding.DER))
+    head = b"<KeyInfo><X509Data><X509Certificate>"
+    return head + der + b"</X509Certificate></X509Data></KeyInfo>"
 
 
 def _escaper(escape: Callable[[str], str]) -> Callable[[str], bytes]:
