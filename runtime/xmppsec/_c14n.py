@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+from collections.abc import Callable
 
 from lxml import etree
 
@@ -31,7 +32,18 @@ from ._lxml import nsmap as _nsmap
 from .algorithms import NS, C14NMethod
 from .errors import RestrictedXMLError, UnsupportedAlgorithm
 
-__all__ = ["c14n", "c14n_child", "c14n_children", "robust_c14n"]
+__all__ = [
+    "SPECIAL",
+    "c14n",
+    "c14n_attr",
+    "c14n_child",
+    "c14n_children",
+    "c14n_text",
+    "escaper",
+    "robust_attr",
+    "robust_c14n",
+    "robust_text",
+]
 
 _XML = "{" + NS.XML + "}"
 _INHERIT_11 = (_XML + "lang", _XML + "space")
@@ -148,13 +160,6 @@ def _inclusive(el: etree._Element, inherit: tuple[str, ...], *, fix_base: bool) 
 # ` name="value"` with `"` escaped in values (C14N 1.0 §2.3), then `>`.
 _APEX = re.compile(rb'<([^\s>/]+)((?: [^\s="]+="[^"]*")*)>')
 _APEX_ITEM = re.compile(rb' ([^\s="]+)="([^"]*)"')
-_C14N_ATTR_ESCAPES = str.maketrans(
-    {"&": "&amp;", "<": "&lt;", '"': "&quot;", "\t": "&#x9;", "\n": "&#xA;", "\r": "&#xD;"}
-)
-
-
-def _c14n_attr(value: str) -> bytes:
-    return value.translate(_C14N_ATTR_ESCAPES).encode("utf-8")
 
 
 def _inclusive_fast(el: etree._Element, inherited: dict[str, str]) -> bytes | None:
@@ -200,7 +205,7 @@ def _inclusive_fast(el: etree._Element, inherited: dict[str, str]) -> bytes | No
             attrs.append((uri, local, found.group(0)))
         for clark, value in inherited.items():
             local = clark[len(_XML) :]
-            item = b" xml:" + local.encode() + b'="' + _c14n_attr(value) + b'"'
+            item = b" xml:" + local.encode() + b'="' + c14n_attr(value) + b'"'
             attrs.append((NS.XML.value, local, item))
         attrs.sort(key=lambda a: (a[0], a[1]))
         attrs_part = b"".join(a[2] for a in attrs)
@@ -245,7 +250,7 @@ def _standalone(el: etree._Element, inherited: dict[str, str]) -> etree._Element
         cut = _NAME_END.search(text, 1)
         assert cut is not None  # a serialized element always has its name end
         extra = b"".join(
-            b" xml:" + name[len(_XML) :].encode() + b'="' + _c14n_attr(value) + b'"'
+            b" xml:" + name[len(_XML) :].encode() + b'="' + c14n_attr(value) + b'"'
             for name, value in inherited.items()
         )
         text = text[: cut.start()] + extra + text[cut.start() :]
@@ -300,11 +305,6 @@ def _rc_attr(value: str) -> str:
     return value.translate(_ATTR_ESCAPES)
 
 
-robust_text = _rc_text
-robust_attr = _rc_attr
-
-
-_RC_SPECIAL = frozenset("&<>\"\t\n\r")
 
 
 def _rc_element(el: etree._Element, out: list[str], skip: etree._Element | None) -> None:
@@ -321,7 +321,7 @@ def _rc_element(el: etree._Element, out: list[str], skip: etree._Element | None)
         items.sort()
         out.append("<" + name)
         for ns, local, value in items:
-            if not _RC_SPECIAL.isdisjoint(value):
+            if not SPECIAL.isdisjoint(value):
                 value = _rc_attr(value)
             out.append(" {" + ns + "}" + local + '="' + value + '"')
         out.append(">")
@@ -329,13 +329,13 @@ def _rc_element(el: etree._Element, out: list[str], skip: etree._Element | None)
         out.append("<" + name + ">")
     text = el.text
     if text:
-        out.append(text if _RC_SPECIAL.isdisjoint(text) else _rc_text(text))
+        out.append(text if SPECIAL.isdisjoint(text) else _rc_text(text))
     for child in el:
         if child is not skip:
             _rc_element(child, out, skip)
         tail = child.tail
         if tail:
-            out.append(tail if _RC_SPECIAL.isdisjoint(tail) else _rc_text(tail))
+            out.append(tail if SPECIAL.isdisjoint(tail) else _rc_text(tail))
     out.append("</" + name + ">")
 
 
@@ -345,3 +345,29 @@ def robust_c14n(el: etree._Element, *, skip: etree._Element | None = None) -> by
     out: list[str] = []
     _rc_element(el, out, skip)
     return "".join(out).encode("utf-8")
+
+
+# -- value escaping, shared with the signer's templates (xmppsec.dsig._sign) ---------------
+
+SPECIAL = frozenset("&<>\"\t\n\r")
+"""The characters any of the escapes below may change; a value without them is written as is."""
+_C14N_ATTR_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", '"': "&quot;", "\t": "&#x9;", "\n": "&#xA;", "\r": "&#xD;"}
+)
+_C14N_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#xD;"})
+
+
+def escaper(escape: Callable[[str], str]) -> Callable[[str], bytes]:
+    """UTF-8 bytes of a value, escaped by ``escape`` only when it holds a SPECIAL character."""
+
+    def run(value: str) -> bytes:
+        return value.encode() if SPECIAL.isdisjoint(value) else escape(value).encode()
+
+    return run
+
+
+# Attribute values and text in Canonical XML (C14N 1.0 §2.3) and in the robust canonical form.
+c14n_attr = escaper(lambda v: v.translate(_C14N_ATTR_ESCAPES))
+c14n_text = escaper(lambda v: v.translate(_C14N_TEXT_ESCAPES))
+robust_attr = escaper(_rc_attr)
+robust_text = escaper(_rc_text)

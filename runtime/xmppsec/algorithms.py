@@ -230,9 +230,9 @@ def _raw_len(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) -> int
 def sign_bytes(key: PrivateKey, method: SignatureMethod, data: bytes) -> bytes:
     """Sign ``data``; ECDSA/DSA values are raw ``r || s`` (XML-DSIG 1.1 §6.4.3)."""
     prep = _PREPARED[method]
-    kind = _key_family(key)
-    if kind != ("rsa" if prep.family == "rsa-pss" else prep.family):
+    if not _family_matches(prep.family, key):
         raise UnsupportedAlgorithm(f"{method} does not fit a {type(key).__name__}")
+    kind = _key_family(key)
     if kind == "rsa":
         assert prep.hash is not None and prep.padding is not None
         return cast(rsa.RSAPrivateKey, key).sign(data, prep.padding, prep.hash)
@@ -255,9 +255,9 @@ def verify_bytes(key: PublicKey, method: SignatureMethod, signature: bytes, data
     """Verify or raise :class:`InvalidSignature`; a key of the wrong family is
     :class:`UntrustedKey` (the signature cannot be from that key)."""
     prep = _PREPARED[method]
-    kind = _key_family(key)
-    if kind != ("rsa" if prep.family == "rsa-pss" else prep.family):
+    if not _family_matches(prep.family, key):
         raise UntrustedKey(f"the trusted key is not usable with {method}")
+    kind = _key_family(key)
     try:
         if kind == "rsa":
             assert prep.hash is not None and prep.padding is not None

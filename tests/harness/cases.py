@@ -152,6 +152,28 @@ def _routed(
     return Routed(case, server.name, sent, got.raw, got, got.element, others)
 
 
+def _route_between_online(
+    case: str,
+    kind: str,
+    server: Server,
+    stanza: StanzaSource,
+    sender: str,
+    recipient: str,
+    timeout: float,
+) -> Routed:
+    """``sender`` and ``recipient`` both online; the stanza (a ``kind``) as the recipient
+    got it, or the sender's error."""
+    sent, parsed = _materialize(server, stanza)
+    sid = parsed.get("id", "")
+    with (
+        connect(server, sender, presence=True) as alice,
+        connect(server, recipient, presence=True) as bob,
+    ):
+        alice.send(sent)
+        got = _await(case, sent, bob, _is(kind, sid), alice, _is_error(kind, sid), timeout)
+    return _routed(case, server, sent, got)
+
+
 def route_chat(
     server: Server,
     stanza: StanzaSource,
@@ -161,17 +183,7 @@ def route_chat(
     timeout: float = 10.0,
 ) -> Routed:
     """alice (online) sends a message to bob (online); bob's copy, as received."""
-    sent, parsed = _materialize(server, stanza)
-    sid = parsed.get("id", "")
-    with (
-        connect(server, sender, presence=True) as alice,
-        connect(server, recipient, presence=True) as bob,
-    ):
-        alice.send(sent)
-        got = _await(
-            "chat", sent, bob, _is("message", sid), alice, _is_error("message", sid), timeout
-        )
-    return _routed("chat", server, sent, got)
+    return _route_between_online("chat", "message", server, stanza, sender, recipient, timeout)
 
 
 def route_no_from(
@@ -262,17 +274,7 @@ def route_presence(
     timeout: float = 10.0,
 ) -> Routed:
     """alice sends a directed presence (RFC 6121 §4.6) to bob (online); bob's copy."""
-    sent, parsed = _materialize(server, stanza)
-    sid = parsed.get("id", "")
-    with (
-        connect(server, sender, presence=True) as alice,
-        connect(server, recipient, presence=True) as bob,
-    ):
-        alice.send(sent)
-        got = _await(
-            "presence", sent, bob, _is("presence", sid), alice, _is_error("presence", sid), timeout
-        )
-    return _routed("presence", server, sent, got)
+    return _route_between_online("presence", "presence", server, stanza, sender, recipient, timeout)
 
 
 def route_iq(

@@ -72,7 +72,6 @@ class Signer:
     limits: Limits = DEFAULT_LIMITS
     clock: TimestampClock = field(default=DEFAULT_CLOCK, repr=False)
     _parts: _TemplateParts | None = field(default=None, init=False, repr=False, compare=False)
-    _robust: _TemplateParts | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         jid = parse_jid(self.signer)
@@ -211,11 +210,7 @@ class Signer:
             copy_c += b"".join(
                 b" xml:" + n.encode() + b'="' + _c_attr(v) + b'"' for n, v in xml_attrs
             )
-            copy_doc = b"".join(
-                b" " + (b"xml:" + k[len(_XML) :].encode() if k[0] == "{" else k.encode())
-                + b'="' + _d_attr(v) + b'"'
-                for k, v in items
-            )  # fmt: skip
+            copy_doc = _serialized_attributes(items)
         prefix = self.profile.reference_prefix
         uris = [prefix + n for n in names]
         if _PLAIN.isdisjoint("".join(uris)):
@@ -270,7 +265,7 @@ class Signer:
         """:meth:`_sign_by_template` for the robust profile: its canonical form is our own
         prefix-free one (docs/robust-profile.md), which inherits nothing from the context."""
         assert self.method is not None
-        t = self._robust_parts()
+        t = self._template_parts()
         kind, names, digests = prepared.kind, prepared.names, prepared.digests
         items = [(str(k), str(v)) for k, v in stanza.items()]
         # Robust canonical attributes: Clark names sorted by (namespace, local name).
@@ -282,11 +277,7 @@ class Signer:
             b" {" + ns.encode() + b"}" + local.encode() + b'="' + _r_attr(v) + b'"'
             for (ns, local), v in keyed
         )
-        copy_doc = b"".join(
-            b" " + (b"xml:" + k[len(_XML) :].encode() if k[0] == "{" else k.encode())
-            + b'="' + _d_attr(v) + b'"'
-            for k, v in items
-        )  # fmt: skip
+        copy_doc = _serialized_attributes(items)
         refs_c: list[bytes] = []
         refs_doc: list[bytes] = []
         for name, value in zip(names, digests, strict=True):
@@ -310,18 +301,13 @@ class Signer:
         copy_close = b"/>" if not names else b">" + b"".join(refs_doc) + b"</" + k + b">"
         return self._seal(stanza, t, k, desc_c, b"", copy_doc + copy_close, ts)
 
-    def _robust_parts(self) -> _TemplateParts:
-        parts = self._robust
-        if parts is None:
-            parts = _TemplateParts.build_robust(self)
-            object.__setattr__(self, "_robust", parts)  # idempotent: a race builds it twice
-        return parts
-
     def _template_parts(self) -> _TemplateParts:
-        """The fixed byte strings of this signer's templates, built on first use."""
+        """The fixed byte strings of this signer's templates (its profile decides which),
+        built on first use."""
         parts = self._parts
         if parts is None:
-            parts = _TemplateParts.build(self)
+            robust = self.profile.reference_scheme == "element"
+            parts = _TemplateParts.build_robust(self) if robust else _TemplateParts.build(self)
             object.__setattr__(self, "_parts", parts)  # idempotent: a race builds it twice
         return parts
 
@@ -581,16 +567,29 @@ _XML = "{" + NS.XML + "}"
 # Namespaces in scope at SignedInfo and stanza-desc under a stanza that declares only its
 # default namespace: the Signature's own (XML-DSIG default, xmlns:d), in C14N order.
 _SCOPE = b' xmlns="' + NS.DS.value.encode() + b'" xmlns:d="' + NS.XMPP_DSIG.value.encode() + b'"'
-_C_ATTR = str.maketrans(
-    {"&": "&amp;", "<": "&lt;", '"': "&quot;", "\t": "&#x9;", "\n": "&#xA;", "\r": "&#xD;"}
-)
-_C_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#xD;"})
+# Attribute values and text as lxml (libxml2) serializes them.
 _D_ATTR = str.maketrans(
     {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\t": "&#9;", "\n": "&#10;",
      "\r": "&#13;"}
 )
 _D_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
-_PLAIN = frozenset("&<>\"\t\n\r")
+_PLAIN = _c14n.SPECIAL
+_c_attr = _c14n.c14n_attr
+_c_text = _c14n.c14n_text
+_d_attr = _c14n.escaper(lambda v: v.translate(_D_ATTR))
+_d_text = _c14n.escaper(lambda v: v.translate(_D_TEXT))
+_r_attr = _c14n.robust_attr
+_r_text = _c14n.robust_text
+
+
+def _serialized_attributes(items: list[tuple[str, str]]) -> bytes:
+    """The stanza's attributes for its copy in stanza-desc, as lxml writes them (document
+    order; the only namespace _template_fits lets through is xml)."""
+    return b"".join(
+        b" " + (b"xml:" + k[len(_XML) :].encode() if k[0] == "{" else k.encode())
+        + b'="' + _d_attr(v) + b'"'
+        for k, v in items
+    )  # fmt: skip
 
 
 def _key_info(signer: Signer) -> bytes:
@@ -601,25 +600,6 @@ def _key_info(signer: Signer) -> bytes:
     der = base64.b64encode(signer.certificate.public_bytes(Encoding.DER))
     head = b"<KeyInfo><X509Data><X509Certificate>"
     return head + der + b"</X509Certificate></X509Data></KeyInfo>"
-
-
-def _escaper(escape: Callable[[str], str]) -> Callable[[str], bytes]:
-    """UTF-8 bytes of a value, escaped by ``escape`` only when it holds a special character."""
-
-    def run(value: str) -> bytes:
-        return value.encode() if _PLAIN.isdisjoint(value) else escape(value).encode()
-
-    return run
-
-
-# Attribute values and text in canonical form (C14N 1.0 §2.3), as lxml (libxml2) serializes
-# them, and in the robust canonical form (docs/robust-profile.md).
-_c_attr = _escaper(lambda v: v.translate(_C_ATTR))
-_c_text = _escaper(lambda v: v.translate(_C_TEXT))
-_d_attr = _escaper(lambda v: v.translate(_D_ATTR))
-_d_text = _escaper(lambda v: v.translate(_D_TEXT))
-_r_attr = _escaper(_c14n.robust_attr)
-_r_text = _escaper(_c14n.robust_text)
 
 
 def _template_fits(profile: Profile, stanza: etree._Element, kind: str) -> str:

@@ -397,17 +397,8 @@ class Verifier:
         size = DIGEST_SIZES[child_digest_method]
         d = "{" + profile.desc_namespace + "}"
         refs = _references_at_once(ref_elements, profile, d, size)
-        slow: list[tuple[str, str, bytes]] = []
-        for r in ref_elements if refs is None else ():
-            if r.tag != d + "reference" or len(r):
-                raise SignatureSchemaError("the stanza copy holds reference elements only")
-            r_uri, fragment = _reference_target(r, profile)
-            value = _b64(r.text, "reference digest")
-            if len(value) != size:
-                raise SignatureSchemaError("reference digest has the wrong length")
-            slow.append((r_uri, fragment, value))
         if refs is None:
-            refs = slow
+            refs = [_one_reference(r, profile, d, size) for r in ref_elements]
         try:
             signer = parse_jid(signer_el.text or "")
         except JIDError as exc:
@@ -918,6 +909,19 @@ def _references_at_once(
     if any(len(v) != size for v in values):
         return None
     return list(zip(uris, fragments, values, strict=True))
+
+
+def _one_reference(
+    r: etree._Element, profile: Profile, d: str, size: int
+) -> tuple[str, str, bytes]:
+    """One reference of stanza-desc checked on its own: (reported uri, lookup key, digest)."""
+    if r.tag != d + "reference" or len(r):
+        raise SignatureSchemaError("the stanza copy holds reference elements only")
+    uri, fragment = _reference_target(r, profile)
+    value = _b64(r.text, "reference digest")
+    if len(value) != size:
+        raise SignatureSchemaError("reference digest has the wrong length")
+    return uri, fragment, value
 
 
 def _reference_target(r: etree._Element, profile: Profile) -> tuple[str, str]:
