@@ -344,6 +344,7 @@ def plot(cs: list[dict[str, Any]], path: Path) -> bool:
         return False
     fig, axes = plt.subplots(2, 1, figsize=(11, 8), sharex=True)
     colors = {
+        "floor": "#7f7f7f",
         "xmppsec-spec": "#1f77b4",
         "xmppsec-robust": "#aec7e8",
         "signxml": "#d62728",
@@ -352,9 +353,9 @@ def plot(cs: list[dict[str, Any]], path: Path) -> bool:
     for ax, op in zip(axes, OPS, strict=True):
         sel = [c for c in cs if c["op"] == op]
         labels = [f"{c['alg']}\n{c['stanza']}" for c in sel]
-        width = 0.2
+        width = 0.8 / len(colors)
         for i, impl in enumerate(colors):
-            xs = [j + (i - 1.5) * width for j in range(len(sel))]
+            xs = [j + (i - (len(colors) - 1) / 2) * width for j in range(len(sel))]
             ys = [c["ratio_lb"].get(impl, 0.0) for c in sel]
             ax.bar(xs, ys, width, label=impl, color=colors[impl])
         ax.axhline(1.0, color="black", linewidth=0.8)
