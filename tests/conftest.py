@@ -16,9 +16,10 @@ import datetime as dt
 import functools
 import os
 import shutil
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from cryptography import x509
@@ -337,3 +338,29 @@ def require_program(name: str) -> str:
             pytest.fail(f"{name} is required in CI but not installed")
         pytest.skip(f"{name} is not installed")
     return path
+
+
+_T = TypeVar("_T")
+
+
+def run_threads(work: Callable[[int], _T], n: int = 8) -> list[_T]:
+    """Run ``work(i)`` on n threads released together; re-raise the first exception."""
+    barrier = threading.Barrier(n)
+    results: list[_T | None] = [None] * n
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = work(i)
+        except BaseException as exc:  # noqa: BLE001 - reported to the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return [r for r in results if r is not None]

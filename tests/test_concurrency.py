@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import os
 import random
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import pytest
 from lxml import etree
@@ -28,38 +27,13 @@ from xmppsec.timestamps import TimestampClock, parse_timestamp
 from xmppsec.trust import TrustStore
 
 if TYPE_CHECKING:
-    from tests.conftest import DS, JULIET, NOW, D, identity, make_signer, verifier
+    from tests.conftest import DS, JULIET, NOW, D, identity, make_signer, run_threads, verifier
 else:
-    from conftest import DS, JULIET, NOW, D, identity, make_signer, verifier
+    from conftest import DS, JULIET, NOW, D, identity, make_signer, run_threads, verifier
 
 THREADS = 8
 CLOCK_DRAWS = 10_000
 SIGNATURES = int(os.environ.get("XMPPSEC_CONCURRENCY_SIGNATURES", "500"))
-
-T = TypeVar("T")
-
-
-def run_threads(work: Callable[[int], T], n: int = THREADS) -> list[T]:
-    """Run ``work(i)`` on n threads released together; re-raise the first exception."""
-    barrier = threading.Barrier(n)
-    results: list[T | None] = [None] * n
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except BaseException as exc:  # noqa: BLE001 - reported to the main thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return [r for r in results if r is not None]
 
 
 def message(i: int, sender: str = "juliet@capulet.net/balcony") -> bytes:

@@ -10,6 +10,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from lxml import etree
@@ -17,6 +18,11 @@ from lxml import etree
 from xmppsec import parser
 from xmppsec.errors import LimitExceeded, RestrictedXMLError
 from xmppsec.parser import DEFAULT_LIMITS, Limits, check_tree, parse
+
+if TYPE_CHECKING:
+    from tests.conftest import run_threads
+else:
+    from conftest import run_threads
 
 SMALL = (
     b"<message xmlns='jabber:client' from='juliet@capulet.net/balcony' id='183ef129' "
@@ -231,21 +237,12 @@ def test_garbage_is_a_typed_error(doc: bytes) -> None:
 
 
 def test_parser_is_usable_from_many_threads() -> None:
-    errors: list[BaseException] = []
+    def work(_: int) -> int:
+        for _ in range(500):
+            assert parse(SMALL).tag == "{jabber:client}message"
+        return 500
 
-    def work() -> None:
-        try:
-            for _ in range(500):
-                assert parse(SMALL).tag == "{jabber:client}message"
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_threads(work, 8) == [500] * 8  # a failed assertion in a thread is re-raised
 
 
 # -- the fast paths of the structural checks ------------------------------------------------
@@ -567,22 +564,14 @@ def test_no_xpath_for_limits_it_cannot_express(limits: Limits) -> None:
 def test_limit_checks_are_per_thread_and_per_limits(path: Callable[[], str]) -> None:
     doc = CHAIN % (b"<q>" + b"<g/>" * 6 + PAD + b"</q>")
     tight, loose = Limits(max_children=5), Limits(max_children=6)
-    errors: list[BaseException] = []
 
-    def work() -> None:
-        try:
-            for _ in range(200):
-                assert _outcome(lambda: parse(doc, tight)) == ("max_children", 6, 5)
-                assert parse(doc, loose).tag == "r"
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
-            errors.append(exc)
+    def work(_: int) -> int:
+        for _ in range(200):
+            assert _outcome(lambda: parse(doc, tight)) == ("max_children", 6, 5)
+            assert parse(doc, loose).tag == "r"
+        return 200
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_threads(work, 4) == [200] * 4
     path()  # forget the threads' calls
     assert parse(doc, loose).tag == "r"
     assert path() == "xpath"
