@@ -8,7 +8,8 @@ object; what the floor spends above LB is the XEP's own work that LB leaves out 
 values, stanza-desc written and digested, the output serialization, the second C14N).
 
 The floor signer writes the same bytes as :class:`xmppsec.dsig.Signer` on the benchmark
-stanzas (it borrows the signer's templates and assumes nothing needs escaping); the floor
+stanzas (it borrows the signer's templates and assumes a message whose attributes need no
+escaping, as the benchmark stanzas are); the floor
 verifier checks the three digests and the signature value and nothing else. The benchmark
 checks both on its stanzas before timing them (:func:`check_floor`).
 """
