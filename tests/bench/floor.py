@@ -9,9 +9,9 @@ values, stanza-desc written and digested, the output serialization, the second C
 
 The floor signer writes the same bytes as :class:`xmppsec.dsig.Signer` on the benchmark
 stanzas (it borrows the signer's templates and assumes a message whose attributes need no
-escaping, as the benchmark stanzas are); the floor
-verifier checks the three digests and the signature value and nothing else. The benchmark
-checks both on its stanzas before timing them (:func:`check_floor`).
+escaping, as the benchmark stanzas are); the floor verifier checks the three digests and the
+signature value and nothing else. The benchmark checks both on its stanzas before timing
+them (``tests.bench.run._floor``), and tests/test_bench_floor.py for every key and stanza.
 """
 
 from __future__ import annotations
