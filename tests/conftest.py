@@ -1,7 +1,7 @@
 """Shared fixtures and helpers for the XEP-0290 (dsig) tests.
 
 Everything here drives the real parts: keys and certificates from ``cryptography``, trees
-from the hardened parser (lxml), canonicalization from :mod:`xmppsec._c14n`. The attacker
+from the hardened parser (lxml), canonicalization from :mod:`xmppsec.dsig._c14n`. The attacker
 helpers (:func:`resign`) re-sign a modified SignedInfo with a key the attacker holds, so a
 test can present a *valid* SignatureValue over forged content.
 
@@ -28,9 +28,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from lxml import etree
 
-from xmppsec import _c14n
 from xmppsec.algorithms import NS, DigestMethod, PrivateKey, SignatureMethod, digest, sign_bytes
-from xmppsec.dsig import Policy, Signer, VerificationResult, Verifier
+from xmppsec.dsig import Policy, Signer, VerificationResult, Verifier, _c14n
 from xmppsec.errors import XmppSecError
 from xmppsec.keys import ID_ON_XMPPADDR, Identity, generate_identity, xmpp_addr_value
 from xmppsec.parser import parse

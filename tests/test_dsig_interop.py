@@ -21,9 +21,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
-from xmppsec import _c14n
 from xmppsec.algorithms import C14NMethod, SignatureMethod
-from xmppsec.dsig import Verifier
+from xmppsec.dsig import Verifier, _c14n
 from xmppsec.errors import InvalidSignature
 from xmppsec.keys import load_certificate, load_private_key
 from xmppsec.trust import TrustStore

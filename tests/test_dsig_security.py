@@ -28,9 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
-from xmppsec import _c14n
 from xmppsec.algorithms import C14NMethod, DigestMethod, SignatureMethod
-from xmppsec.dsig import Policy, ReferenceStatus, Signer, TimestampStatus, Verifier
+from xmppsec.dsig import Policy, ReferenceStatus, Signer, TimestampStatus, Verifier, _c14n
 from xmppsec.errors import (
     AmbiguousReference,
     DigestMismatch,

@@ -17,9 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import dsa, padding, rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
-from xmppsec import _c14n
 from xmppsec.algorithms import NS, C14NMethod, DigestMethod, SignatureMethod
-from xmppsec.dsig import ROBUST, SPEC, Policy, Profile, ReferenceStatus, Signer, Verifier
+from xmppsec.dsig import ROBUST, SPEC, Policy, Profile, ReferenceStatus, Signer, Verifier, _c14n
 from xmppsec.errors import (
     DigestMismatch,
     InvalidSignature,
@@ -110,7 +109,7 @@ def strict_b64(text: str | None) -> bytes:
 
 
 def exclusive(el: etree._Element) -> bytes:
-    """Exclusive C14N straight from lxml (independent of xmppsec._c14n)."""
+    """Exclusive C14N straight from lxml (independent of xmppsec.dsig._c14n)."""
     return etree.tostring(el, method="c14n", exclusive=True, with_comments=False)
 
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 import pytest
 from lxml import etree
 
-from xmppsec._c14n import robust_c14n
 from xmppsec.dsig import ROBUST, Policy, ReferenceStatus, Signer, Verifier
+from xmppsec.dsig._c14n import robust_c14n
 from xmppsec.errors import (
     DigestMismatch,
     InvalidReference,

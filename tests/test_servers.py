@@ -30,9 +30,8 @@ from lxml import etree
 from tests.harness import cases
 from tests.harness.cases import Refused, Routed
 from tests.harness.servers import Server
-from xmppsec import _c14n
 from xmppsec.algorithms import DigestMethod, digest
-from xmppsec.dsig import ROBUST, SPEC, Policy, Profile, Signer, Verifier
+from xmppsec.dsig import ROBUST, SPEC, Policy, Profile, Signer, Verifier, _c14n
 from xmppsec.dsig._stanza import DSIG_ID
 from xmppsec.errors import DigestMismatch, StanzaMismatch, XmppSecError
 from xmppsec.keys import Identity, generate_identity

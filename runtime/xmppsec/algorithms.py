@@ -87,7 +87,7 @@ class C14NMethod(StrEnum):
     C14N10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
     C14N11 = "http://www.w3.org/2006/12/xml-c14n11"
     EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
-    XMPP_DSIG_0 = "urn:xmpp:dsig:transform:0"  # XEP-0290 §3, see xmppsec._c14n
+    XMPP_DSIG_0 = "urn:xmpp:dsig:transform:0"  # XEP-0290 §3, see xmppsec.dsig._c14n
     ROBUST = "urn:xmpp:tmp:dsig:robust:c14n:0"  # our robust profile, docs/robust-profile.md
 
 

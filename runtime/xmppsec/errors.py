@@ -26,6 +26,7 @@ __all__ = [
     "LimitExceeded",
     "NotSigned",
     "ReplayError",
+    "ReplayStoreError",
     "RestrictedXMLError",
     "SMIMEFormatError",
     "SchemaError",
@@ -39,13 +40,30 @@ __all__ = [
     "UnsignedContent",
     "UnsupportedAlgorithm",
     "UntrustedKey",
+    "UsageError",
     "VerificationError",
     "XmppSecError",
+    "check_limit",
 ]
 
 
 class XmppSecError(Exception):
-    """Base of every xmppsec error. Never raised itself."""
+    """Base of every xmppsec error. Never raised itself.
+
+    Two kinds derive from it, as h11 splits local from remote protocol errors:
+    :class:`UsageError` for the caller's mistakes (a wrong argument, an unusable
+    configuration), and every other class for the peer's bad or hostile input.
+    """
+
+
+class UsageError(XmppSecError, ValueError):
+    """The caller misused the API (a bad argument or configuration): never raised for
+    input received from a peer."""
+
+
+class ReplayStoreError(XmppSecError):
+    """The replay store could not answer (database or server unreachable, timed out, not
+    replicated). A stanza is never accepted without the store's answer."""
 
 
 # -- input boundary: bytes -> tree -------------------------------------------------------
@@ -65,6 +83,18 @@ class LimitExceeded(XmppSecError):
         self.limit = limit
         self.value = value
         self.maximum = maximum
+
+
+def check_limit(limit: str, value: int, maximum: int) -> None:
+    """Raise :class:`LimitExceeded` naming ``limit`` when ``value`` exceeds ``maximum``:
+    the one place every limit check of the runtime goes through."""
+    if value > maximum:
+        raise LimitExceeded(
+            f"{limit}: {value} exceeds the limit of {maximum}",
+            limit=limit,
+            value=value,
+            maximum=maximum,
+        )
 
 
 # -- schema ----------------------------------------------------------------------------

@@ -38,9 +38,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from lxml import etree
 
-from xmppsec import _c14n
 from xmppsec.algorithms import C14NMethod
-from xmppsec.dsig import ROBUST, SPEC, Policy, Profile, Signer, Verifier
+from xmppsec.dsig import ROBUST, SPEC, Policy, Profile, Signer, Verifier, _c14n
 from xmppsec.parser import parse
 from xmppsec.trust import TrustStore
 

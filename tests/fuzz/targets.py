@@ -35,10 +35,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from lxml import etree
 
-from xmppsec import _c14n
 from xmppsec.algorithms import NS
 from xmppsec.bindings import jabber_client as jc
-from xmppsec.dsig import ROBUST, SPEC, Policy, Signer, VerificationResult, Verifier
+from xmppsec.dsig import ROBUST, SPEC, Policy, Signer, VerificationResult, Verifier, _c14n
 from xmppsec.e2e import (
     OpenedStanza,
     _cms,

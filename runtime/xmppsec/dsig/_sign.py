@@ -12,7 +12,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
-from .. import _c14n
 from .._lxml import nsmap
 from ..algorithms import (
     LEGACY_DIGESTS,
@@ -32,6 +31,7 @@ from ..jid import parse_jid
 from ..keys import check_key_strength, xmpp_addrs
 from ..parser import DEFAULT_LIMITS, Limits, check_tree, parse
 from ..timestamps import TimestampClock
+from . import _c14n
 from ._profile import SPEC, Profile
 from ._stanza import (
     DS,

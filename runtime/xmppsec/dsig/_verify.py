@@ -21,7 +21,6 @@ from typing import TypeVar
 from cryptography import x509
 from lxml import etree
 
-from .. import _c14n
 from ..algorithms import (
     DIGEST_SIZES,
     NS,
@@ -54,6 +53,7 @@ from ..parser import check_tree, parse
 from ..replay import ReplayStore
 from ..timestamps import check_window, parse_rfc3339, parse_timestamp
 from ..trust import TrustStore, usable_public_key
+from . import _c14n
 from ._policy import Policy
 from ._profile import PROFILES, SPEC, Profile
 from ._result import (

@@ -1,4 +1,4 @@
-"""xmppsec._c14n: the XEP-0290 transform and inclusive C14N of document subsets."""
+"""xmppsec.dsig._c14n: the XEP-0290 transform and inclusive C14N of document subsets."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from xmppsec._c14n import (
+from xmppsec.algorithms import C14NMethod
+from xmppsec.dsig._c14n import (
     _INHERIT_10,
     _INHERIT_11,
     _inclusive_fast,
@@ -18,7 +19,6 @@ from xmppsec._c14n import (
     c14n_child,
     c14n_children,
 )
-from xmppsec.algorithms import C14NMethod
 from xmppsec.errors import RestrictedXMLError, UnsupportedAlgorithm
 from xmppsec.parser import parse
 

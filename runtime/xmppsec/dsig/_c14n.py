@@ -28,9 +28,9 @@ from collections.abc import Callable
 
 from lxml import etree
 
-from ._lxml import nsmap as _nsmap
-from .algorithms import NS, C14NMethod
-from .errors import RestrictedXMLError, UnsupportedAlgorithm
+from .._lxml import nsmap as _nsmap
+from ..algorithms import NS, C14NMethod
+from ..errors import RestrictedXMLError, UnsupportedAlgorithm
 
 __all__ = [
     "SPECIAL",
