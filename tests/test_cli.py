@@ -154,7 +154,8 @@ def test_sign_rejects_bad_stanza_and_foreign_sender(juliet_dir: Path) -> None:
     foreign = xmppsec(
         "sign", *keys, stdin=STANZA.replace(b"juliet@capulet.net/", b"nurse@capulet.net/")
     )
-    assert foreign.code == 1 and "SignerMismatch" in foreign.err
+    # Signing someone else's stanza is the caller's mistake: a usage error (exit 2).
+    assert foreign.code == 2 and "UsageError" in foreign.err
     garbage = xmppsec("sign", *keys, stdin=b"<message><!-- x --></message>")
     assert garbage.code == 1 and "RestrictedXMLError" in garbage.err
 

@@ -47,6 +47,7 @@ from xmppsec.errors import (
     UnsignedContent,
     UnsupportedAlgorithm,
     UntrustedKey,
+    UsageError,
     XmppSecError,
 )
 from xmppsec.keys import ID_ON_XMPPADDR, generate_identity
@@ -894,8 +895,8 @@ def test_weak_or_odd_keys(kind: str) -> None:
         key = ec.generate_private_key(ec.SECP256K1())
         method = SignatureMethod.ECDSA_SHA256
     cert = _self_signed(key)
-    # The signer refuses the key outright.
-    with pytest.raises(UntrustedKey):
+    # The signer refuses the key outright (the caller's mistake).
+    with pytest.raises(UsageError):
         Signer(key, signer=JULIET, certificate=cert, clock=new_clock())
     # A pin refuses it too.
     with pytest.raises(UntrustedKey):
@@ -1088,14 +1089,15 @@ def test_signer_vs_from_vs_cert(variant: str, dsig_ca: CA) -> None:
 
 
 def test_signer_vs_from_vs_cert_signing_side() -> None:
-    """The signer refuses to sign a stanza from someone else, and a full-JID signer."""
-    with pytest.raises(SignerMismatch):
+    """The signer refuses to sign a stanza from someone else, and a full-JID signer: the
+    caller's mistake (UsageError), never SignerMismatch, which names a peer's bad input."""
+    with pytest.raises(UsageError):
         make_signer(ROMEO).sign(MESSAGE)
-    with pytest.raises(SignerMismatch):
+    with pytest.raises(UsageError):
         Signer(identity(JULIET).private_key, signer="juliet@capulet.net/balcony")
-    with pytest.raises(SignerMismatch):  # certificate names somebody else
+    with pytest.raises(UsageError):  # certificate names somebody else
         Signer(identity(JULIET).private_key, signer=ROMEO, certificate=identity(JULIET).certificate)
-    with pytest.raises(SignerMismatch):  # certificate of another key
+    with pytest.raises(UsageError):  # certificate of another key
         Signer(identity(ROMEO).private_key, signer=JULIET, certificate=identity(JULIET).certificate)
 
 

@@ -20,6 +20,7 @@ from xmppsec.dsig import (
     Signer,
     TimestampStatus,
     VerificationResult,
+    Verifier,
 )
 from xmppsec.errors import (
     DigestMismatch,
@@ -30,6 +31,7 @@ from xmppsec.errors import (
     TimestampError,
     UnsignedContent,
     UntrustedKey,
+    UsageError,
     XmppSecError,
 )
 from xmppsec.keys import certificate_fingerprint
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
         make_ca,
         make_signer,
         new_clock,
+        pins,
         resign,
         sign,
         signature,
@@ -83,6 +86,7 @@ else:
         make_ca,
         make_signer,
         new_clock,
+        pins,
         resign,
         sign,
         signature,
@@ -448,7 +452,7 @@ def test_signer_refuses_a_stanza_inside_a_tree() -> None:
         make_signer().sign_element(stream[0])
 
 
-# -- the one-pass structure phase sees what the part-by-part one sees ------------------------
+# -- the one structure phase: every layout we write, indented or not; every deviation refused --
 
 _LAYOUTS = {
     "message": MESSAGE,
@@ -462,7 +466,7 @@ _LAYOUTS = {
 @pytest.mark.parametrize("profile", [SPEC, ROBUST])
 @pytest.mark.parametrize("case", sorted(_LAYOUTS))
 @pytest.mark.parametrize("indent", [False, True])
-def test_fast_structure_phase_equals_the_general_one(
+def test_structure_phase_reads_every_layout_we_write(
     profile: Profile, case: str, indent: bool
 ) -> None:
     root = tree(make_signer(profile=profile).sign(_LAYOUTS[case]))
@@ -471,9 +475,9 @@ def test_fast_structure_phase_equals_the_general_one(
     v = verifier()
     sig = root.find(".//" + DS + "Signature")
     assert sig is not None
-    fast = v._parse_fast(sig)
-    assert fast is not None
-    assert fast == v._parse_general(sig)
+    parsed = v._parse(sig)
+    assert parsed.profile is profile
+    assert len(parsed.references) == len(tree(_LAYOUTS[case]))
 
 
 def _first_signature(root: etree._Element) -> etree._Element:
@@ -482,13 +486,12 @@ def _first_signature(root: etree._Element) -> etree._Element:
     return sig
 
 
-def test_fast_structure_phase_declines_other_layouts() -> None:
+def test_structure_phase_refuses_deviations() -> None:
     v = verifier()
     with_cert = tree(make_signer(include_certificate=True).sign(MESSAGE))
-    assert v._parse_fast(_first_signature(with_cert)) is None  # KeyInfo: general path
+    assert len(v._parse(_first_signature(with_cert)).certificates) == 1
     assert_valid(v, with_cert)
-    # Text inside a container, an extra element, a second Transform: declined by the fast
-    # path, refused by the general one with its own error.
+    # Text inside a container, an extra element, a second Transform, another id: refused.
     for mutate in (
         lambda s: setattr(s[0], "text", "x"),
         lambda s: setattr(s[0][0], "tail", "x"),
@@ -500,6 +503,47 @@ def test_fast_structure_phase_declines_other_layouts() -> None:
         root = tree(sign())
         sig = _first_signature(root)
         mutate(sig)
-        assert v._parse_fast(sig) is None
         with pytest.raises(XmppSecError):
-            v._parse_general(sig)
+            v._parse(sig)
+
+
+# -- profiles are objects: caches and reports keyed by the Profile, not its name -------------
+
+
+@pytest.mark.parametrize("name", ["mine", "spec", "robust"])
+@pytest.mark.parametrize("base", [SPEC, ROBUST], ids=["spec-rules", "robust-rules"])
+def test_user_built_profile_verifies_and_check_never_raises(base: Profile, name: str) -> None:
+    # The Profile class is public: a caller may build one (here a copy of a built-in under
+    # another, or a colliding, name). check() must never raise for it (it raised KeyError
+    # when results looked the profile up by name), and nothing cached for one profile may
+    # serve another that shares its name.
+    mine = dataclasses.replace(base, name=name)
+    data = make_signer(profile=mine).sign(FOUR)
+    v = Verifier(pins(JULIET), profile=mine, clock=lambda: NOW)
+    result = v.check(data)
+    assert result.valid, result.error
+    assert result.profile is mine
+    assert result.signatures[0].profile == name
+    # The same bytes under the built-in profile of the other rules: refused, typed.
+    other = ROBUST if base is SPEC else SPEC
+    refused = Verifier(pins(JULIET), profile=other, clock=lambda: NOW).check(data)
+    assert not refused.valid and isinstance(refused.error, XmppSecError)
+
+
+@pytest.mark.parametrize("profile", [SPEC, ROBUST])
+def test_auto_detected_profile_is_reported(profile: Profile) -> None:
+    # With no profile configured the verifier detects it from the signature; the result
+    # names the detected one (it said SPEC for every stanza before).
+    result = verifier().verify(make_signer(profile=profile).sign(MESSAGE), now=NOW)
+    assert result.profile is profile
+    assert result.signatures[0].profile == profile.name
+
+
+def test_signer_takes_a_profile_name() -> None:
+    by_name = make_signer(profile="robust")
+    assert by_name.profile is ROBUST
+    assert verifier().verify(by_name.sign(MESSAGE), now=NOW).profile is ROBUST
+    with pytest.raises(UsageError):
+        make_signer(profile="fancy")
+    with pytest.raises(UsageError):
+        make_signer(profile=3)

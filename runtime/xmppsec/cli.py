@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, NoReturn
 
-from . import keys
+from . import errors, keys
 from .dsig import PROFILES, Policy, Signer, Verifier
 from .dsig._profile import Profile
 from .errors import KeyLoadError, XmppSecError
@@ -102,6 +102,8 @@ def _cmd_sign(args: argparse.Namespace) -> int:
     data = _read(args.infile, sys.stdin.buffer)
     try:
         signed = signer.sign(data)
+    except errors.UsageError as exc:  # e.g. a stanza from someone else: the caller's mistake
+        raise UsageError(f"{type(exc).__name__}: {exc}") from None
     except XmppSecError as exc:
         print(f"rejected: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_REJECTED

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..algorithms import NS, C14NMethod, TransformMethod
+from ..errors import UsageError
 
-__all__ = ["PROFILES", "ROBUST", "SPEC", "Profile"]
+__all__ = ["PROFILES", "ROBUST", "SPEC", "Profile", "ProfileName", "resolve_profile"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,3 +90,16 @@ ROBUST = Profile(
 )
 
 PROFILES: dict[str, Profile] = {SPEC.name: SPEC, ROBUST.name: ROBUST}
+
+ProfileName = Literal["spec", "robust"]
+
+
+def resolve_profile(profile: Profile | ProfileName) -> Profile:
+    """A profile given as the object or by its built-in name; anything else is the caller's
+    mistake (:class:`~xmppsec.errors.UsageError`)."""
+    if isinstance(profile, Profile):
+        return profile
+    found = PROFILES.get(profile) if isinstance(profile, str) else None
+    if found is None:
+        raise UsageError(f"unknown profile {profile!r}; use one of {sorted(PROFILES)}")
+    return found

@@ -26,13 +26,13 @@ from ..algorithms import (
     digest_constructor,
     sign_bytes,
 )
-from ..errors import SignerMismatch, StanzaSchemaError, UnsupportedAlgorithm
+from ..errors import JIDError, StanzaSchemaError, UntrustedKey, UsageError
 from ..jid import parse_jid
 from ..keys import check_key_strength, xmpp_addrs
 from ..parser import DEFAULT_LIMITS, Limits, check_tree, parse
 from ..timestamps import TimestampClock
 from . import _c14n
-from ._profile import SPEC, Profile
+from ._profile import SPEC, Profile, ProfileName, resolve_profile
 from ._stanza import (
     DS,
     DSIG_ID,
@@ -53,47 +53,77 @@ etree.register_namespace("d", NS.XMPP_DSIG)
 Selector = Callable[[etree._Element], bool]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Signer:
     """Signs stanzas for one signer identity. Immutable; safe to share between threads.
 
     ``signer`` is the bare JID of the signing entity, or a domain for a server or service
     (XEP-0290 §2). When a certificate is given, its id-on-xmppAddr must name the signer.
+    ``profile`` is a :class:`Profile` or a built-in profile's name. A configuration that
+    cannot sign raises :class:`~xmppsec.errors.UsageError`.
     """
 
     key: PrivateKey
     signer: str
-    certificate: x509.Certificate | None = None
-    method: SignatureMethod | None = None
-    digest_method: DigestMethod = DigestMethod.SHA256
-    profile: Profile = SPEC
-    include_certificate: bool = False
-    allow_legacy: bool = False
-    limits: Limits = DEFAULT_LIMITS
-    clock: TimestampClock = field(default=DEFAULT_CLOCK, repr=False)
-    _parts: _TemplateParts | None = field(default=None, init=False, repr=False, compare=False)
+    certificate: x509.Certificate | None
+    method: SignatureMethod
+    digest_method: DigestMethod
+    profile: Profile
+    include_certificate: bool
+    allow_legacy: bool
+    limits: Limits
+    clock: TimestampClock = field(repr=False)
+    _parts: _TemplateParts | None = field(repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        jid = parse_jid(self.signer)
+    def __init__(
+        self,
+        key: PrivateKey,
+        signer: str,
+        certificate: x509.Certificate | None = None,
+        method: SignatureMethod | None = None,
+        digest_method: DigestMethod = DigestMethod.SHA256,
+        profile: Profile | ProfileName = SPEC,
+        include_certificate: bool = False,
+        allow_legacy: bool = False,
+        limits: Limits = DEFAULT_LIMITS,
+        clock: TimestampClock = DEFAULT_CLOCK,
+    ) -> None:
+        try:
+            jid = parse_jid(signer)
+        except JIDError as exc:
+            raise UsageError(f"the signer is not a JID: {exc}") from None
         if jid.resource is not None:
-            raise SignerMismatch("the signer is a bare JID or a domain, never a full JID")
-        object.__setattr__(self, "signer", str(jid))
-        method = self.method or default_signature_method(self.key)
-        object.__setattr__(self, "method", method)
-        if not self.allow_legacy and (
-            method in LEGACY_SIGNATURES or self.digest_method in LEGACY_DIGESTS
-        ):
-            raise UnsupportedAlgorithm(f"{method} / {self.digest_method} needs allow_legacy=True")
-        check_key_strength(self.key.public_key(), allow_legacy=self.allow_legacy)
-        if self.certificate is not None:
-            if self.certificate.public_key() != self.key.public_key():
-                raise SignerMismatch("the certificate does not belong to the private key")
-            if self.signer not in {_bare_or_domain(a) for a in xmpp_addrs(self.certificate)}:
-                raise SignerMismatch(
-                    f"the certificate's id-on-xmppAddr does not name {self.signer}"
-                )
-        if self.include_certificate and self.certificate is None:
-            raise SignerMismatch("include_certificate needs a certificate")
+            raise UsageError("the signer is a bare JID or a domain, never a full JID")
+        chosen = method or default_signature_method(key)
+        if not allow_legacy and (chosen in LEGACY_SIGNATURES or digest_method in LEGACY_DIGESTS):
+            raise UsageError(f"{chosen} / {digest_method} needs allow_legacy=True")
+        try:
+            check_key_strength(key.public_key(), allow_legacy=allow_legacy)
+        except UntrustedKey as exc:
+            raise UsageError(f"the signing key is not usable: {exc}") from None
+        name = str(jid)
+        if certificate is not None:
+            if certificate.public_key() != key.public_key():
+                raise UsageError("the certificate does not belong to the private key")
+            if name not in {_bare_or_domain(a) for a in xmpp_addrs(certificate)}:
+                raise UsageError(f"the certificate's id-on-xmppAddr does not name {name}")
+        if include_certificate and certificate is None:
+            raise UsageError("include_certificate needs a certificate")
+        values = {
+            "key": key,
+            "signer": name,
+            "certificate": certificate,
+            "method": chosen,
+            "digest_method": digest_method,
+            "profile": resolve_profile(profile),
+            "include_certificate": include_certificate,
+            "allow_legacy": allow_legacy,
+            "limits": limits,
+            "clock": clock,
+            "_parts": None,
+        }
+        for attr, value in values.items():
+            object.__setattr__(self, attr, value)
 
     # -- public API ---------------------------------------------------------------------
 
@@ -186,7 +216,6 @@ class Signer:
         byte for byte what :meth:`_attach` + ``etree.tostring`` produce (a test compares
         both), without building and canonicalizing the Signature tree. Only used where
         :func:`_template_fits` holds."""
-        assert self.method is not None
         t = self._template_parts()
         kind, names, digests = prepared.kind, prepared.names, prepared.digests
         # The stanza's attributes for the copy (C14N sorts them: no namespace first, then
@@ -249,7 +278,6 @@ class Signer:
     ) -> bytes:
         """Digest stanza-desc, sign SignedInfo, write the Signature and splice it in as the
         stanza's last child (both templates)."""
-        assert self.method is not None
         dv = binascii.b2a_base64(digest(self.digest_method, desc_c), newline=False)
         si_c = b"".join((t.si_head, inherited, t.si_mid, dv, t.si_tail))
         sv = binascii.b2a_base64(sign_bytes(self.key, self.method, si_c), newline=False)
@@ -264,7 +292,6 @@ class Signer:
     def _sign_by_robust_template(self, stanza: etree._Element, prepared: _Prepared) -> bytes:
         """:meth:`_sign_by_template` for the robust profile: its canonical form is our own
         prefix-free one (docs/robust-profile.md), which inherits nothing from the context."""
-        assert self.method is not None
         t = self._template_parts()
         kind, names, digests = prepared.kind, prepared.names, prepared.digests
         items = [(str(k), str(v)) for k, v in stanza.items()]
@@ -319,9 +346,9 @@ class Signer:
         jid = parse_jid(sender)
         if "@" in self.signer:
             if str(jid.bare) != self.signer:
-                raise SignerMismatch(f"stanza from {sender} cannot be signed as {self.signer}")
+                raise UsageError(f"stanza from {sender} cannot be signed as {self.signer}")
         elif jid.domain != self.signer:
-            raise SignerMismatch(f"stanza from {sender} is not in the domain {self.signer}")
+            raise UsageError(f"stanza from {sender} is not in the domain {self.signer}")
 
     def _assign_ids(self, existing: frozenset[str], chosen: list[etree._Element]) -> list[str]:
         # XEP-0290 §2: each signed child gets a d:id "sufficiently unique". Existing ids are
@@ -372,7 +399,6 @@ class Signer:
         sig = etree.Element(DS + "Signature", nsmap=nsmap(sig_ns))
         si = etree.SubElement(sig, DS + "SignedInfo")
         etree.SubElement(si, DS + "CanonicalizationMethod", Algorithm=p.signed_info_c14n)
-        assert self.method is not None
         etree.SubElement(si, DS + "SignatureMethod", Algorithm=self.method)
         ref = etree.SubElement(si, DS + "Reference", URI="#" + p.desc_id)
         tr = etree.SubElement(ref, DS + "Transforms")
@@ -424,7 +450,6 @@ class Signer:
         ref[2].text = base64.b64encode(
             digest(self.digest_method, _c14n.c14n(desc, p.desc_transform))
         ).decode("ascii")
-        assert self.method is not None
         value = sign_bytes(self.key, self.method, _c14n.c14n(si, p.signed_info_c14n))
         sig[1].text = base64.b64encode(value).decode("ascii")
 
@@ -454,7 +479,6 @@ class _TemplateParts:
     @classmethod
     def build_robust(cls, signer: Signer) -> _TemplateParts:
         p = signer.profile
-        assert signer.method is not None
         r = p.desc_namespace.encode()
         ds = b"{" + NS.DS.value.encode() + b"}"
         dm = signer.digest_method.value.encode()
@@ -510,7 +534,6 @@ class _TemplateParts:
     @classmethod
     def build(cls, signer: Signer) -> _TemplateParts:
         p = signer.profile
-        assert signer.method is not None
         dm = signer.digest_method.value.encode()
         desc_id = p.desc_id.encode()
         c14n_uri = p.signed_info_c14n.value.encode()

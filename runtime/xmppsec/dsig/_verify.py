@@ -36,7 +36,6 @@ from ..errors import (
     InvalidReference,
     InvalidSignature,
     JIDError,
-    LimitExceeded,
     NotSigned,
     SignatureSchemaError,
     SignerMismatch,
@@ -47,6 +46,7 @@ from ..errors import (
     UntrustedKey,
     VerificationError,
     XmppSecError,
+    check_limit,
 )
 from ..jid import JID, parse_jid
 from ..parser import check_tree, parse
@@ -193,7 +193,7 @@ class _Outcome:
     covered: list[etree._Element] = field(default_factory=list)
     certificate: x509.Certificate | None = None
     error: XmppSecError | None = None
-    profile: str = ""
+    profile: Profile | None = None
     relation: str = ""
 
 
@@ -264,13 +264,7 @@ class Verifier:
         if not signatures:
             raise NotSigned("the stanza carries no XML-DSIG Signature")
         limits = self.policy.limits
-        if len(signatures) > limits.max_signatures:
-            raise LimitExceeded(
-                f"{len(signatures)} signatures; the limit is {limits.max_signatures}",
-                limit="max_signatures",
-                value=len(signatures),
-                maximum=limits.max_signatures,
-            )
+        check_limit("max_signatures", len(signatures), limits.max_signatures)
         # Phase 1: structure, algorithms and limits of every signature.
         parsed: list[_Parsed | XmppSecError] = []
         for sig in signatures:
@@ -290,144 +284,7 @@ class Verifier:
         return self._result(root, kind, live, signatures, outcomes)
 
     def _parse(self, sig: etree._Element) -> _Parsed:
-        fast = self._parse_fast(sig)
-        return fast if fast is not None else self._parse_general(sig)
-
-    def _parse_fast(self, sig: etree._Element) -> _Parsed | None:
-        """The structure phase for the layout XEP-0290 §2 writes (no KeyInfo, one Object
-        holding stanza-desc), recognised in one pass; ``None`` for anything else, which
-        :meth:`_parse_general` then judges part by part. A pre-order list of (tag, number of
-        children) fixes a tree's shape exactly, so direct indexing below sees what the
-        general path would find; every value check is the same, in the same order."""
-        if len(sig) != 3:
-            return None
-        els = list(sig.iter())
-        tags = [e.tag for e in els]
-        if len(els) < 12:
-            return None
-        profile = self.profile or _PROFILE_BY_DESC.get(str(tags[11]))
-        if profile is None:
-            return None
-        shape = _FAST_SHAPES.get(profile.name)
-        if shape is None:
-            shape = _FAST_SHAPES[profile.name] = _fast_shape(profile)
-        head_tags, head_lens, d = shape
-        n_head = len(head_tags)
-        if tags[:n_head] != head_tags or len(els) < n_head + 2:
-            return None
-        lens = [len(e) for e in els]
-        n = lens[n_head]
-        copy = els[n_head]
-        if (
-            lens[:n_head] != head_lens
-            or len(els) != n_head + n + 2
-            or copy.tag not in (d + "message", d + "presence", d + "iq")
-            or any(lens[n_head + 1 :])
-            or tags[n_head + 1 : n_head + 1 + n] != [d + "reference"] * n
-            or tags[-1] != d + "timestamp"
-        ):
-            return None
-        # Text between the parts of a Signature is whitespace at most (XML-DSIG schema):
-        # every tail inside, and the text of every element that has children.
-        for i in (0, 1, 4, 5, 10, 11, 13, n_head):  # the elements that have children
-            text = els[i].text
-            if text is not None and not text.isspace():
-                return None
-        for e in els[1:]:
-            tail = e.tail
-            if tail is not None and not tail.isspace():
-                return None
-        policy = self.policy
-        limits = policy.limits
-        if limits.max_transforms < max(1, len(profile.child_transforms)):
-            return None  # the general path reports the limit
-        si, sv, desc = els[1], els[9], els[11]
-        ref = els[4]
-        c14n_method = _algorithm(els[2])
-        method = _signature_method(_algorithm(els[3]), policy)
-        _check_signed_info(sig, profile, c14n_method, ref.get("URI"))
-        desc_transform = _algorithm(els[6])
-        if desc_transform not in profile.accepted_c14n:
-            raise UnsupportedAlgorithm(f"transform {desc_transform!r} is not allowed here")
-        desc_digest_method = _digest_method(_algorithm(els[7]), policy)
-        desc_digest = _b64(els[8].text, "DigestValue")
-        signature_value = _b64(sv.text, "SignatureValue")
-        if desc.get("id") != profile.desc_id:
-            return None  # the general path reports where #stanza-desc is missing
-        k = len(profile.child_transforms)
-        child_transforms = tuple(_algorithm(t) for t in els[14 : 14 + k])
-        if child_transforms != profile.child_transforms:
-            raise UnsupportedAlgorithm(
-                f"transforms {list(child_transforms)} are not those of the {profile.name} profile"
-            )
-        child_digest_method = _digest_method(_algorithm(els[14 + k]), policy)
-        if n > limits.max_references:
-            raise LimitExceeded(
-                f"{n} references; the limit is {limits.max_references}",
-                limit="max_references",
-                value=n,
-                maximum=limits.max_references,
-            )
-        return self._parsed(
-            sig, profile, si, c14n_method, method, desc_transform, desc_digest_method,
-            desc_digest, signature_value, [], desc, els[12], child_digest_method, copy,
-            els[n_head + 1 : n_head + 1 + n], els[-1],
-        )
-
-    def _parsed(
-        self,
-        sig: etree._Element,
-        profile: Profile,
-        si: etree._Element,
-        c14n_method: str,
-        method: SignatureMethod,
-        desc_transform: str,
-        desc_digest_method: DigestMethod,
-        desc_digest: bytes,
-        signature_value: bytes,
-        certificates: list[x509.Certificate],
-        desc: etree._Element,
-        signer_el: etree._Element,
-        child_digest_method: DigestMethod,
-        copy: etree._Element,
-        ref_elements: list[etree._Element],
-        ts_el: etree._Element,
-    ) -> _Parsed:
-        """The value checks that end the structure phase, shared by both paths."""
-        size = DIGEST_SIZES[child_digest_method]
-        d = "{" + profile.desc_namespace + "}"
-        refs = _references_at_once(ref_elements, profile, d, size)
-        if refs is None:
-            refs = [_one_reference(r, profile, d, size) for r in ref_elements]
-        try:
-            signer = parse_jid(signer_el.text or "")
-        except JIDError as exc:
-            raise SignerMismatch(f"signer is not a JID: {exc}") from None
-        if signer.resource is not None:
-            raise SignerMismatch("signer must be a bare JID or a domain, not a full JID")
-        timestamp_text = ts_el.text or ""
-        timestamp = parse_timestamp(timestamp_text)
-        return _Parsed(
-            element=sig,
-            profile=profile,
-            signed_info=si,
-            c14n_method=c14n_method,
-            signature_method=method,
-            desc_transform=desc_transform,
-            desc_digest_method=desc_digest_method,
-            desc_digest=desc_digest,
-            signature_value=signature_value,
-            certificates=certificates,
-            desc=desc,
-            signer=signer,
-            child_digest_method=child_digest_method,
-            copy=copy,
-            references=refs,
-            timestamp_text=timestamp_text,
-            timestamp=timestamp,
-        )
-
-    def _parse_general(self, sig: etree._Element) -> _Parsed:
+        """The structure phase: the one reader of an attacker's Signature, part by part."""
         policy = self.policy
         limits = policy.limits
         parts = _elements(sig)
@@ -447,12 +304,12 @@ class Verifier:
         method = _signature_method(
             _algorithm(_expect(si_parts, 1, _SIGNATURE_METHOD, "SignedInfo")), policy
         )
-        references = si_parts[2:]
-        if not references or any(r.tag != _REFERENCE for r in references):
+        si_refs = si_parts[2:]
+        if not si_refs or any(r.tag != _REFERENCE for r in si_refs):
             raise SignatureSchemaError("SignedInfo must end with Reference elements")
-        if len(references) != 1:
+        if len(si_refs) != 1:
             raise SignatureSchemaError("XEP-0290 SignedInfo has exactly one Reference")
-        ref = references[0]
+        ref = si_refs[0]
         uri = ref.get("URI")
         profile = self._profile_for(sig, uri)
         _check_signed_info(sig, profile, c14n_method, uri)
@@ -508,17 +365,35 @@ class Verifier:
         if len(signer_el) or len(ts_el):
             raise SignatureSchemaError("signer and timestamp hold text only")
         ref_elements = _elements(copy)
-        if len(ref_elements) > limits.max_references:
-            raise LimitExceeded(
-                f"{len(ref_elements)} references; the limit is {limits.max_references}",
-                limit="max_references",
-                value=len(ref_elements),
-                maximum=limits.max_references,
-            )
-        return self._parsed(
-            sig, profile, si, c14n_method, method, desc_transform, desc_digest_method,
-            desc_digest, signature_value, certificates, desc, signer_el, child_digest_method,
-            copy, ref_elements, ts_el,
+        check_limit("max_references", len(ref_elements), limits.max_references)
+        d_ref = d + "reference"
+        size = DIGEST_SIZES[child_digest_method]
+        references = [_one_reference(r, profile, d_ref, size) for r in ref_elements]
+        try:
+            signer = parse_jid(signer_el.text or "")
+        except JIDError as exc:
+            raise SignerMismatch(f"signer is not a JID: {exc}") from None
+        if signer.resource is not None:
+            raise SignerMismatch("signer must be a bare JID or a domain, not a full JID")
+        timestamp_text = ts_el.text or ""
+        return _Parsed(
+            element=sig,
+            profile=profile,
+            signed_info=si,
+            c14n_method=c14n_method,
+            signature_method=method,
+            desc_transform=desc_transform,
+            desc_digest_method=desc_digest_method,
+            desc_digest=desc_digest,
+            signature_value=signature_value,
+            certificates=certificates,
+            desc=desc,
+            signer=signer,
+            child_digest_method=child_digest_method,
+            copy=copy,
+            references=references,
+            timestamp_text=timestamp_text,
+            timestamp=parse_timestamp(timestamp_text),
         )
 
     def _profile_for(self, sig: etree._Element, uri: str | None) -> Profile:
@@ -547,7 +422,7 @@ class Verifier:
         policy = self.policy
         signer = str(p.signer)
         out = _Outcome(
-            profile=p.profile.name,
+            profile=p.profile,
             signer=signer,
             timestamp_text=p.timestamp_text,
             timestamp=p.timestamp,
@@ -687,7 +562,7 @@ class Verifier:
                 timestamp=o.timestamp,
                 timestamp_text=o.timestamp_text,
                 timestamp_status=o.timestamp_status,
-                profile=o.profile,
+                profile=o.profile.name if o.profile is not None else "",
                 sender_relation=o.relation,
                 signature_method=o.method,
                 references=tuple(o.references),
@@ -715,8 +590,8 @@ class Verifier:
             bad = [c for c in unsigned if str(c.tag) not in policy.allowed_unsigned]
             if bad:
                 error = UnsignedContent(f"{len(bad)} child(ren) not covered: {bad[0].tag}")
-        valid = [o for o in outcomes if o.error is None]
-        if len(valid) > 1 or (valid and not PROFILES[valid[0].profile].check_child_order):
+        valid = [o.profile for o in outcomes if o.error is None and o.profile is not None]
+        if len(valid) > 1 or (valid and not valid[0].check_child_order):
             # One valid signature under a profile that checks child order lists its children
             # in document order already; otherwise sort them into it.
             order = {id(c): i for i, c in enumerate(children)}
@@ -728,7 +603,11 @@ class Verifier:
             error=error,
             stanza_name=kind,
             stanza_attributes=tuple(sorted(live.items())),
-            profile=self.profile or SPEC,
+            # The profile the stanza was verified under: the configured one, else the one
+            # detected from its (first valid, else first readable) signature.
+            profile=self.profile
+            or next(iter(valid), None)
+            or next((o.profile for o in outcomes if o.profile is not None), None),
             _signed=tuple(covered),
         )
 
@@ -746,26 +625,6 @@ def _check_signed_info(
         raise InvalidReference(f"SignedInfo Reference URI {uri!r} is not #{profile.desc_id}")
 
 
-# Per profile: the pre-order tags and child counts of a Signature up to the stanza copy, and
-# the stanza-desc namespace in Clark form (see Verifier._parse_fast).
-_FAST_SHAPES: dict[str, tuple[list[object], list[int], str]] = {}
-_PROFILE_BY_DESC: dict[str, Profile] = {
-    "{" + p.desc_namespace + "}stanza-desc": p for p in PROFILES.values()
-}
-
-
-def _fast_shape(profile: Profile) -> tuple[list[object], list[int], str]:
-    d = "{" + profile.desc_namespace + "}"
-    k = len(profile.child_transforms)
-    tags: list[object] = [
-        _SIGNATURE, _SIGNED_INFO, _C14N_METHOD, _SIGNATURE_METHOD, _REFERENCE, _TRANSFORMS,
-        _TRANSFORM, _DIGEST_METHOD, _DIGEST_VALUE, _SIGNATURE_VALUE, _OBJECT,
-        d + "stanza-desc", d + "signer", _TRANSFORMS, *([_TRANSFORM] * k), _DIGEST_METHOD,
-    ]
-    lens = [3, 3, 0, 0, 3, 1, 0, 0, 0, 0, 1, 5, 0, k, *([0] * k), 0]
-    return tags, lens, d
-
-
 def _single_transform(transforms: etree._Element, max_transforms: int) -> str:
     algorithms = _transform_list(transforms, max_transforms)
     if len(algorithms) != 1:
@@ -775,13 +634,7 @@ def _single_transform(transforms: etree._Element, max_transforms: int) -> str:
 
 def _transform_list(transforms: etree._Element, max_transforms: int) -> tuple[str, ...]:
     items = _elements(transforms)
-    if len(items) > max_transforms:
-        raise LimitExceeded(
-            f"{len(items)} transforms; the limit is {max_transforms}",
-            limit="max_transforms",
-            value=len(items),
-            maximum=max_transforms,
-        )
+    check_limit("max_transforms", len(items), max_transforms)
     if not items or any(item.tag != _TRANSFORM for item in items):
         raise SignatureSchemaError("Transforms holds one or more Transform elements")
     return tuple(_algorithm(item) for item in items)
@@ -792,13 +645,7 @@ def _key_info_certificates(key_info: etree._Element, max_chain: int) -> list[x50
     # (a key in KeyInfo is never trusted on its own, and nothing is fetched).
     certs: list[x509.Certificate] = []
     for el in key_info.iter(_X509_CERTIFICATE):
-        if len(certs) >= max_chain:
-            raise LimitExceeded(
-                "too many certificates in KeyInfo",
-                limit="max_chain_length",
-                value=len(certs) + 1,
-                maximum=max_chain,
-            )
+        check_limit("max_chain_length", len(certs) + 1, max_chain)
         der = _b64(el.text, "X509Certificate")
         try:
             certs.append(x509.load_der_x509_certificate(der))
@@ -879,43 +726,11 @@ def _own_server_delay(root: etree._Element, own_server: str) -> datetime | None:
     return None
 
 
-_FRAGMENT_LINES = re.compile(r"(?:[A-Za-z_][A-Za-z0-9._-]{0,127}\n)*")
-
-
-def _references_at_once(
-    refs: list[etree._Element], profile: Profile, d: str, size: int
-) -> list[tuple[str, str, bytes]] | None:
-    """The references of a ``d:id`` profile checked together (one regular expression over
-    every fragment, base64 without whitespace); ``None`` sends the caller to the
-    reference-by-reference checks, which name the offending one."""
-    if profile.reference_scheme != "dsig-id":
-        return None
-    tag = d + "reference"
-    prefix = profile.reference_prefix
-    uris: list[str] = []
-    for r in refs:
-        uri = r.get("URI")
-        if r.tag != tag or len(r) or uri is None or not uri.startswith(prefix):
-            return None
-        uris.append(uri)
-    fragments = [u[len(prefix) :] for u in uris]
-    # Each fragment matches _FRAGMENT, which excludes "\n": joined by "\n" they match this.
-    if _FRAGMENT_LINES.fullmatch("".join(f + "\n" for f in fragments)) is None:
-        return None
-    try:
-        values = [binascii.a2b_base64(r.text or "", strict_mode=True) for r in refs]
-    except (binascii.Error, ValueError):
-        return None
-    if any(len(v) != size for v in values):
-        return None
-    return list(zip(uris, fragments, values, strict=True))
-
-
 def _one_reference(
-    r: etree._Element, profile: Profile, d: str, size: int
+    r: etree._Element, profile: Profile, tag: str, size: int
 ) -> tuple[str, str, bytes]:
-    """One reference of stanza-desc checked on its own: (reported uri, lookup key, digest)."""
-    if r.tag != d + "reference" or len(r):
+    """One reference of stanza-desc: (reported uri, lookup key, digest)."""
+    if r.tag != tag or len(r):
         raise SignatureSchemaError("the stanza copy holds reference elements only")
     uri, fragment = _reference_target(r, profile)
     value = _b64(r.text, "reference digest")
