@@ -610,12 +610,38 @@ def test_template_path_equals_tree_path(
 def test_template_path_is_the_one_taken_for_plain_stanzas() -> None:
     from xmppsec.dsig._sign import _template_fits
 
-    assert _template_fits(SPEC, etree.fromstring(MESSAGE), "message") == "spec"
-    assert _template_fits(SPEC, etree.fromstring(PRESENCE), "presence") == "spec"
-    assert _template_fits(ROBUST, etree.fromstring(MESSAGE), "message") == "robust"
-    assert _template_fits(ROBUST, etree.fromstring(IQ), "iq") == ""  # Signature in the payload
-    assert _template_fits(SPEC, etree.fromstring(IQ), "iq") == "spec"
+    def fits(profile: Profile, data: bytes) -> bool:
+        signer = make_signer(profile=profile)
+        root = etree.fromstring(data)
+        return _template_fits(profile, root, signer._prepare(root, None))
+
+    assert fits(SPEC, MESSAGE)
+    assert fits(SPEC, PRESENCE)
+    assert fits(ROBUST, MESSAGE)
+    assert not fits(ROBUST, IQ)  # the Signature goes into the payload
+    assert fits(SPEC, IQ)
     other_prefix = b"<message xmlns='jabber:client' xmlns:x='urn:x' x:a='1'><body/></message>"
-    assert _template_fits(SPEC, etree.fromstring(other_prefix), "message") == ""
+    assert not fits(SPEC, other_prefix)
     xml_base = b"<message xmlns='jabber:client' xml:base='http://a/'><body/></message>"
-    assert _template_fits(SPEC, etree.fromstring(xml_base), "message") == ""
+    assert not fits(SPEC, xml_base)
+    # A reference that would need escaping in some form is left to the tree writer.
+    odd_ns = b"<message xmlns='jabber:client'><x xmlns='urn:a&amp;b'/></message>"
+    assert not fits(ROBUST, odd_ns)
+
+
+def test_templates_are_cut_from_the_tree_writer() -> None:
+    """No byte of the templates is typed by hand: each constant piece is a slice of the
+    tree writer's output for a probe, so changing what the writer writes changes them."""
+    from xmppsec.dsig._sign import _SENTINELS, _Templates
+
+    for profile in (SPEC, ROBUST):
+        for include_certificate in (False, True):
+            signer = make_signer(profile=profile, include_certificate=include_certificate)
+            t = _Templates.cut(signer, "message", "jabber:client")
+            pieces = b"".join(
+                b"".join(x.pieces)
+                for x in (t.desc_c, t.si_c, t.doc, t.doc_empty, t.ref_c, t.ref_doc)
+            )
+            assert not any(s in pieces for s in _SENTINELS)
+            assert (b"X509Certificate" in b"".join(t.doc.pieces)) is include_certificate
+            assert signer.method.value.encode() in b"".join(t.si_c.pieces)

@@ -72,12 +72,11 @@ def _verify_raw(pub: Any) -> Callable[[bytes, bytes], None]:
 
 def floor_signer(signer: Signer) -> Callable[[bytes], bytes]:
     """Sign like ``signer`` (spec profile, SHA-256, no KeyInfo) without any check."""
-    t = signer._template_parts()  # the signer's own constant pieces
+    t = signer._templates("message", "jabber:client")  # the signer's own constant pieces
     sign = _sign_raw(signer.key)
     b64 = binascii.b2a_base64
     sha256 = hashlib.sha256
     tostring = etree.tostring
-    prefix = signer.profile.reference_prefix.encode()
 
     def run(data: bytes) -> bytes:
         root = etree.fromstring(data)
@@ -87,10 +86,7 @@ def floor_signer(signer: Signer) -> Callable[[bytes], bytes]:
             name = f"{stem}-{n}"
             child.set(_DSIG_ID, name)
             octets = tostring(child, method="c14n", exclusive=True, with_comments=False)
-            refs.append(
-                b'<d:reference URI="' + prefix + name.encode() + b'">'
-                + b64(sha256(octets).digest(), newline=False) + b"</d:reference>"
-            )  # fmt: skip
+            refs.append(t.ref_c.render(name.encode(), b"", b64(sha256(octets).digest(), newline=False)))
         refs_b = b"".join(refs)
         now = datetime.now(UTC)
         ts = (
@@ -100,17 +96,10 @@ def floor_signer(signer: Signer) -> Callable[[bytes], bytes]:
         items = [(str(k), str(v)) for k, v in root.items()]
         attrs = "".join(f' {k}="{v}"' for k, v in items).encode()
         attrs_c = "".join(f' {k}="{v}"' for k, v in sorted(items)).encode()
-        k = b"message"
-        desc_c = b"".join((
-            t.desc_head, t.desc_mid, k, attrs_c, b">", refs_b, b"</d:", k,
-            b"><d:timestamp>", ts, b"</d:timestamp></d:stanza-desc>",
-        ))  # fmt: skip
+        desc_c = t.desc_c.render(b"", attrs_c, refs_b, ts)
         dv = b64(sha256(desc_c).digest(), newline=False)
-        sv = b64(sign(b"".join((t.si_head, t.si_mid, dv, t.si_tail))), newline=False)
-        signature = b"".join((
-            t.sig_head, dv, t.sig_mid, sv, t.sig_mid2, k, attrs, b">", refs_b, b"</d:", k, b">",
-            t.ts_open, ts, t.sig_end,
-        ))  # fmt: skip
+        sv = b64(sign(t.si_c.render(b"", dv)), newline=False)
+        signature = t.doc.render(dv, sv, attrs, refs_b, ts)
         out = tostring(root, encoding="utf-8")
         return out[:-10] + signature + out[-10:]  # before "</message>"
 

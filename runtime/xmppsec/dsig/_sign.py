@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -73,7 +73,7 @@ class Signer:
     allow_legacy: bool
     limits: Limits
     clock: TimestampClock = field(repr=False)
-    _parts: _TemplateParts | None = field(repr=False, compare=False)
+    _parts: dict[tuple[str, str], _Templates] | None = field(repr=False, compare=False)
 
     def __init__(
         self,
@@ -131,11 +131,8 @@ class Signer:
         """Parse ``stanza`` (hardened parser), sign it, return the signed stanza's bytes."""
         root = parse(stanza, self.limits)  # parse() already ran check_tree
         prepared = self._prepare(root, select)
-        fits = _template_fits(self.profile, root, prepared.kind)
-        if fits == "spec":
+        if _template_fits(self.profile, root, prepared):
             return self._sign_by_template(root, prepared)
-        if fits == "robust":
-            return self._sign_by_robust_template(root, prepared)
         self._attach(root, prepared)
         # UTF-8 (RFC 6120 §11.6), no XML declaration: lxml's default (ASCII) would turn every
         # non-ASCII character into a character reference, up to 2.7x the size (XEP-0274:
@@ -149,11 +146,10 @@ class Signer:
         Signature) and return it. ``select`` picks the children to sign (default: all,
         including earlier signatures: a signature over a signature)."""
         check_tree(stanza, self.limits)  # a tree built elsewhere: RFC 6120 §11.1 and limits
-        return self._sign_tree(stanza, select)
-
-    def _sign_tree(self, stanza: etree._Element, select: Selector | None) -> etree._Element:
         self._attach(stanza, self._prepare(stanza, select))
         return stanza
+
+    # -- the one writer: a Signature tree, and templates cut from its output ---------------
 
     def _prepare(self, stanza: etree._Element, select: Selector | None) -> _Prepared:
         """Everything before the Signature: checks, default attributes, ``d:id`` values,
@@ -201,8 +197,8 @@ class Signer:
 
     def _attach(self, stanza: etree._Element, prepared: _Prepared) -> None:
         signature = self._build_signature(
-            stanza,
             prepared.kind,
+            [(str(k), str(v)) for k, v in stanza.items()],
             prepared.names,
             [d.decode() for d in prepared.digests],
             prepared.timestamp,
@@ -211,132 +207,45 @@ class Signer:
         self._finish(signature)
 
     def _sign_by_template(self, stanza: etree._Element, prepared: _Prepared) -> bytes:
-        """The Signature written from templates: the canonical forms of stanza-desc and
-        SignedInfo (inclusive C14N 1.1 in their final place) and the serialized Signature,
-        byte for byte what :meth:`_attach` + ``etree.tostring`` produce (a test compares
-        both), without building and canonicalizing the Signature tree. Only used where
-        :func:`_template_fits` holds."""
-        t = self._template_parts()
-        kind, names, digests = prepared.kind, prepared.names, prepared.digests
-        # The stanza's attributes for the copy (C14N sorts them: no namespace first, then
-        # xml:*), and the xml:lang / xml:space that SignedInfo and stanza-desc inherit
-        # (C14N 1.1 §2.4). _template_fits allowed no other namespace.
+        """The bytes :meth:`_attach` + ``etree.tostring`` produce, written from the pieces
+        of :class:`_Templates` (cut from the tree writer's own output) without building and
+        canonicalizing a Signature tree. Only where :func:`_template_fits` holds."""
+        t = self._templates(prepared.kind, etree.QName(stanza).namespace or "")
         items = [(str(k), str(v)) for k, v in stanza.items()]
-        inherited = b""
-        namespaced = any(k[0] == "{" for k, _ in items)
-        if not namespaced and _PLAIN.isdisjoint("".join(v for _, v in items)):
-            copy_doc = "".join(f' {k}="{v}"' for k, v in items).encode()
-            copy_c = "".join(f' {k}="{v}"' for k, v in sorted(items)).encode()
-        else:
-            plain = sorted((k, v) for k, v in items if k[0] != "{")
-            xml_attrs = sorted((k[len(_XML) :], v) for k, v in items if k[0] == "{")
-            inherited = b"".join(
-                b" xml:" + n.encode() + b'="' + _c_attr(v) + b'"'
-                for n, v in xml_attrs
-                if n in ("lang", "space")
-            )
-            copy_c = b"".join(b" " + n.encode() + b'="' + _c_attr(v) + b'"' for n, v in plain)
-            copy_c += b"".join(
-                b" xml:" + n.encode() + b'="' + _c_attr(v) + b'"' for n, v in xml_attrs
-            )
-            copy_doc = _serialized_attributes(items)
-        prefix = self.profile.reference_prefix
-        uris = [prefix + n for n in names]
-        if _PLAIN.isdisjoint("".join(uris)):
-            # Nothing to escape: both serializations agree.
-            refs_c = refs_doc = b"".join(
-                b'<d:reference URI="' + u.encode() + b'">' + d + b"</d:reference>"
-                for u, d in zip(uris, digests, strict=True)
-            )
-        else:
-            refs_c = b"".join(
-                b'<d:reference URI="' + _c_attr(u) + b'">' + d + b"</d:reference>"
-                for u, d in zip(uris, digests, strict=True)
-            )
-            refs_doc = b"".join(
-                b'<d:reference URI="' + _d_attr(u) + b'">' + d + b"</d:reference>"
-                for u, d in zip(uris, digests, strict=True)
-            )
+        inherited, copy_c = _canonical_attributes(self.profile, items)
+        pairs = list(zip(prepared.names, prepared.digests, strict=True))
+        refs_c = b"".join(t.reference_c(n, d) for n, d in pairs)
         ts = prepared.timestamp.encode()
-        k = kind.encode()
-        desc_c = b"".join((
-            t.desc_head, inherited, t.desc_mid, k, copy_c, b">", refs_c, b"</d:", k,
-            b"><d:timestamp>", ts, b"</d:timestamp></d:stanza-desc>",
-        ))  # fmt: skip
-        copy_close = b"/>" if not names else b">" + refs_doc + b"</d:" + k + b">"
-        return self._seal(stanza, t, k, desc_c, inherited, copy_doc + copy_close, ts)
-
-    def _seal(
-        self,
-        stanza: etree._Element,
-        t: _TemplateParts,
-        k: bytes,
-        desc_c: bytes,
-        inherited: bytes,
-        copy_doc: bytes,
-        ts: bytes,
-    ) -> bytes:
-        """Digest stanza-desc, sign SignedInfo, write the Signature and splice it in as the
-        stanza's last child (both templates)."""
+        desc_c = t.desc_c.render(inherited, copy_c, refs_c, ts)
         dv = binascii.b2a_base64(digest(self.digest_method, desc_c), newline=False)
-        si_c = b"".join((t.si_head, inherited, t.si_mid, dv, t.si_tail))
+        si_c = t.si_c.render(inherited, dv)
         sv = binascii.b2a_base64(sign_bytes(self.key, self.method, si_c), newline=False)
-        signature = b"".join((
-            t.sig_head, dv, t.sig_mid, sv, t.sig_mid2, k, copy_doc, t.ts_open, ts, t.sig_end,
-        ))  # fmt: skip
         out = etree.tostring(stanza, encoding="utf-8", xml_declaration=False)
-        if out.endswith(b"/>"):  # <message .../>: nothing inside yet
-            return out[:-2] + b">" + signature + b"</" + k + b">"
-        return out[: -len(k) - 3] + signature + out[-len(k) - 3 :]
+        # The copy in stanza-desc carries the stanza's attributes, serialized as the stanza's
+        # own start tag serializes them (after its one namespace declaration).
+        end = out.index(b">")
+        empty = out[end - 1 : end] == b"/"
+        attrs_doc = out[t.start_tag : end - 1 if empty else end]
+        if prepared.names:
+            refs = b"".join(t.reference_doc(n, d) for n, d in pairs)
+            signature = t.doc.render(dv, sv, attrs_doc, refs, ts)
+        else:
+            signature = t.doc_empty.render(dv, sv, attrs_doc, ts)
+        if empty:  # <message .../>: nothing inside yet
+            return out[: end - 1] + b">" + signature + b"</" + prepared.kind.encode() + b">"
+        close = len(prepared.kind) + 3  # </kind>
+        return out[:-close] + signature + out[-close:]
 
-    def _sign_by_robust_template(self, stanza: etree._Element, prepared: _Prepared) -> bytes:
-        """:meth:`_sign_by_template` for the robust profile: its canonical form is our own
-        prefix-free one (docs/robust-profile.md), which inherits nothing from the context."""
-        t = self._template_parts()
-        kind, names, digests = prepared.kind, prepared.names, prepared.digests
-        items = [(str(k), str(v)) for k, v in stanza.items()]
-        # Robust canonical attributes: Clark names sorted by (namespace, local name).
-        keyed = sorted(
-            ((k[1:].partition("}")[0], k.rpartition("}")[2]) if k[0] == "{" else ("", k), v)
-            for k, v in items
-        )
-        copy_c = b"".join(
-            b" {" + ns.encode() + b"}" + local.encode() + b'="' + _r_attr(v) + b'"'
-            for (ns, local), v in keyed
-        )
-        copy_doc = _serialized_attributes(items)
-        refs_c: list[bytes] = []
-        refs_doc: list[bytes] = []
-        for name, value in zip(names, digests, strict=True):
-            ns, _, local = name[1:].partition("}") if name[0] == "{" else ("", "", name)
-            ns_c = b' {}ns="' + _r_attr(ns) + b'"' if ns else b""
-            refs_c.append(
-                b'<{' + t.ns + b'}reference {}name="' + _r_attr(local) + b'"' + ns_c + b">"
-                + value + b"</{" + t.ns + b"}reference>"
-            )  # fmt: skip
-            ns_doc = b' ns="' + _d_attr(ns) + b'"' if ns else b""
-            refs_doc.append(
-                b"<reference" + ns_doc + b' name="' + _d_attr(local) + b'">' + value
-                + b"</reference>"
-            )  # fmt: skip
-        ts = prepared.timestamp.encode()
-        k = kind.encode()
-        desc_c = b"".join((
-            t.desc_head, k, copy_c, b">", *refs_c, b"</{", t.ns, b"}", k, b"><{", t.ns,
-            b"}timestamp>", ts, b"</{", t.ns, b"}timestamp></{", t.ns, b"}stanza-desc>",
-        ))  # fmt: skip
-        copy_close = b"/>" if not names else b">" + b"".join(refs_doc) + b"</" + k + b">"
-        return self._seal(stanza, t, k, desc_c, b"", copy_doc + copy_close, ts)
-
-    def _template_parts(self) -> _TemplateParts:
-        """The fixed byte strings of this signer's templates (its profile decides which),
-        built on first use."""
-        parts = self._parts
-        if parts is None:
-            robust = self.profile.reference_scheme == "element"
-            parts = _TemplateParts.build_robust(self) if robust else _TemplateParts.build(self)
-            object.__setattr__(self, "_parts", parts)  # idempotent: a race builds it twice
-        return parts
+    def _templates(self, kind: str, stanza_ns: str) -> _Templates:
+        """This signer's templates for one stanza kind, cut once from the tree writer."""
+        cache = self._parts
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_parts", cache)
+        found = cache.get((kind, stanza_ns))
+        if found is None:  # a race cuts the same bytes twice
+            found = cache[kind, stanza_ns] = _Templates.cut(self, kind, stanza_ns)
+        return found
 
     # -- steps --------------------------------------------------------------------------
 
@@ -379,12 +288,14 @@ class Signer:
 
     def _build_signature(
         self,
-        stanza: etree._Element,
         kind: str,
+        attributes: Iterable[tuple[str, str]],
         names: list[str],
         digests: list[str],
         timestamp: str,
     ) -> etree._Element:
+        """The one writer of a Signature (XEP-0290 §2), DigestValue and SignatureValue still
+        empty (:meth:`_finish` fills them); the templates are cut from its output."""
         p = self.profile
         d = "{" + p.desc_namespace + "}"
         # A d:id profile declares xmlns:d on its own Signature, and stanza-desc uses that
@@ -424,17 +335,18 @@ class Signer:
             "Algorithm", self.digest_method
         )
         copy = etree.SubElement(desc, d + kind)
-        for name, value in stanza.attrib.items():
+        for name, value in attributes:
             copy.set(name, value)
         for name, value in zip(names, digests, strict=True):
             ref = etree.SubElement(copy, d + "reference")
             if p.reference_scheme == "dsig-id":
                 ref.set("URI", p.reference_prefix + name)
             else:
-                qname = etree.QName(name)
-                if qname.namespace:
-                    ref.set("ns", qname.namespace)
-                ref.set("name", qname.localname)
+                # The child's expanded name, {namespace}local (docs/robust-profile.md).
+                ns, _, local = name[1:].partition("}") if name[0] == "{" else ("", "", name)
+                if ns:
+                    ref.set("ns", ns)
+                ref.set("name", local)
             ref.text = value
         etree.SubElement(desc, d + "timestamp").text = timestamp
         return sig
@@ -460,124 +372,6 @@ def _bare_or_domain(addr: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _TemplateParts:
-    """The constant pieces of the canonical forms (``*_head``/``*_mid``/``*_tail``) and of
-    the serialized Signature (``sig_*``) for one signer configuration."""
-
-    desc_head: bytes
-    desc_mid: bytes
-    si_head: bytes
-    si_mid: bytes
-    si_tail: bytes
-    sig_head: bytes
-    sig_mid: bytes
-    sig_mid2: bytes
-    ts_open: bytes = b"<d:timestamp>"
-    sig_end: bytes = b"</d:timestamp></d:stanza-desc></Object></Signature>"
-    ns: bytes = b""  # the robust profile's namespace (robust templates only)
-
-    @classmethod
-    def build_robust(cls, signer: Signer) -> _TemplateParts:
-        p = signer.profile
-        r = p.desc_namespace.encode()
-        ds = b"{" + NS.DS.value.encode() + b"}"
-        dm = signer.digest_method.value.encode()
-        desc_id = p.desc_id.encode()
-        c14n_uri = p.signed_info_c14n.value.encode()
-        desc_transform = p.desc_transform.value.encode()
-        method = signer.method.value.encode()
-
-        def algorithm(tag: bytes, uri: bytes) -> bytes:
-            value = _r_attr(uri.decode())
-            return b"<" + ds + tag + b' {}Algorithm="' + value + b'"></' + ds + tag + b">"
-
-        key_info = _key_info(signer)
-        transforms_doc = b"".join(
-            b'<Transform Algorithm="' + t.encode() + b'"/>' for t in p.child_transforms
-        )
-        return cls(
-            desc_head=b"".join((
-                b"<{", r, b"}stanza-desc {}id=\"", _r_attr(p.desc_id), b'"><{', r, b"}signer>",
-                _r_text(signer.signer), b"</{", r, b"}signer><", ds, b"Transforms>",
-                *(algorithm(b"Transform", t.encode()) for t in p.child_transforms),
-                b"</", ds, b"Transforms>", algorithm(b"DigestMethod", dm), b"<{", r, b"}",
-            )),  # fmt: skip
-            desc_mid=b"",
-            si_head=b"".join((
-                b"<", ds, b"SignedInfo>", algorithm(b"CanonicalizationMethod", c14n_uri),
-                algorithm(b"SignatureMethod", method), b"<", ds, b'Reference {}URI="#',
-                _r_attr(p.desc_id), b'"><', ds, b"Transforms>",
-                algorithm(b"Transform", desc_transform), b"</", ds, b"Transforms>",
-                algorithm(b"DigestMethod", dm), b"<", ds, b"DigestValue>",
-            )),  # fmt: skip
-            si_mid=b"",
-            si_tail=b"</" + ds + b"DigestValue></" + ds + b"Reference></" + ds + b"SignedInfo>",
-            sig_head=b"".join((
-                b'<Signature xmlns="', NS.DS.value.encode(),
-                b'"><SignedInfo><CanonicalizationMethod Algorithm="', c14n_uri,
-                b'"/><SignatureMethod Algorithm="', method, b'"/><Reference URI="#', desc_id,
-                b'"><Transforms><Transform Algorithm="', desc_transform,
-                b'"/></Transforms><DigestMethod Algorithm="', dm, b'"/><DigestValue>',
-            )),  # fmt: skip
-            sig_mid=b"</DigestValue></Reference></SignedInfo><SignatureValue>",
-            sig_mid2=b"".join((
-                b"</SignatureValue>", key_info, b'<Object><stanza-desc xmlns="', r, b'" id="',
-                desc_id, b'"><signer>', _d_text(signer.signer), b'</signer><Transforms xmlns="',
-                NS.DS.value.encode(), b'">', transforms_doc, b'</Transforms><DigestMethod xmlns="',
-                NS.DS.value.encode(), b'" Algorithm="', dm, b'"/><',
-            )),  # fmt: skip
-            ts_open=b"<timestamp>",
-            sig_end=b"</timestamp></stanza-desc></Object></Signature>",
-            ns=r,
-        )
-
-    @classmethod
-    def build(cls, signer: Signer) -> _TemplateParts:
-        p = signer.profile
-        dm = signer.digest_method.value.encode()
-        desc_id = p.desc_id.encode()
-        c14n_uri = p.signed_info_c14n.value.encode()
-        desc_transform = p.desc_transform.value.encode()
-        method = signer.method.value.encode()
-        transforms_c = b"".join(
-            b'<Transform Algorithm="' + t.encode() + b'"></Transform>' for t in p.child_transforms
-        )
-        transforms_doc = b"".join(
-            b'<Transform Algorithm="' + t.encode() + b'"/>' for t in p.child_transforms
-        )
-        key_info = _key_info(signer)
-        return cls(
-            desc_head=b"<d:stanza-desc" + _SCOPE + b' id="' + desc_id + b'"',
-            desc_mid=b"".join((
-                b"><d:signer>", _c_text(signer.signer), b"</d:signer><Transforms>", transforms_c,
-                b'</Transforms><DigestMethod Algorithm="', dm, b'"></DigestMethod><d:',
-            )),  # fmt: skip
-            si_head=b"<SignedInfo" + _SCOPE,
-            si_mid=b"".join((
-                b'><CanonicalizationMethod Algorithm="', c14n_uri,
-                b'"></CanonicalizationMethod><SignatureMethod Algorithm="', method,
-                b'"></SignatureMethod><Reference URI="#', desc_id,
-                b'"><Transforms><Transform Algorithm="', desc_transform,
-                b'"></Transform></Transforms><DigestMethod Algorithm="', dm,
-                b'"></DigestMethod><DigestValue>',
-            )),  # fmt: skip
-            si_tail=b"</DigestValue></Reference></SignedInfo>",
-            sig_head=b"".join((
-                b"<Signature", _SCOPE, b'><SignedInfo><CanonicalizationMethod Algorithm="',
-                c14n_uri, b'"/><SignatureMethod Algorithm="', method, b'"/><Reference URI="#',
-                desc_id, b'"><Transforms><Transform Algorithm="', desc_transform,
-                b'"/></Transforms><DigestMethod Algorithm="', dm, b'"/><DigestValue>',
-            )),  # fmt: skip
-            sig_mid=b"</DigestValue></Reference></SignedInfo><SignatureValue>",
-            sig_mid2=b"".join((
-                b"</SignatureValue>", key_info, b'<Object><d:stanza-desc id="', desc_id,
-                b'"><d:signer>', _d_text(signer.signer), b"</d:signer><Transforms>",
-                transforms_doc, b'</Transforms><DigestMethod Algorithm="', dm, b'"/><d:',
-            )),  # fmt: skip
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class _Prepared:
     kind: str
     parent: etree._Element
@@ -586,82 +380,214 @@ class _Prepared:
     timestamp: str
 
 
-_XML = "{" + NS.XML + "}"
-# Namespaces in scope at SignedInfo and stanza-desc under a stanza that declares only its
-# default namespace: the Signature's own (XML-DSIG default, xmlns:d), in C14N order.
-_SCOPE = b' xmlns="' + NS.DS.value.encode() + b'" xmlns:d="' + NS.XMPP_DSIG.value.encode() + b'"'
-# Attribute values and text as lxml (libxml2) serializes them.
-_D_ATTR = str.maketrans(
-    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\t": "&#9;", "\n": "&#10;",
-     "\r": "&#13;"}
+# Sentinels for the variable parts of a probe Signature written by the tree writer: plain
+# ASCII that no escaping (C14N, the robust form, libxml2's serializer) changes.
+_S_LANG = "@lang@"
+_S_REFS = "@refs@"
+_S_TS = "@ts@"
+_S_DV = "@dv@"
+_S_SV = "@sv@"
+_S_NAME = "@name@"
+_S_NS = "@ns@"
+_S_VALUE = "@value@"
+_SENTINELS = tuple(
+    s.encode() for s in (_S_LANG, _S_REFS, _S_TS, _S_DV, _S_SV, _S_NAME, _S_NS, _S_VALUE)
 )
-_D_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    """Constant byte strings around variable slots: ``render(*values)`` gives
+    ``pieces[0] + values[order[0]] + pieces[1] + values[order[1]] + ...``."""
+
+    pieces: tuple[bytes, ...]
+    order: tuple[int, ...]
+
+    def render(self, *values: bytes) -> bytes:
+        out = [self.pieces[0]]
+        for slot, piece in zip(self.order, self.pieces[1:], strict=True):
+            out += (values[slot], piece)
+        return b"".join(out)
+
+    @classmethod
+    def cut(cls, output: bytes, slots: tuple[bytes | None, ...]) -> _Template:
+        """Split ``output`` where each slot's sentinel bytes occur (in whatever order the
+        writer put them; on a tie, the earlier slot first); a ``None`` slot is absent from
+        this output. Every sentinel must be found, and none may remain in a piece."""
+        pieces: list[bytes] = []
+        order: list[int] = []
+        left = {i: s for i, s in enumerate(slots) if s is not None}
+        pos = 0
+        while left:
+            found = {i: output.find(s, pos) for i, s in left.items()}
+            if -1 in found.values():
+                raise AssertionError(f"template probe: a sentinel is missing from {output!r}")
+            i = min(found, key=lambda k: (found[k], k))
+            pieces.append(output[pos : found[i]])
+            order.append(i)
+            pos = found[i] + len(left.pop(i))
+        pieces.append(output[pos:])
+        if any(s in piece for piece in pieces for s in _SENTINELS):
+            raise AssertionError(f"template probe: a sentinel left in {output!r}")
+        return cls(tuple(pieces), tuple(order))
+
+
+@dataclass(frozen=True, slots=True)
+class _Templates:
+    """One signer's Signature for one stanza kind as constant pieces, cut from what the
+    one writer (:meth:`Signer._build_signature` and :meth:`Signer._finish`) produces for a
+    probe stanza whose variable parts are sentinels: the canonical stanza-desc and
+    SignedInfo (digested and signed) and the serialized Signature; and one reference in
+    each form, cut from a probe with one reference where the first had the sentinel."""
+
+    desc_c: _Template  # (inherited xml:*, copy attributes, references, timestamp)
+    si_c: _Template  # (inherited xml:*, stanza-desc digest)
+    doc: _Template  # (digest, signature value, copy attributes, references, timestamp)
+    doc_empty: _Template  # (digest, signature value, copy attributes, timestamp)
+    ref_c: _Template  # one reference: (name, namespace, digest)
+    ref_doc: _Template
+    ref_ns_c: _Template | None  # element scheme: a reference naming a namespace too
+    ref_ns_doc: _Template | None
+    start_tag: int  # len(b'<kind xmlns="..."'): where a serialized stanza's attributes begin
+
+    def reference_c(self, name: str, value: bytes) -> bytes:
+        return self._reference(self.ref_c, self.ref_ns_c, name, value)
+
+    def reference_doc(self, name: str, value: bytes) -> bytes:
+        return self._reference(self.ref_doc, self.ref_ns_doc, name, value)
+
+    @staticmethod
+    def _reference(
+        plain: _Template, namespaced: _Template | None, name: str, value: bytes
+    ) -> bytes:
+        if namespaced is not None and name[0] == "{":
+            ns, _, local = name[1:].partition("}")
+            return namespaced.render(local.encode(), ns.encode(), value)
+        return plain.render(name.encode(), b"", value)
+
+    @classmethod
+    def cut(cls, signer: Signer, kind: str, stanza_ns: str) -> _Templates:
+        p = signer.profile
+        # The probe's xml:lang marks where the inherited xml:* attributes (C14N 1.1 §2.4,
+        # spec profile) and the copy's attributes go.
+        items = [(_XML + "lang", _S_LANG)]
+        inherited, copy_c = _canonical_attributes(p, items)
+        copy_doc = b' xml:lang="' + _S_LANG.encode() + b'"'
+
+        def probe(names: list[str], refs_text: bool) -> tuple[bytes, bytes, bytes]:
+            """(canonical stanza-desc, canonical SignedInfo, the serialized Signature)"""
+            stanza = etree.Element("{" + stanza_ns + "}" + kind, nsmap=nsmap({None: stanza_ns}))
+            for k, v in items:
+                stanza.set(k, v)
+            sig = signer._build_signature(
+                kind, items, names, [_S_VALUE] * len(names), _S_TS
+            )
+            stanza.append(sig)
+            desc = sig[-1][0]
+            if refs_text:
+                desc[3].text = _S_REFS
+            sig[0][2][2].text = _S_DV
+            sig[1].text = _S_SV
+            out = etree.tostring(stanza, encoding="utf-8", xml_declaration=False)
+            return (
+                _c14n.c14n(desc, p.desc_transform),
+                _c14n.c14n(sig[0], p.signed_info_c14n),
+                out[out.index(b">") + 1 : -len(kind) - 3],
+            )
+
+        desc_c, si_c, doc = probe([], refs_text=True)
+        refs, ts = _S_REFS.encode(), _S_TS.encode()
+        inh = inherited or None
+
+        def reference(name: str) -> tuple[_Template, _Template]:
+            one_c, _, one_doc = probe([name], refs_text=False)
+            slots = (_S_NAME.encode(), _S_NS.encode() if "{" in name else None, b"@value@")
+            return (
+                _Template.cut(_region(one_c, desc_c), slots),
+                _Template.cut(_region(one_doc, doc), slots),
+            )
+
+        ref_c, ref_doc = reference(_S_NAME)
+        ref_ns_c = ref_ns_doc = None
+        if p.reference_scheme == "element":
+            ref_ns_c, ref_ns_doc = reference("{" + _S_NS + "}" + _S_NAME)
+        start = etree.tostring(
+            etree.Element("{" + stanza_ns + "}" + kind, nsmap=nsmap({None: stanza_ns}))
+        )
+        return cls(
+            desc_c=_Template.cut(desc_c, (inh, copy_c, refs, ts)),
+            si_c=_Template.cut(si_c, (inh, _S_DV.encode())),
+            doc=_Template.cut(doc, (_S_DV.encode(), _S_SV.encode(), copy_doc, refs, ts)),
+            doc_empty=_Template.cut(
+                probe([], refs_text=False)[2], (_S_DV.encode(), _S_SV.encode(), copy_doc, ts)
+            ),
+            ref_c=ref_c,
+            ref_doc=ref_doc,
+            ref_ns_c=ref_ns_c,
+            ref_ns_doc=ref_ns_doc,
+            start_tag=len(start) - 2,  # b'<kind xmlns="..."/>' less '/>'
+        )
+
+
+def _region(one: bytes, with_sentinel: bytes) -> bytes:
+    """What ``one`` (a probe with one reference) holds where ``with_sentinel`` (the same
+    probe with the sentinel text in the copy instead) holds the sentinel."""
+    before, _, after = with_sentinel.partition(_S_REFS.encode())
+    if not (one.startswith(before) and one.endswith(after)):
+        raise AssertionError("template probe: the two probes differ outside the copy")
+    return one[len(before) : len(one) - len(after)]
+
+
+_XML = "{" + NS.XML + "}"
+_XML_TEMPLATE_ATTRS = frozenset(_XML + n for n in ("lang", "space", "id"))
+_INHERITED = frozenset(_XML + n for n in ("lang", "space"))  # C14N 1.1 §2.4 (not xml:id)
 _PLAIN = _c14n.SPECIAL
-_c_attr = _c14n.c14n_attr
-_c_text = _c14n.c14n_text
-_d_attr = _c14n.escaper(lambda v: v.translate(_D_ATTR))
-_d_text = _c14n.escaper(lambda v: v.translate(_D_TEXT))
-_r_attr = _c14n.robust_attr
-_r_text = _c14n.robust_text
 
 
-def _serialized_attributes(items: list[tuple[str, str]]) -> bytes:
-    """The stanza's attributes for its copy in stanza-desc, as lxml writes them (document
-    order; the only namespace _template_fits lets through is xml)."""
-    return b"".join(
-        b" " + (b"xml:" + k[len(_XML) :].encode() if k[0] == "{" else k.encode())
-        + b'="' + _d_attr(v) + b'"'
-        for k, v in items
-    )  # fmt: skip
+def _canonical_attributes(profile: Profile, items: list[tuple[str, str]]) -> tuple[bytes, bytes]:
+    """(inherited, copy): the stanza's xml:lang / xml:space that the canonical stanza-desc
+    and SignedInfo inherit (C14N 1.1 §2.4; none in the robust form, which inherits nothing),
+    and the copy's attributes in canonical order and escaping (C14N: no namespace first,
+    then xml:*; robust: Clark names sorted by namespace, local name)."""
+    if profile.signed_info_c14n == C14NMethod.ROBUST:
+        keyed = sorted(
+            ((k[1:].partition("}")[0], k.rpartition("}")[2]) if k[0] == "{" else ("", k), v)
+            for k, v in items
+        )
+        return b"", b"".join(
+            b" {" + ns.encode() + b"}" + local.encode() + b'="' + _c14n.robust_attr(v) + b'"'
+            for (ns, local), v in keyed
+        )
+    plain = sorted((k, v) for k, v in items if k[0] != "{")
+    xml = sorted((k[len(_XML) :], v) for k, v in items if k[0] == "{")
+    inherited = b"".join(
+        b" xml:" + n.encode() + b'="' + _c14n.c14n_attr(v) + b'"'
+        for n, v in xml
+        if _XML + n in _INHERITED
+    )
+    copy = b"".join(b" " + n.encode() + b'="' + _c14n.c14n_attr(v) + b'"' for n, v in plain)
+    copy += b"".join(b" xml:" + n.encode() + b'="' + _c14n.c14n_attr(v) + b'"' for n, v in xml)
+    return inherited, copy
 
 
-def _key_info(signer: Signer) -> bytes:
-    """The serialized KeyInfo of a signer that includes its certificate, else nothing."""
-    if not signer.include_certificate:
-        return b""
-    assert signer.certificate is not None
-    der = base64.b64encode(signer.certificate.public_bytes(Encoding.DER))
-    head = b"<KeyInfo><X509Data><X509Certificate>"
-    return head + der + b"</X509Certificate></X509Data></KeyInfo>"
-
-
-def _template_fits(profile: Profile, stanza: etree._Element, kind: str) -> str:
-    """Which template writes exactly what the tree path writes, or ``""`` for none.
-
-    ``spec``: a ``d:id`` profile with stanza-desc in urn:xmpp:dsig:0 under inclusive C14N
-    1.1 (:meth:`Signer._sign_by_template`). ``robust``: an element-reference profile in our
-    robust namespace under its prefix-free canonical form, except an iq (its Signature goes
-    into the payload) (:meth:`Signer._sign_by_robust_template`). Both need the Signature
-    appended to a stanza without prefix that declares only its default namespace (so the
-    scope at SignedInfo is the Signature's own) and stanza attributes without a namespace
-    other than xml:lang / xml:space / xml:id (an xml:base makes C14N 1.1 refuse, which the
-    tree path reports)."""
-    if stanza.prefix is not None:
-        return ""
+def _template_fits(profile: Profile, stanza: etree._Element, prepared: _Prepared) -> bool:
+    """Whether the templates write exactly what the tree writer writes (a test compares both
+    byte for byte). They hold for a profile whose canonical forms are inclusive C14N 1.1 or
+    the robust form, with the Signature appended to a stanza without prefix that declares
+    only its default namespace (so the scope at SignedInfo is the Signature's own), stanza
+    attributes without a namespace other than xml:lang / xml:space / xml:id (an xml:base
+    makes C14N 1.1 refuse, which the tree path reports), and reference names that need no
+    escaping in any form. Anything else takes the tree path."""
+    if stanza.prefix is not None or prepared.parent is not stanza:
+        return False
     nsmap = stanza.nsmap
     if len(nsmap) != 1 or None not in nsmap:
-        return ""
+        return False
     for key in stanza.keys():
         name = str(key)
         if name[:1] == "{" and name not in _XML_TEMPLATE_ATTRS:
-            return ""
-    if (
-        profile.reference_scheme == "dsig-id"
-        and profile.desc_namespace == NS.XMPP_DSIG
-        and profile.placement == "append"
-        and profile.signed_info_c14n == C14NMethod.C14N11
-        and profile.desc_transform == C14NMethod.C14N11
-    ):
-        return "spec"
-    if (
-        profile.reference_scheme == "element"
-        and profile.desc_namespace == NS.XMPP_DSIG_ROBUST
-        and (profile.placement == "append" or kind != "iq")
-        and profile.signed_info_c14n == C14NMethod.ROBUST
-        and profile.desc_transform == C14NMethod.ROBUST
-    ):
-        return "robust"
-    return ""
-
-
-_XML_TEMPLATE_ATTRS = frozenset(_XML + n for n in ("lang", "space", "id"))
+            return False
+    if not _PLAIN.isdisjoint("".join(prepared.names)):
+        return False
+    forms = {profile.signed_info_c14n, profile.desc_transform}
+    return forms == {C14NMethod.C14N11} or forms == {C14NMethod.ROBUST}
