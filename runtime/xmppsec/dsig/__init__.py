@@ -20,6 +20,7 @@ from ._result import (
     ReferenceResult,
     ReferenceStatus,
     SignatureResult,
+    SignedChild,
     TimestampStatus,
     VerificationResult,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "Selector",
     "SignatureMethod",
     "SignatureResult",
+    "SignedChild",
     "Signer",
     "TimestampStatus",
     "VerificationResult",

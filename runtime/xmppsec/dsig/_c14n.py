@@ -1,6 +1,6 @@
 """Canonicalization on the original lxml tree (never on re-serialized dataclasses).
 
-Two forms are needed by the spec profile:
+The spec profile needs two forms (the robust profile's own form is at the end):
 
 * ``urn:xmpp:dsig:transform:0`` (XEP-0290 §3) for each signed child of a stanza. The XEP says
   "normalized (omitting comments) as detailed in Canonical XML, as a document subset of a

@@ -54,6 +54,10 @@ class Policy:
     whose ``from`` is then the occupant JID (reported as ``sender_relation="muc-occupant"``)."""
     allow_legacy: bool = False
     """Accept SHA-1 and DSA (the XEP's own examples) and keys only legacy peers use."""
+    max_offline_age: timedelta = timedelta(days=30)
+    """With ``own_server``: the oldest delay stamp accepted for an offline message. A
+    signature accepted while delays are honoured stays in the replay store this long (plus
+    ``window``), so a copy re-sent later with a delay added cannot be accepted again."""
 
     @classmethod
     def optimistic(cls) -> Policy:

@@ -1,4 +1,4 @@
-"""Signature profiles as data (DESIGN.md, "Signature profiles").
+"""Signature profiles as data (docs/robust-profile.md compares the two).
 
 A profile is a small table of canonicalization, reference scheme and placement rules; the
 signing and verification engines read it rather than forking per profile.
@@ -52,7 +52,7 @@ class Profile:
 
 # XEP-0290 v0.2 as written (docs/decisions/dsig.md lists each choice where the XEP is
 # ambiguous). Interoperable, reproduces the XEP's known-answer canonical form; does not
-# survive Prosody or ejabberd routing (shared/research/xmpp-routing).
+# survive Prosody or ejabberd routing (docs/routing.md, measured in tests/test_servers.py).
 SPEC = Profile(
     name="spec",
     desc_namespace=NS.XMPP_DSIG,

@@ -17,11 +17,13 @@ from typing import Any
 from cryptography import x509
 from lxml import etree
 
-from ..errors import XmppSecError
+from ..errors import JIDError, XmppSecError
+from ..jid import parse_jid
 from ._profile import Profile
 
 __all__ = [
     "ReferenceResult",
+    "SignedChild",
     "ReferenceStatus",
     "SignatureResult",
     "TimestampStatus",
@@ -88,10 +90,32 @@ class SignatureResult:
         }
 
 
+def _bare(jid: str) -> str:
+    try:
+        return str(parse_jid(jid).bare)
+    except JIDError:
+        return jid
+
+
 def _describe(error: XmppSecError | None) -> str | None:
     if error is None:
         return None
     return f"{type(error).__name__}: {error}"
+
+
+@dataclass(frozen=True, slots=True)
+class SignedChild:
+    """One signed child and who signed it: the bare JIDs or domains of the valid signatures
+    whose references cover it, in signature order."""
+
+    element: etree._Element
+    """A copy of the child without its tail (text after it is not signed)."""
+    signers: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        """Qualified name (``{namespace}local``)."""
+        return str(self.element.tag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,16 +131,40 @@ class VerificationResult:
     stanza_attributes: tuple[tuple[str, str], ...] = ()
     """The live stanza's attributes; verified against stanza-desc when ``valid``."""
     profile: Profile | None = field(default=None, repr=False)
-    _signed: tuple[etree._Element, ...] = field(default=(), repr=False)
+    _signed: tuple[tuple[etree._Element, tuple[str, ...]], ...] = field(default=(), repr=False)
 
-    def signed_children(self) -> tuple[etree._Element, ...]:
-        """Copies of the children covered by a valid signature whose reference is ``ok``.
+    def signed(self, signer: str | None = None) -> tuple[SignedChild, ...]:
+        """The children covered by a valid signature whose reference is ``ok``, each with
+        the signers that cover it, in document order; with ``signer``, only the children
+        that signer's valid signature covers.
 
         Empty unless the stanza verified: unverified nodes are never handed out as signed.
+        Each element is a copy without its tail: text after a child is not signed.
         """
         if not self.valid:
             return ()
-        return tuple(copy.deepcopy(el) for el in self._signed)
+        wanted = None if signer is None else _bare(signer)
+        out = []
+        for el, signers in self._signed:
+            if wanted is not None and wanted not in signers:
+                continue
+            child = copy.deepcopy(el)
+            child.tail = None
+            out.append(SignedChild(child, signers))
+        return tuple(out)
+
+    def signed_children(self, signer: str | None = None) -> tuple[etree._Element, ...]:
+        """Copies (without tails) of the children :meth:`signed` returns."""
+        return tuple(c.element for c in self.signed(signer))
+
+    @property
+    def signers(self) -> tuple[str, ...]:
+        """Every signer of a signed child, first seen first; more than one means the
+        children were signed by different signers (see :meth:`signed`)."""
+        seen: dict[str, None] = {}
+        for _, signers in self._signed if self.valid else ():
+            seen.update(dict.fromkeys(signers))
+        return tuple(seen)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -124,6 +172,9 @@ class VerificationResult:
             "error": _describe(self.error),
             "signatures": [s.to_json() for s in self.signatures],
             "unsigned_children": list(self.unsigned_children),
+            "signed_children": [
+                {"element": c.name, "signers": list(c.signers)} for c in self.signed()
+            ],
         }
 
     def to_json_text(self) -> str:

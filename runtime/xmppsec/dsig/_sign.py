@@ -1,4 +1,4 @@
-"""Signing, XEP-0290 v0.2 §2 (spec profile)."""
+"""Signing, XEP-0290 v0.2 §2, both profiles (the profile is data: ``_profile``)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Verification, XEP-0290 v0.2 (spec profile).
+"""Verification of XEP-0290 signatures, both profiles (the profile is data: ``_profile``).
 
-Order (issue "XEP-0290 signatures", DESIGN.md "The runtime"): structure and limits of every
+Order (XEP-0290 §2 and docs/architecture.md): structure and limits of every
 signature first (no digest or public-key work before all of them passed), then per
 signature: SignatureValue over SignedInfo → stanza-desc digest → every per-child reference →
 stanza attributes in stanza-desc vs the live stanza → signer ↔ certificate ↔ ``from`` →
@@ -251,6 +251,11 @@ class Verifier:
     def _check(self, root: etree._Element, now: datetime) -> VerificationResult:
         kind = stanza_kind(root)
         check_stanza(root, kind, signing=False)
+        if self.policy.reject_unsigned_children and _has_text(root):
+            # RFC 6120 §8: a jabber:client stanza has element-only content. Text between its
+            # children is covered by no reference (a child's canonical form ends at its end
+            # tag), so under the strict policy it is refused; no policy ever returns it.
+            raise UnsignedContent("text directly inside the stanza is not signed")
         signatures = list(root.iterchildren(_SIGNATURE))
         # An iq's single payload may hold the Signature (profiles with iq-payload placement;
         # _parse refuses it for the others).
@@ -460,14 +465,23 @@ class Verifier:
             else:
                 _compare_attributes(kind, live, p)
                 out.relation = "sender" if "from" in p.copy.attrib else "server-stamped"
-            if out.relation != "muc-occupant":
+            if out.relation == "muc-occupant":
+                # The room rewrote from to the occupant JID; a from in the signed original
+                # still names the sender, who must be the signer.
+                _check_identity(p.signer, p.copy.get("from"))
+            else:
                 _check_identity(p.signer, live.get("from"))
             # 6. timestamp (XEP-0290 §5).
             self._timestamp(root, p, now, out)
             # 7. replay: only a signature that passed everything else is recorded.
             if self.replay is not None:
+                # Where delays are honoured, a copy may come back with one for as long as the
+                # offline age allows: remember the signature that long.
+                keep = policy.window
+                if policy.own_server is not None:
+                    keep += policy.max_offline_age
                 self.replay.check_and_record(
-                    str(p.signer), p.signature_value, p.timestamp, now=now, window=policy.window
+                    str(p.signer), p.signature_value, p.timestamp, now=now, window=keep
                 )
         except XmppSecError as exc:
             out.error = exc
@@ -531,9 +545,19 @@ class Verifier:
             stamp = _own_server_delay(root, policy.own_server)
             if stamp is not None:
                 # Offline message (XEP-0290 §5, XEP-0160): judged against the delay stamped
-                # by the recipient's own server; that stamp may not be in the future.
+                # by the recipient's own server; that stamp may not be in the future, nor
+                # older than the offline age the policy allows, nor earlier than the
+                # signature it delays (the server stored a stanza already signed).
                 if stamp > now:
                     check_window(stamp, now, policy.window)
+                if now - stamp > policy.max_offline_age:
+                    raise TimestampError(
+                        "the delay stamp is older than max_offline_age", kind="old"
+                    )
+                if stamp < p.timestamp:
+                    raise TimestampError(
+                        "the delay stamp is earlier than the signature", kind="future"
+                    )
                 reference_time = stamp
                 out.offline = True
         try:
@@ -572,14 +596,19 @@ class Verifier:
             )
             for o in outcomes
         )
+        # Each covered child with the signers of the valid signatures that cover it.
+        signers_of: dict[int, list[str]] = {}
         covered: list[etree._Element] = []
-        covered_ids: set[int] = set()
         for o in outcomes:
             if o.error is None:
                 for el in o.covered:
-                    if id(el) not in covered_ids:
-                        covered_ids.add(id(el))
+                    who = signers_of.get(id(el))
+                    if who is None:
+                        signers_of[id(el)] = [o.signer]
                         covered.append(el)
+                    elif o.signer not in who:
+                        who.append(o.signer)
+        covered_ids = signers_of.keys()
         children = list(root)
         unsigned = [c for c in children if c.tag != _SIGNATURE and id(c) not in covered_ids]
         error: XmppSecError | None = None
@@ -590,6 +619,17 @@ class Verifier:
             bad = [c for c in unsigned if str(c.tag) not in policy.allowed_unsigned]
             if bad:
                 error = UnsignedContent(f"{len(bad)} child(ren) not covered: {bad[0].tag}")
+        if error is None and policy.require_all_signatures:
+            # A room reflects every occupant under an occupant JID that nothing here ties to
+            # a real JID: children signed by different signers under one occupant JID cannot
+            # all be that occupant's (issue "group chat attribution").
+            reflected = {
+                o.signer for o in outcomes if o.error is None and o.relation == "muc-occupant"
+            }
+            if len(reflected) > 1:
+                error = SignerMismatch(
+                    f"a reflected stanza signed by {len(reflected)} different signers"
+                )
         valid = [o.profile for o in outcomes if o.error is None and o.profile is not None]
         if len(valid) > 1 or (valid and not valid[0].check_child_order):
             # One valid signature under a profile that checks child order lists its children
@@ -608,7 +648,7 @@ class Verifier:
             profile=self.profile
             or next(iter(valid), None)
             or next((o.profile for o in outcomes if o.profile is not None), None),
-            _signed=tuple(covered),
+            _signed=tuple((el, tuple(signers_of[id(el)])) for el in covered),
         )
 
 
@@ -667,6 +707,16 @@ def _index_ids(root: etree._Element) -> dict[str, list[tuple[etree._Element, int
     return index
 
 
+def _has_text(root: etree._Element) -> bool:
+    """Non-whitespace text directly inside ``root`` (before, between or after children)."""
+    if root.text and root.text.strip(_XML_SPACE):
+        return True
+    return any(c.tail and c.tail.strip(_XML_SPACE) for c in root)
+
+
+_XML_SPACE = " \t\r\n"  # XML 1.0 §2.3 S (not Python's Unicode whitespace)
+
+
 def _jid_equal(a: str, b: str) -> bool:
     try:
         return parse_jid(a) == parse_jid(b)
@@ -717,13 +767,17 @@ def _check_identity(signer: JID, sender: str | None) -> None:
 
 
 def _own_server_delay(root: etree._Element, own_server: str) -> datetime | None:
-    for el in root:
-        if el.tag == _DELAY and _jid_equal(el.get("from") or "", own_server):
-            stamp = el.get("stamp")
-            if stamp is None:
-                return None
-            return parse_rfc3339(stamp)
-    return None
+    """The stamp of the recipient's own server's XEP-0203 delay, if that is the one delay
+    (XEP-0203 §3: an entity adds one; two delays cannot both be the first storage)."""
+    delays = list(root.iterchildren(_DELAY))
+    if len(delays) > 1:
+        raise TimestampError(
+            f"{len(delays)} delay elements; at most one is accepted", kind="format"
+        )
+    if not delays or not _jid_equal(delays[0].get("from") or "", own_server):
+        return None
+    stamp = delays[0].get("stamp")
+    return None if stamp is None else parse_rfc3339(stamp)
 
 
 def _one_reference(
