@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from xmppsec.cli import run
-from xmppsec.e2e import demo_round_trip
+from xmppsec.cli._demo import demo_round_trip
 
 if TYPE_CHECKING:  # pytest imports tests/ modules top-level (rootdir mode), mypy by path
     from tests.test_e2e_support import make_ident, openssl
