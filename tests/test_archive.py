@@ -19,8 +19,8 @@ from xmppsec.archive import (
     ArchiveSummary,
     Progress,
     verify_archive,
-    verify_archive_cli,
 )
+from xmppsec.cli._archive import verify_archive_cli
 from xmppsec.dsig import Signer
 from xmppsec.errors import RestrictedXMLError
 from xmppsec.keys import Identity, generate_identity
@@ -288,7 +288,7 @@ def test_memory_stays_constant(tmp_path: Path) -> None:
 
 
 def test_progress_bar_draws_one_line() -> None:
-    from xmppsec.archive import _Bar
+    from xmppsec.cli._archive import _Bar
 
     out = io.StringIO()
     bar = _Bar(out)

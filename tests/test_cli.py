@@ -155,7 +155,7 @@ def test_sign_rejects_bad_stanza_and_foreign_sender(juliet_dir: Path) -> None:
         "sign", *keys, stdin=STANZA.replace(b"juliet@capulet.net/", b"nurse@capulet.net/")
     )
     # Signing someone else's stanza is the caller's mistake: a usage error (exit 2).
-    assert foreign.code == 2 and "UsageError" in foreign.err
+    assert foreign.code == 2 and "cannot be signed as" in foreign.err
     garbage = xmppsec("sign", *keys, stdin=b"<message><!-- x --></message>")
     assert garbage.code == 1 and "RestrictedXMLError" in garbage.err
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from xmppsec.cli import run
-from xmppsec.e2e import demo_round_trip
+from xmppsec.cli._demo import demo_round_trip
 
 if TYPE_CHECKING:  # pytest imports tests/ modules top-level (rootdir mode), mypy by path
     from tests.test_e2e_support import make_ident, openssl
@@ -145,3 +145,25 @@ def test_demo_round_trip_lines() -> None:
     assert "signed by juliet@example.com, encrypted=True" in text
     assert "tampered copy: rejected" in text and "replayed copy: rejected" in text
     assert "ACCEPTED" not in text
+
+
+def test_unopenable_replay_store_is_a_usage_error(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before the one CLI package, e2e opened SQLite itself and this ended in a traceback.
+    d = files["dir"]
+    run(["e2e", "encrypt", "--key", str(files["jk"]), "--cert", str(files["jc"]),
+         "--to-cert", str(files["rc"]), "--in", str(files["msg"]), "--out", str(d / "s.xml")])
+    capsys.readouterr()
+    code = run(["e2e", "decrypt", "--key", str(files["rk"]), "--cert", str(files["rc"]),
+                "--trust", str(files["jc"]), "--in", str(d / "s.xml"),
+                "--replay-db", str(d / "no" / "such" / "dir" / "replay.db")])
+    assert code == 2
+    assert capsys.readouterr().err.startswith("xmppsec: error:")
+
+
+def test_library_exports_no_cli_plumbing() -> None:
+    import xmppsec.e2e
+
+    assert not {"register_cli", "demo_round_trip"} & set(dir(xmppsec.e2e))
+    assert not {"register_cli", "demo_round_trip"} & set(xmppsec.e2e.__all__)

@@ -81,6 +81,8 @@ def test_wheel_contents(wheel: Path) -> None:
         "xmppsec/bindings/xsd/xmppsec.xsd",
         "xmppsec/bindings/xsd/xmpp-dsig.xsd",
         "xmppsec/errors.py",
+        "xmppsec/cli/__init__.py",  # the console script's target, xmppsec.cli:main
+        "xmppsec/cli/__main__.py",
         "xmppsec/codegen/__init__.py",
         "xmppsec/codegen/templates/class.py.jinja2",
         "xmppsec/codegen/templates/schemas.md.jinja2",

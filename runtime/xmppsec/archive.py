@@ -28,10 +28,9 @@ import io
 import json
 import multiprocessing
 import os
-import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.pool import AsyncResult
@@ -42,7 +41,7 @@ from lxml import etree
 
 from .dsig import PROFILES, Policy, Verifier
 from .errors import RestrictedXMLError, XmppSecError
-from .keys import dns_names, load_certificate, load_certificates, xmpp_addrs
+from .keys import load_certificate
 from .timestamps import parse_rfc3339
 from .trust import TrustStore
 
@@ -53,7 +52,6 @@ __all__ = [
     "Progress",
     "iter_stanzas",
     "verify_archive",
-    "verify_archive_cli",
 ]
 
 _STANZA_NAMES = frozenset({"message", "presence", "iq"})
@@ -393,115 +391,3 @@ def verify_archive(
         progress(summary.stanzas, summary.bytes_read, total)
     return summary
 
-
-# -- command line --------------------------------------------------------------------------
-
-
-class _Bar:
-    """A one-line progress bar on a terminal's stderr (hand-written: a dozen lines, no
-    dependency; tqdm would do the same)."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self._stream = stream
-        self._t0 = time.perf_counter()
-
-    def __call__(self, done: int, read: int, total: int) -> None:
-        elapsed = max(time.perf_counter() - self._t0, 1e-9)
-        frac = read / total if total else 0.0
-        width = 30
-        filled = int(frac * width)
-        bar = "#" * filled + "-" * (width - filled)
-        self._stream.write(
-            f"\r[{bar}] {frac * 100:5.1f}% {done:,} stanzas {done / elapsed:,.0f}/s "
-        )
-        self._stream.flush()
-
-    def close(self) -> None:
-        self._stream.write("\n")
-        self._stream.flush()
-
-
-def _pins_from(paths: Sequence[str]) -> tuple[tuple[str, bytes], ...]:
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    pins: list[tuple[str, bytes]] = []
-    for path in paths:
-        certs = load_certificates(Path(path).read_bytes())
-        for cert in certs:
-            names = xmpp_addrs(cert) or dns_names(cert)
-            if not names:
-                raise XmppSecError(f"{path}: the certificate names no XMPP address to pin it to")
-            pins.extend((name, cert.public_bytes(Encoding.DER)) for name in names)
-    return tuple(pins)
-
-
-def verify_archive_cli(args: Any) -> int:
-    """``xmppsec verify --archive FILE [--report FILE] [--jobs N] [--trust CERT]...``.
-
-    Reads ``args.archive``, ``args.report`` (default stdout), ``args.jobs``, ``args.trust``,
-    ``args.profile`` (``auto``/``spec``/``robust``), ``args.optimistic``, ``args.legacy``,
-    ``args.own_server`` and ``args.now`` when present. Exit 0 when every stanza is valid,
-    1 when any is rejected, 2 on a usage problem (unreadable file, bad certificate, an
-    archive that is not XML).
-    """
-    from dataclasses import replace
-
-    if getattr(args, "replay_db", None):
-        print("xmppsec: error: --replay-db does not apply to --archive", file=sys.stderr)
-        return 2
-    jobs = getattr(args, "jobs", None)
-    if jobs is not None and jobs < 1:
-        print("xmppsec: error: --jobs must be at least 1", file=sys.stderr)
-        return 2
-    try:
-        pins = _pins_from(list(getattr(args, "trust", None) or []))
-        now = parse_rfc3339(args.now) if getattr(args, "now", None) else None
-    except (OSError, XmppSecError) as exc:
-        print(f"xmppsec: error: {exc}", file=sys.stderr)
-        return 2
-    policy = Policy.optimistic() if getattr(args, "optimistic", False) else Policy()
-    if getattr(args, "own_server", None):
-        policy = replace(policy, own_server=args.own_server)
-    if getattr(args, "legacy", False):
-        policy = policy.legacy()
-    profile = getattr(args, "profile", "auto")
-    config = ArchiveConfig(
-        pins=pins,
-        policy=policy,
-        profile=None if profile in (None, "auto") else profile,
-        now=now,
-    )
-    bar = _Bar(sys.stderr) if sys.stderr.isatty() else None
-    report_path = getattr(args, "report", None)
-    try:
-        out: IO[str] = (
-            sys.stdout
-            if report_path in (None, "-")
-            else open(report_path, "w", encoding="utf-8")  # closed below
-        )
-    except OSError as exc:
-        print(f"xmppsec: error: cannot write {report_path}: {exc.strerror}", file=sys.stderr)
-        return 2
-    try:
-        summary = verify_archive(args.archive, config, out, jobs=jobs, progress=bar)
-    except OSError as exc:
-        print(f"xmppsec: error: cannot read {args.archive}: {exc.strerror}", file=sys.stderr)
-        return 2
-    except XmppSecError as exc:
-        print(f"xmppsec: error: {args.archive}: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if bar is not None:
-            bar.close()
-        if out is not sys.stdout:
-            out.close()
-        else:
-            out.flush()
-    rate = summary.stanzas / summary.seconds if summary.seconds else 0.0
-    print(
-        f"{summary.stanzas} stanzas: {summary.valid} valid, {summary.rejected} rejected"
-        f" ({summary.skipped} archive queries/fin skipped) in {summary.seconds:.1f} s,"
-        f" {rate:,.0f}/s",
-        file=sys.stderr,
-    )
-    return 0 if summary.rejected == 0 else 1

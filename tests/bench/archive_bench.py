@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from xmppsec.archive import verify_archive_cli
+from xmppsec.cli._archive import verify_archive_cli
 
 __all__ = ["main"]
 

@@ -17,7 +17,6 @@ to the RFC 3923 §7 condition and :func:`error_stanza` builds the reply.
 from __future__ import annotations
 
 from ._api import CertificateResolver, OpenedStanza, open_stanza, seal_stanza
-from ._cli import demo_round_trip, register_cli
 from ._cpim import CPIMAddress, CPIMHeader, CPIMMessage, build_cpim, parse_cpim
 from ._element import (
     NS_E2E,
@@ -36,7 +35,6 @@ __all__ = [
     "CertificateResolver",
     "OpenedStanza",
     "build_cpim",
-    "demo_round_trip",
     "error_condition",
     "error_stanza",
     "gateway_unwrap",
@@ -44,6 +42,5 @@ __all__ = [
     "open_stanza",
     "parse_cpim",
     "received_error_condition",
-    "register_cli",
     "seal_stanza",
 ]

@@ -1,0 +1,5 @@
+"""``python -m xmppsec.cli``: the ``xmppsec`` command."""
+
+from . import main
+
+main()
