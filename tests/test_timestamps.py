@@ -182,6 +182,12 @@ def test_clock_follows_wall_clock() -> None:
     assert clock.next("juliet@capulet.net")[1] == "2026-11-22T12:00:01.000Z"
 
 
+def test_clock_with_a_naive_time_source_is_a_usage_error() -> None:
+    clock = TimestampClock(lambda: datetime(2026, 11, 22, 12, 0))  # naive: the caller's bug
+    with pytest.raises(UsageError, match="naive"):
+        clock.next("juliet@capulet.net")
+
+
 def test_clock_repeat_and_backwards() -> None:
     fake = FakeClock(NOW)
     clock = TimestampClock(fake)
