@@ -18,11 +18,13 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from xmppsec.errors import JIDError, LimitExceeded, SignerMismatch, UntrustedKey, UsageError
 from xmppsec.keys import (
     ID_ON_XMPPADDR,
+    Algorithm,
+    Identity,
     PrivateKey,
     certificate_fingerprint,
-    generate_identity,
     xmpp_addr_value,
 )
+from xmppsec.keys import generate_identity as _generate_identity
 from xmppsec.trust import TrustStore, certificate_names
 
 # asn1crypto has no type hints
@@ -33,6 +35,15 @@ NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 DAY = dt.timedelta(days=1)
 JULIET = "juliet@capulet.net"
 ROMEO = "romeo@montague.net"
+
+
+def generate_identity(
+    jid: str, algorithm: Algorithm = "ecdsa-p256", *, now: dt.datetime = NOW - DAY
+) -> Identity:
+    """By default valid from a day before NOW: NOW is fixed when the module is imported,
+    which in a long full-suite run is minutes before the test runs (a certificate made
+    with the wall clock would then not yet be valid at NOW)."""
+    return _generate_identity(jid, algorithm, now=now)
 
 
 @dataclass
