@@ -898,8 +898,8 @@ def test_weak_or_odd_keys(kind: str) -> None:
     # The signer refuses the key outright (the caller's mistake).
     with pytest.raises(UsageError):
         Signer(key, signer=JULIET, certificate=cert, clock=new_clock())
-    # A pin refuses it too.
-    with pytest.raises(UntrustedKey):
+    # A pin refuses it too (the caller's configuration: a UsageError).
+    with pytest.raises(UsageError):
         TrustStore().pin(JULIET, cert)
     # A stanza validly signed with it, the key offered by a resolver: refused.
     root = signed_tree()

@@ -235,8 +235,9 @@ def test_settings_refuse_bad_config(config: dict[str, object], message: str) -> 
 
 
 def test_signer_for_another_account_is_refused(alice_id: Identity) -> None:
-    # the certificate names alice; a client logged in as carol cannot sign with it
-    with pytest.raises(UsageError):
+    # the certificate names alice; a client logged in as carol cannot sign with it: a
+    # configuration error (UsageError), not a peer's signer mismatch
+    with pytest.raises(xs.PluginConfigError, match="cannot sign as carol"):
         xs.DsigSettings.from_config(
             {"key": alice_id.private_key, "certificate": alice_id.certificate}, jid=CAROL
         )
@@ -342,6 +343,24 @@ def test_sign_failure_drops_or_sends_unsigned(alice_id: Identity) -> None:
             (failure,) = alice.sign_failures
             assert isinstance(failure.error, UsageError) and failure.sent is sent
             assert not xs._has_signature(msg.xml)
+
+    run(scenario)
+
+
+def test_a_failing_select_hook_is_a_usage_error(alice_id: Identity) -> None:
+    """The application's 'select' hook raising: the stanza is dropped and the failure is
+    reported as the caller's (UsageError), never as a bare XmppSecError."""
+
+    def select(stanza: StanzaBase) -> bool:
+        raise RuntimeError("hook broke")
+
+    async def scenario() -> None:
+        alice = make_peer(f"{ALICE}/a", "x", {"key": alice_id.private_key, "select": select})
+        msg = alice.client.make_message(mto=BOB, mbody="hi", mfrom=f"{ALICE}/a")
+        assert alice.plugin._outgoing(msg) is None
+        (failure,) = alice.sign_failures
+        assert type(failure.error) is UsageError and "hook broke" in str(failure.error)
+        assert not failure.sent and not xs._has_signature(msg.xml)
 
     run(scenario)
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xmppsec.errors import JIDError
+from xmppsec.errors import JIDError, UsageError
 from xmppsec.jid import JID, bare_jid, parse_jid
 
 
@@ -120,8 +120,11 @@ def test_no_library_exception_leaks() -> None:
     for raw in ["\udcff@example.com", "x@\udcff", "x@example.com/\udcff", "x@xn--a"]:
         with pytest.raises(JIDError):
             parse_jid(raw)
-    with pytest.raises(JIDError):
+    # not a str: the caller's mistake (text from the wire always is a str)
+    with pytest.raises(UsageError):
         parse_jid(b"juliet@example.com")  # type: ignore[arg-type]  # runtime type check
+    with pytest.raises(UsageError):
+        bare_jid(None)  # type: ignore[arg-type]  # runtime type check
 
 
 def test_dataclass_and_bare() -> None:
@@ -135,11 +138,11 @@ def test_dataclass_and_bare() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         j.local = "romeo"  # type: ignore[misc]  # frozen on purpose
     # direct construction must already be in prepared form
-    with pytest.raises(JIDError):
+    with pytest.raises(UsageError):
         JID("Juliet", "example.com")
-    with pytest.raises(JIDError):
+    with pytest.raises(UsageError):
         JID("juliet", "Example.COM")
-    with pytest.raises(JIDError):
+    with pytest.raises(UsageError):
         JID("juliet", "example.com", "\u00a0r")  # OpaqueString maps NBSP to U+0020
 
 

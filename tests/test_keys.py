@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from xmppsec.errors import JIDError, KeyLoadError, UntrustedKey
+from xmppsec.errors import JIDError, KeyLoadError, UntrustedKey, UsageError
 from xmppsec.keys import (
     ALGORITHMS,
     ID_ON_XMPPADDR,
@@ -111,9 +111,9 @@ def test_generate_identity_domain_and_errors() -> None:
     assert dns_names(ident.certificate) == ("b\u00fccher.example",)
     with pytest.raises(JIDError):
         generate_identity("@capulet.net")
-    with pytest.raises(KeyLoadError):
+    with pytest.raises(UsageError):
         generate_identity(JULIET, "rsa-1024")
-    with pytest.raises(KeyLoadError):
+    with pytest.raises(UsageError):
         generate_identity(JULIET, days=0)
     long_local = "l" * 100
     long_ident = generate_identity(f"{long_local}@capulet.net", "ed25519")
@@ -237,9 +237,9 @@ def test_loaders_reject_unsupported_key_types() -> None:
         )
         with pytest.raises(KeyLoadError, match="unsupported"):
             load_private_key(data)
-    with pytest.raises(KeyLoadError):
+    with pytest.raises(UsageError):
         load_private_key("text")  # type: ignore[arg-type]  # runtime type check
-    with pytest.raises(KeyLoadError):
+    with pytest.raises(UsageError):
         load_certificates("text")  # type: ignore[arg-type]  # runtime type check
 
 

@@ -16,7 +16,7 @@ import pytest
 from lxml import etree
 
 from xmppsec import parser
-from xmppsec.errors import LimitExceeded, RestrictedXMLError
+from xmppsec.errors import LimitExceeded, RestrictedXMLError, UsageError
 from xmppsec.parser import DEFAULT_LIMITS, Limits, check_tree, parse
 
 if TYPE_CHECKING:
@@ -219,6 +219,17 @@ def test_max_bytes_and_elements_at_the_boundary() -> None:
     with pytest.raises(LimitExceeded) as exc:
         parse(b"<a>" + b"<b/>" * 10 + b"</a>", few)
     assert exc.value.limit == "max_elements"
+
+
+def test_caller_mistakes_are_usage_errors() -> None:
+    """Text instead of bytes, or a limit that is not an int: the caller's mistake."""
+    with pytest.raises(UsageError, match="bytes"):
+        parse("<a/>")  # type: ignore[arg-type]  # runtime type check
+    for bad in ("64", 64.0, None, True):
+        with pytest.raises(UsageError, match="max_depth"):
+            Limits(max_depth=bad)  # type: ignore[arg-type]  # runtime type check
+    with pytest.raises(ValueError):  # UsageError is a ValueError
+        Limits(max_children="1")  # type: ignore[arg-type]  # runtime type check
 
 
 def test_check_tree_refuses_comments_built_elsewhere() -> None:

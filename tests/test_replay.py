@@ -2,12 +2,15 @@
 
 The contract tests run against all three. The Redis ones start a real ``redis-server`` on
 127.0.0.1 (free port, temporary directory, no persistence) and stop it afterwards; a
-missing binary skips them, or fails them under ``CI=true``.
+missing binary skips them, or fails them under ``CI=true``. The failure tests use the real
+things too: an unopenable, corrupt or locked SQLite file, a closed loopback port, and a
+redis-server terminated or frozen (SIGSTOP) in the middle of use.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -15,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,8 +27,16 @@ import pytest
 import redis
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from xmppsec.errors import JIDError, ReplayError, TimestampError
-from xmppsec.replay import MemoryReplayStore, RedisReplayStore, ReplayStore, SQLiteReplayStore
+from xmppsec.dsig import Verifier
+from xmppsec.errors import JIDError, ReplayError, ReplayStoreError, UsageError
+from xmppsec.replay import (
+    DEFAULT_REDIS_TIMEOUT,
+    MemoryReplayStore,
+    RedisReplayStore,
+    ReplayStore,
+    SQLiteReplayStore,
+)
+from xmppsec.trust import TrustStore
 
 if TYPE_CHECKING:
     from tests.conftest import NOW, identity, make_signer, require_program
@@ -46,11 +58,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``redis://127.0.0.1:<port>/0`` of a redis-server started for this module."""
+@contextmanager
+def _redis_server(workdir: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """A redis-server on 127.0.0.1 (its process and URL), stopped on exit."""
     binary = require_program("redis-server")
-    workdir = tmp_path_factory.mktemp("redis")
     port = _free_port()
     proc = subprocess.Popen(
         [
@@ -86,9 +97,11 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                     err = proc.stderr.read().decode() if proc.stderr else ""
                     pytest.fail(f"redis-server did not start: {err}", pytrace=False)
                 time.sleep(0.05)
-        yield url
+        yield proc, url
     finally:
         client.close()
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGCONT)  # a test may have frozen it
         proc.terminate()
         try:
             proc.wait(timeout=10)
@@ -97,6 +110,13 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait()
         if proc.stderr:
             proc.stderr.close()
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``redis://127.0.0.1:<port>/0`` of a redis-server started for this module."""
+    with _redis_server(tmp_path_factory.mktemp("redis")) as (_, url):
+        yield url
 
 
 @pytest.fixture
@@ -209,7 +229,7 @@ def test_sqlite_survives_reopen(tmp_path: Path) -> None:
     s = SQLiteReplayStore(path)
     s.check_and_record(JULIET, b"sig-1", T0, now=T0, window=W)
     s.close()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(UsageError, match="closed"):  # the caller's mistake
         s.check_and_record(JULIET, b"sig-2", T0 + MS, now=T0, window=W)
     with SQLiteReplayStore(path) as again:
         with pytest.raises(ReplayError, match="replayed"):
@@ -222,17 +242,68 @@ def test_sqlite_survives_reopen(tmp_path: Path) -> None:
 def test_sqlite_bad_file(tmp_path: Path) -> None:
     bad = tmp_path / "not-a-db"
     bad.write_bytes(b"this is not an SQLite database, just some bytes" * 100)
-    with pytest.raises(OSError):
+    with pytest.raises(ReplayStoreError, match="not a database"):
         SQLiteReplayStore(bad)
-    with pytest.raises(OSError):
+    with pytest.raises(ReplayStoreError, match="unable to open"):
         SQLiteReplayStore(tmp_path / "missing-dir" / "x.sqlite3")
 
 
+def test_sqlite_unwritable_path(tmp_path: Path) -> None:
+    """Paths SQLite cannot create a database at, even as root: a directory, a path under a
+    regular file, and a read-only file system (procfs)."""
+    (tmp_path / "plain").write_bytes(b"")
+    for where in (tmp_path, tmp_path / "plain" / "x.sqlite3", Path("/proc/xmppsec.sqlite3")):
+        with pytest.raises(ReplayStoreError, match="unable to open"):
+            SQLiteReplayStore(where)
+
+
+def test_sqlite_corrupt_database(tmp_path: Path) -> None:
+    """A real store file whose pages after the first are overwritten: SQLite reports the
+    image malformed, the store a ReplayStoreError (never an acceptance)."""
+    path = tmp_path / "replay.sqlite3"
+    with SQLiteReplayStore(path) as s:
+        for i in range(50):
+            s.check_and_record(JULIET, b"sig-%d" % i, T0 + i * MS, now=T0, window=W)
+    data = bytearray(path.read_bytes())
+    assert len(data) > 4096  # several pages (SQLite's default page size is 4096)
+    data[4096:] = b"\xa5" * (len(data) - 4096)
+    path.write_bytes(bytes(data))
+    with pytest.raises(ReplayStoreError, match="malformed"):
+        SQLiteReplayStore(path)
+
+
+def test_sqlite_locked_database(tmp_path: Path) -> None:
+    """Another writer holds the lock past the store's timeout: ReplayStoreError after about
+    the timeout, and the stanza is not recorded."""
+    path = tmp_path / "replay.sqlite3"
+    with SQLiteReplayStore(path, timeout=0.2) as s:
+        s.check_and_record(JULIET, b"sig-1", T0, now=T0, window=W)
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN EXCLUSIVE")
+            start = time.monotonic()
+            with pytest.raises(ReplayStoreError, match="locked"):
+                s.check_and_record(JULIET, b"sig-2", T0 + MS, now=T0, window=W)
+            assert time.monotonic() - start < 5  # the 0.2 s timeout, not the 5 s default
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        # the lock is gone: the store works again, and sig-2 was not recorded
+        s.check_and_record(JULIET, b"sig-2", T0 + MS, now=T0, window=W)
+    with pytest.raises(UsageError):
+        SQLiteReplayStore(path, timeout=-1)
+
+
 def test_bad_arguments(store: ReplayStore) -> None:
-    with pytest.raises(TimestampError):
+    """The caller's mistakes are UsageError (a ValueError), not a peer-input error."""
+    with pytest.raises(UsageError):
         store.check_and_record(JULIET, b"a", datetime(2026, 1, 1), now=T0, window=W)
-    with pytest.raises(TimestampError):
+    with pytest.raises(UsageError):
         store.check_and_record(JULIET, b"a", T0, now=datetime(2026, 1, 1), window=W)
+    with pytest.raises(UsageError):
+        store.check_and_record(JULIET, "a", T0, now=T0, window=W)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        store.check_and_record(JULIET, b"a", T0, now=T0, window=timedelta(0))
 
 
 def _race(factories: list[Callable[[], ReplayStore]], n_threads: int) -> int:
@@ -344,9 +415,65 @@ def test_redis_store_empties_after_the_window(redis_client: redis.Redis) -> None
 
 
 def test_redis_unreachable_is_an_error_not_an_acceptance() -> None:
+    """A closed loopback port (just bound, then closed): ReplayStoreError, and a verifier
+    using the store reports the stanza not valid instead of accepting it."""
     s = RedisReplayStore.from_url(f"redis://127.0.0.1:{_free_port()}/0")
-    with pytest.raises(OSError, match="replay store failure"):
+    with pytest.raises(ReplayStoreError, match="replay store failure"):
         s.check_and_record(JULIET, b"sig-1", T0, now=T0, window=W)
+    signer = make_signer()
+    verifier = Verifier(TrustStore().pin(JULIET, identity(JULIET).certificate), replay=s)
+    result = verifier.check(signer.sign(_message(0)), now=NOW)
+    assert not result.valid and isinstance(result.error, ReplayStoreError)
+
+
+def test_redis_bad_url_and_timeout() -> None:
+    assert 0 < DEFAULT_REDIS_TIMEOUT <= 2
+    with pytest.raises(UsageError):
+        RedisReplayStore.from_url("http://127.0.0.1/0")
+    with pytest.raises(UsageError):
+        RedisReplayStore.from_url("redis://127.0.0.1:6379/0", timeout=-1)
+
+
+def test_redis_server_terminated_mid_use(tmp_path: Path) -> None:
+    with _redis_server(tmp_path) as (proc, url):
+        s = RedisReplayStore.from_url(url)
+        s.check_and_record(JULIET, b"sig-1", T0, now=T0, window=W)
+        proc.terminate()
+        proc.wait(timeout=10)
+        with pytest.raises(ReplayStoreError, match="replay store failure"):
+            s.check_and_record(JULIET, b"sig-2", T0 + MS, now=T0, window=W)
+
+
+def test_redis_server_frozen_mid_use_times_out(tmp_path: Path) -> None:
+    """A redis-server stopped with SIGSTOP still accepts the bytes (the kernel does) but
+    never answers: the call fails with ReplayStoreError after the default timeout instead
+    of hanging the verifier."""
+    with _redis_server(tmp_path) as (proc, url):
+        s = RedisReplayStore.from_url(url)  # the default timeout
+        s.check_and_record(JULIET, b"sig-1", T0, now=T0, window=W)
+        outcome: list[BaseException | None] = []
+
+        def call() -> None:
+            try:
+                s.check_and_record(JULIET, b"sig-2", T0 + MS, now=T0, window=W)
+                outcome.append(None)
+            except BaseException as exc:  # noqa: BLE001  # handed to the test thread
+                outcome.append(exc)
+
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            start = time.monotonic()
+            worker = threading.Thread(target=call, daemon=True)
+            worker.start()
+            worker.join(2 * DEFAULT_REDIS_TIMEOUT + 3)
+            elapsed = time.monotonic() - start
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
+        worker.join(120)
+        assert not worker.is_alive()
+        assert elapsed < 2 * DEFAULT_REDIS_TIMEOUT + 3, f"hung for {elapsed:.1f} s"
+        assert len(outcome) == 1 and isinstance(outcome[0], ReplayStoreError), outcome
+        assert elapsed >= DEFAULT_REDIS_TIMEOUT * 0.9  # it did wait for the server
 
 
 # -- verifier processes sharing a store ---------------------------------------------------
@@ -488,4 +615,4 @@ def test_cli_verify_with_a_redis_replay_store(redis_url: str, tmp_path: Path) ->
     assert first.returncode == 0, first.stderr
     assert second.returncode == 1 and b"ReplayError" in second.stderr
     down = verify("redis://127.0.0.1:1/0")
-    assert down.returncode == 2 and b"replay store" in down.stderr
+    assert down.returncode != 0 and b"replay store" in down.stderr

@@ -21,6 +21,7 @@ from xmppsec.errors import (
     SchemaError,
     SignatureSchemaError,
     StanzaSchemaError,
+    UsageError,
 )
 from xmppsec.parser import Limits, parse
 from xmppsec.schema import (
@@ -501,7 +502,7 @@ def test_unknown_element_becomes_a_typed_error() -> None:
 
 
 def test_to_binding_refuses_a_non_dataclass() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(UsageError):
         to_binding(DIGEST_METHOD, int)
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xmppsec.errors import JIDError, TimestampError
+from xmppsec.errors import JIDError, TimestampError, UsageError
 from xmppsec.timestamps import (
     DEFAULT_WINDOW,
     TimestampClock,
@@ -66,8 +66,11 @@ def test_parse_rejects(bad: str) -> None:
 
 
 def test_parse_rejects_non_str() -> None:
-    with pytest.raises(TimestampError):
+    # text from the wire always is a str: anything else is the caller's mistake
+    with pytest.raises(UsageError):
         parse_timestamp(b"2010-11-11T13:33:00.123Z")  # type: ignore[arg-type]  # runtime check
+    with pytest.raises(UsageError):
+        parse_rfc3339(None)  # type: ignore[arg-type]  # runtime check
 
 
 def test_format() -> None:
@@ -79,7 +82,7 @@ def test_format() -> None:
     for s in ["2010-11-11T13:33:00.123Z", "9999-12-31T23:59:59.999Z"]:
         assert format_timestamp(parse_timestamp(s)) == s
         assert len(format_timestamp(parse_timestamp(s))) == 24
-    with pytest.raises(TimestampError):
+    with pytest.raises(UsageError):
         format_timestamp(datetime(2010, 1, 1))  # naive
 
 
@@ -150,9 +153,11 @@ def test_window_custom_and_parsed() -> None:
     with pytest.raises(TimestampError) as ei:
         check_window(ts, NOW, timedelta(seconds=59, microseconds=999_000))
     assert ei.value.kind == "old"
-    with pytest.raises(TimestampError) as ei:
+    # a naive datetime is the caller's mistake, not a bad timestamp from the peer
+    with pytest.raises(UsageError):
         check_window(datetime(2026, 11, 22, 12, 0), NOW)  # naive
-    assert ei.value.kind == "format"
+    with pytest.raises(UsageError):
+        check_window(ts, datetime(2026, 11, 22, 12, 0))  # naive now
 
 
 class FakeClock:
@@ -175,6 +180,12 @@ def test_clock_follows_wall_clock() -> None:
     assert dt == parse_timestamp(text)
     fake.t = NOW + timedelta(seconds=1)
     assert clock.next("juliet@capulet.net")[1] == "2026-11-22T12:00:01.000Z"
+
+
+def test_clock_with_a_naive_time_source_is_a_usage_error() -> None:
+    clock = TimestampClock(lambda: datetime(2026, 11, 22, 12, 0))  # naive: the caller's bug
+    with pytest.raises(UsageError, match="naive"):
+        clock.next("juliet@capulet.net")
 
 
 def test_clock_repeat_and_backwards() -> None:

@@ -15,14 +15,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from xmppsec.errors import JIDError, LimitExceeded, SignerMismatch, UntrustedKey
+from xmppsec.errors import JIDError, LimitExceeded, SignerMismatch, UntrustedKey, UsageError
 from xmppsec.keys import (
     ID_ON_XMPPADDR,
+    Algorithm,
+    Identity,
     PrivateKey,
     certificate_fingerprint,
-    generate_identity,
     xmpp_addr_value,
 )
+from xmppsec.keys import generate_identity as _generate_identity
 from xmppsec.trust import TrustStore, certificate_names
 
 # asn1crypto has no type hints
@@ -33,6 +35,15 @@ NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 DAY = dt.timedelta(days=1)
 JULIET = "juliet@capulet.net"
 ROMEO = "romeo@montague.net"
+
+
+def generate_identity(
+    jid: str, algorithm: Algorithm = "ecdsa-p256", *, now: dt.datetime = NOW - DAY
+) -> Identity:
+    """By default valid from a day before NOW: NOW is fixed when the module is imported,
+    which in a long full-suite run is minutes before the test runs (a certificate made
+    with the wall clock would then not yet be valid at NOW)."""
+    return _generate_identity(jid, algorithm, now=now)
 
 
 @dataclass
@@ -168,11 +179,15 @@ def test_several_pins() -> None:
 
 
 def test_pin_refuses_other_jid_and_weak_keys(root: CA) -> None:
-    with pytest.raises(SignerMismatch):
+    # the caller's configuration, not a peer's signer: UsageError (SignerMismatch and
+    # UntrustedKey mean the peer's input)
+    with pytest.raises(UsageError, match="names"):
         TrustStore().pin(JULIET, generate_identity(ROMEO).certificate)
     _, weak = make_leaf(root, xmpp=[utf8(JULIET)], key=rsa.generate_private_key(65537, 1024))
-    with pytest.raises(UntrustedKey, match="1024"):
+    with pytest.raises(UsageError, match="1024"):
         TrustStore().pin(JULIET, weak)
+    with pytest.raises(UsageError):
+        TrustStore().pin(JULIET, b"not a certificate")  # type: ignore[arg-type]  # runtime check
     with pytest.raises(JIDError):
         TrustStore().pin("@capulet.net", generate_identity(JULIET).certificate)
     # a certificate without xmppAddr may be pinned explicitly (the user vouches for it)
@@ -213,9 +228,9 @@ def test_pin_fingerprint(root: CA) -> None:
     assert fetched.resolve_all(JULIET, now=NOW) == (ident.certificate,)
     with pytest.raises(UntrustedKey):
         by_hex.with_resolver(lambda j: [other]).resolve(JULIET, now=NOW)
-    with pytest.raises(UntrustedKey):
+    with pytest.raises(UsageError):
         TrustStore().pin_fingerprint(JULIET, b"short")
-    with pytest.raises(UntrustedKey):
+    with pytest.raises(UsageError):
         TrustStore().pin_fingerprint(JULIET, "zz" * 32)
 
 
@@ -278,7 +293,7 @@ def test_rsa_exponent_one_rejected(root: CA) -> None:
         asn1_keys.RSAPublicKey({"modulus": n, "public_exponent": 1}), "rsa"
     )
     bad = x509.load_der_x509_certificate(parsed.dump(force=True))
-    with pytest.raises(UntrustedKey):
+    with pytest.raises(UsageError, match="e must be"):  # pinning it: the caller's mistake
         TrustStore().pin(JULIET, bad)
     with pytest.raises(UntrustedKey):
         TrustStore().with_resolver(lambda j: [bad]).resolve(JULIET, now=NOW)
@@ -324,7 +339,20 @@ def test_chain_depth(root: CA, inter: CA) -> None:
         shallow.resolve(JULIET, chain, now=NOW)
     with pytest.raises(LimitExceeded):
         TrustStore().resolve(JULIET, [leaf] * 10, now=NOW)
-    with pytest.raises(LimitExceeded):
+    with pytest.raises(UsageError):
+        TrustStore(max_chain_depth=0)
+
+
+def test_caller_mistakes_are_usage_errors(root: CA) -> None:
+    """Misuse of the API is a UsageError (a ValueError), never a peer-input error."""
+    store = TrustStore().pin(JULIET, generate_identity(JULIET).certificate)
+    with pytest.raises(UsageError, match="aware"):
+        store.resolve(JULIET, now=NOW.replace(tzinfo=None))
+    with pytest.raises(UsageError, match="x509.Certificate"):
+        TrustStore().with_ca_bundle([b"not a certificate"])  # type: ignore[list-item]
+    with pytest.raises(UsageError):
+        TrustStore(max_chain_depth="3")  # type: ignore[arg-type]  # runtime check
+    with pytest.raises(ValueError):  # UsageError is a ValueError: old handlers still work
         TrustStore(max_chain_depth=0)
 
 

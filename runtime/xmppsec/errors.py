@@ -1,12 +1,24 @@
 """Typed errors raised by xmppsec.
 
-Every error the library raises on bad input derives from :class:`XmppSecError`.
-Invalid input from the network never escapes as ``KeyError``, ``IndexError``,
-``ValueError`` from lxml/cryptography, or a hang (DESIGN.md, "Errors").
+Every error the library raises derives from :class:`XmppSecError`, which is itself never
+raised. Invalid input from the network never escapes as ``KeyError``, ``IndexError``,
+``ValueError`` from lxml/cryptography, or a hang.
 
-The hierarchy is split once at the input boundary: parse-level problems
-(:class:`RestrictedXMLError`, :class:`LimitExceeded`), schema problems
-(:class:`SchemaError`), and verification problems (:class:`VerificationError`).
+Two kinds, told apart by whose mistake it is (as h11 splits LocalProtocolError from
+RemoteProtocolError):
+
+* :class:`UsageError` (also a ``ValueError``): the caller misused the API — an argument
+  of the wrong type or outside its documented domain (a naive datetime as ``now``, a
+  non-positive window, a non-integer limit), a bad configuration (a certificate pinned
+  for a JID it does not name, a malformed fingerprint, a closed replay store).
+* every other class: the peer's bad or hostile input, split once at the input
+  boundary: parse-level problems (:class:`RestrictedXMLError`, :class:`LimitExceeded`),
+  schema problems (:class:`SchemaError`, :class:`JIDError`, :class:`KeyLoadError`),
+  verification problems (:class:`VerificationError`), RFC 3923 objects
+  (:class:`CPIMFormatError`, :class:`SMIMEFormatError`, :class:`DecryptionError`).
+
+:class:`ReplayStoreError` stands apart: the replay store (SQLite, Redis) could not
+answer, which is neither party's mistake; the stanza is then refused, never accepted.
 """
 
 from __future__ import annotations

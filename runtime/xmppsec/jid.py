@@ -27,7 +27,7 @@ from typing import Any
 import idna
 import precis_i18n
 
-from xmppsec.errors import JIDError
+from xmppsec.errors import JIDError, UsageError
 
 __all__ = ["JID", "bare_jid", "parse_jid"]
 
@@ -112,7 +112,7 @@ class JID:
     """A prepared XMPP address. Construct with :func:`parse_jid`.
 
     Direct construction is allowed but every part must already be in prepared form
-    (``JID("Juliet", ...)`` raises :class:`JIDError`), so a ``JID`` value is always
+    (``JID("Juliet", ...)`` raises :class:`UsageError`), so a ``JID`` value is always
     normalized and ``==`` is RFC 7622 comparison.
     """
 
@@ -122,15 +122,15 @@ class JID:
 
     def __post_init__(self) -> None:
         if not isinstance(self.domain, str) or _prep_domain(self.domain) != self.domain:
-            raise JIDError("JID domain is not in prepared form; use parse_jid()")
+            raise UsageError("JID domain is not in prepared form; use parse_jid()")
         if self.local is not None and (
             not isinstance(self.local, str) or _prep_local(self.local) != self.local
         ):
-            raise JIDError("JID localpart is not in prepared form; use parse_jid()")
+            raise UsageError("JID localpart is not in prepared form; use parse_jid()")
         if self.resource is not None and (
             not isinstance(self.resource, str) or _prep_resource(self.resource) != self.resource
         ):
-            raise JIDError("JID resourcepart is not in prepared form; use parse_jid()")
+            raise UsageError("JID resourcepart is not in prepared form; use parse_jid()")
 
     @property
     def bare(self) -> JID:
@@ -177,9 +177,10 @@ def _parse(s: str) -> JID:
 
 
 def parse_jid(s: str) -> JID:
-    """Parse and prepare a JID (RFC 7622). Raises :class:`JIDError`."""
+    """Parse and prepare a JID (RFC 7622). Raises :class:`JIDError` (:class:`UsageError`
+    if ``s`` is not a str: text from the wire always is)."""
     if not isinstance(s, str):
-        raise JIDError("JID must be a str")
+        raise UsageError("JID must be a str")
     return _parse(s)
 
 
@@ -190,9 +191,9 @@ def _bare(s: str) -> str:
 
 def bare_jid(s: str | JID) -> str:
     """The normalized bare form of ``s`` (``local@domain`` or ``domain``); the resource
-    is dropped. Raises :class:`JIDError`."""
+    is dropped. Raises :class:`JIDError` (:class:`UsageError` if ``s`` is not a str)."""
     if isinstance(s, JID):
         return str(s.bare)
     if not isinstance(s, str):
-        raise JIDError("JID must be a str")
+        raise UsageError("JID must be a str")
     return _bare(s)

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
-from xmppsec.errors import JIDError, KeyLoadError, UntrustedKey
+from xmppsec.errors import JIDError, KeyLoadError, UntrustedKey, UsageError
 from xmppsec.jid import parse_jid
 
 __all__ = [
@@ -102,7 +102,7 @@ def _new_key(algorithm: str) -> PrivateKey:
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
     if algorithm == "rsa-3072":
         return rsa.generate_private_key(public_exponent=65537, key_size=3072)
-    raise KeyLoadError(f"unknown key algorithm {algorithm!r}; choose one of {ALGORITHMS}")
+    raise UsageError(f"unknown key algorithm {algorithm!r}; choose one of {ALGORITHMS}")
 
 
 def generate_identity(
@@ -119,12 +119,13 @@ def generate_identity(
     domain as dNSName (A-label form). Validity starts 5 minutes before ``now`` (clock
     skew) and lasts ``days``. Key usage: digitalSignature, plus keyEncipherment for RSA
     (RFC 3923 encryption uses RSA key transport); extended key usage: clientAuth and
-    emailProtection. Raises :class:`JIDError` or :class:`KeyLoadError`.
+    emailProtection. Raises :class:`JIDError`, or :class:`UsageError` for an unknown
+    ``algorithm`` or ``days`` < 1.
     """
     parsed = parse_jid(jid).bare
     name = str(parsed)
     if days < 1:
-        raise KeyLoadError("days must be at least 1")
+        raise UsageError("days must be at least 1")
     key = _new_key(algorithm)
     start = (now or _dt.datetime.now(_dt.UTC)) - _dt.timedelta(minutes=5)
     sans: list[x509.GeneralName] = [x509.OtherName(ID_ON_XMPPADDR, xmpp_addr_value(name))]
@@ -210,10 +211,11 @@ def _is_pem(data: bytes) -> bool:
 def load_private_key(data: bytes, password: bytes | None = None) -> PrivateKey:
     """Load a private key from PEM or DER (PKCS#8, or traditional PKCS#1/SEC1).
 
-    Raises :class:`KeyLoadError` for anything unreadable or of an unsupported type.
+    Raises :class:`KeyLoadError` for anything unreadable or of an unsupported type,
+    :class:`UsageError` if ``data`` is not bytes.
     """
     if not isinstance(data, bytes | bytearray):
-        raise KeyLoadError("key data must be bytes")
+        raise UsageError("key data must be bytes")
     try:
         if _is_pem(data):
             key = serialization.load_pem_private_key(bytes(data), password)
@@ -228,9 +230,10 @@ def load_private_key(data: bytes, password: bytes | None = None) -> PrivateKey:
 
 def load_certificates(data: bytes) -> list[x509.Certificate]:
     """Load every certificate from PEM (one or many ``CERTIFICATE`` blocks, or a
-    ``PKCS7`` block), DER, or DER PKCS#7. Raises :class:`KeyLoadError`."""
+    ``PKCS7`` block), DER, or DER PKCS#7. Raises :class:`KeyLoadError` (:class:`UsageError`
+    if ``data`` is not bytes)."""
     if not isinstance(data, bytes | bytearray):
-        raise KeyLoadError("certificate data must be bytes")
+        raise UsageError("certificate data must be bytes")
     raw = bytes(data)
     try:
         if _is_pem(raw):

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from .errors import LimitExceeded, RestrictedXMLError
+from .errors import LimitExceeded, RestrictedXMLError, UsageError, check_limit
 
 __all__ = ["DEFAULT_LIMITS", "Limits", "check_tree", "parse"]
 
@@ -58,6 +58,15 @@ class Limits:
     """Most signatures on one stanza (client, server, MUC service, ...)."""
     max_chain_length: int = 8
     """Longest certificate chain considered."""
+
+    def __post_init__(self) -> None:
+        # A limit that is not an int would fail (or compare wrongly) deep inside a check:
+        # refuse it where the caller made the mistake. Zero and negative values are
+        # degenerate but meaningful (nothing passes that limit) and stay allowed.
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if type(value) is not int:
+                raise UsageError(f"Limits.{name} must be an int, not {type(value).__name__}")
 
 
 DEFAULT_LIMITS = Limits()
@@ -142,41 +151,18 @@ def _walk(root: etree._Element, limits: Limits) -> None:
     max_depth = limits.max_depth
     max_children = limits.max_children
     max_attributes = limits.max_attributes
-    budget = limits.max_elements
+    max_elements = limits.max_elements
+    seen = 0
     stack: list[tuple[etree._Element, int]] = [(root, 1)]
     while stack:
         el, depth = stack.pop()
-        budget -= 1
-        if budget < 0:
-            raise LimitExceeded(
-                f"more than {limits.max_elements} elements",
-                limit="max_elements",
-                value=limits.max_elements + 1,
-                maximum=limits.max_elements,
-            )
-        if depth > max_depth:
-            raise LimitExceeded(
-                f"nesting deeper than {max_depth}",
-                limit="max_depth",
-                value=depth,
-                maximum=max_depth,
-            )
-        if len(el.attrib) > max_attributes:
-            raise LimitExceeded(
-                f"more than {max_attributes} attributes on one element",
-                limit="max_attributes",
-                value=len(el.attrib),
-                maximum=max_attributes,
-            )
+        seen += 1
+        check_limit("max_elements", seen, max_elements)
+        check_limit("max_depth", depth, max_depth)
+        check_limit("max_attributes", len(el.attrib), max_attributes)
         n = len(el)
         if n:
-            if n > max_children:
-                raise LimitExceeded(
-                    f"more than {max_children} children of one element",
-                    limit="max_children",
-                    value=n,
-                    maximum=max_children,
-                )
+            check_limit("max_children", n, max_children)
             for child in el:
                 if not isinstance(child.tag, str):
                     # Comments, PIs and entity references (RFC 6120 §11.1).
@@ -333,24 +319,21 @@ def parse(data: bytes, limits: Limits = DEFAULT_LIMITS) -> etree._Element:
     """Parse one XML document (a stanza, or any document xmppsec reads) from UTF-8 bytes.
 
     Raises :class:`~xmppsec.errors.RestrictedXMLError` for anything RFC 6120 §11 forbids or
-    that is not well-formed, and :class:`~xmppsec.errors.LimitExceeded` for oversized input.
+    that is not well-formed, and :class:`~xmppsec.errors.LimitExceeded` for oversized input;
+    :class:`~xmppsec.errors.UsageError` if ``data`` is not bytes.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
-        raise TypeError("parse() takes bytes (XMPP is UTF-8 on the wire)")
+        raise UsageError("parse() takes bytes (XMPP is UTF-8 on the wire)")
     data = bytes(data)
-    if len(data) > limits.max_bytes:
-        raise LimitExceeded(
-            f"input of {len(data)} bytes exceeds {limits.max_bytes}",
-            limit="max_bytes",
-            value=len(data),
-            maximum=limits.max_bytes,
-        )
+    check_limit("max_bytes", len(data), limits.max_bytes)
     _prescan(data)
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
         msg = str(exc)
         if "Excessive depth" in msg or "huge" in msg.lower():
+            # libxml2's own hard limit, not a comparison of ours (the depth reached is not
+            # known): the one LimitExceeded raised outside check_limit.
             raise LimitExceeded(
                 "nesting or node size beyond the parser's hard limit",
                 limit="max_depth",

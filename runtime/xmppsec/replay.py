@@ -20,6 +20,13 @@ Three stores implement the protocol: :class:`MemoryReplayStore` (one process),
 :class:`RedisReplayStore` (a cluster of verifiers sharing one Redis): there one Lua script
 run by ``EVALSHA`` reads the token key and the signer's last-timestamp key, compares, then
 ``SET ... PX`` on both (expiry handled by Redis) — one round trip, atomic on the server.
+
+Errors: :class:`~xmppsec.errors.ReplayError` for a replay (the peer's input);
+:class:`~xmppsec.errors.ReplayStoreError` when the store cannot answer (an unusable or
+corrupt SQLite file, a database locked past the timeout, Redis unreachable or timing out):
+the stanza is then refused, never accepted; :class:`~xmppsec.errors.UsageError` for the
+caller's mistakes (a naive datetime, a token that is not bytes, a non-positive window, a
+closed store).
 """
 
 from __future__ import annotations
@@ -31,17 +38,32 @@ import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Final, Protocol, Self, runtime_checkable
 
-from xmppsec.errors import ReplayError, TimestampError
+from xmppsec.errors import ReplayError, ReplayStoreError, UsageError
 from xmppsec.jid import bare_jid
 
 if TYPE_CHECKING:  # the redis package is optional: imported only by RedisReplayStore users
     import redis
 
-__all__ = ["MemoryReplayStore", "RedisReplayStore", "ReplayStore", "SQLiteReplayStore"]
+__all__ = [
+    "DEFAULT_REDIS_TIMEOUT",
+    "MemoryReplayStore",
+    "RedisReplayStore",
+    "ReplayStore",
+    "SQLiteReplayStore",
+]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+DEFAULT_REDIS_TIMEOUT: Final = 2.0
+"""Seconds :meth:`RedisReplayStore.from_url` waits to connect and for each reply."""
+
+
+def _seconds(timeout: float) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0:
+        raise UsageError(f"timeout must be a number of seconds >= 0, not {timeout!r}")
+    return float(timeout)
 
 
 @runtime_checkable
@@ -67,7 +89,7 @@ class ReplayStore(Protocol):
 def _micros(dt: datetime, what: str) -> int:
     """Aware datetime -> integer microseconds since the Unix epoch (exact)."""
     if not isinstance(dt, datetime) or dt.tzinfo is None or dt.utcoffset() is None:
-        raise TimestampError(f"{what} must be an aware datetime", kind="format")
+        raise UsageError(f"{what} must be an aware datetime")
     delta = dt - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
@@ -78,9 +100,9 @@ def _prepare(
     """Normalize arguments: (bare signer, sha256(token), ts µs, now µs, expires µs)."""
     key = bare_jid(signer)
     if not isinstance(token, bytes | bytearray | memoryview):
-        raise TypeError("token must be bytes")
+        raise UsageError("token must be bytes")
     if not isinstance(window, timedelta) or window <= timedelta(0):
-        raise ValueError("window must be a positive timedelta")  # programming error
+        raise UsageError("window must be a positive timedelta")
     ts = _micros(timestamp, "timestamp")
     n = _micros(now, "now")
     w = window // timedelta(microseconds=1)
@@ -177,7 +199,8 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
 class SQLiteReplayStore:
     """Persistent replay store on one SQLite file (stdlib ``sqlite3``).
 
-    * WAL journal, ``busy_timeout`` 5 s; each ``check_and_record`` is one
+    * WAL journal, ``busy_timeout`` = ``timeout`` (5 s by default: how long a call waits
+      for another writer's lock before it fails); each ``check_and_record`` is one
       ``BEGIN IMMEDIATE`` transaction (takes the write lock first, so the check and the
       insert are atomic across threads *and* processes sharing the file).
     * One connection per store, guarded by a lock (``check_same_thread=False``): safe to
@@ -187,20 +210,26 @@ class SQLiteReplayStore:
       ``NORMAL`` survives a process crash, which is what replay protection needs most.
     * Expired rows (``expires_us < now``) are ignored by the checks and deleted in the
       same transaction.
+    * Every SQLite failure (unopenable path, not a database, corrupt, locked past
+      ``timeout``) raises :class:`~xmppsec.errors.ReplayStoreError`; using the store after
+      :meth:`close` raises :class:`~xmppsec.errors.UsageError`.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, durable: bool = False) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, durable: bool = False, timeout: float = 5.0
+    ) -> None:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        timeout = _seconds(timeout)
         where = os.fspath(path)
         try:
             conn = sqlite3.connect(
-                where, isolation_level=None, check_same_thread=False, timeout=5.0
+                where, isolation_level=None, check_same_thread=False, timeout=timeout
             )
         except sqlite3.Error as exc:
-            raise OSError(f"cannot open replay store {where!r}: {exc}") from exc
+            raise ReplayStoreError(f"cannot open replay store {where!r}: {exc}") from exc
         try:
-            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
             # One script in one write transaction: idempotent (IF NOT EXISTS), and safe
@@ -209,15 +238,17 @@ class SQLiteReplayStore:
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.Error as exc:
             conn.close()
-            raise OSError(f"cannot initialize replay store {where!r}: {exc}") from exc
+            raise ReplayStoreError(f"cannot initialize replay store {where!r}: {exc}") from exc
         if row is None or row[0] != "1":
             conn.close()
-            raise OSError(f"unsupported replay store schema version in {where!r}: {row!r}")
+            raise ReplayStoreError(
+                f"unsupported replay store schema version in {where!r}: {row!r}"
+            )
         self._conn = conn
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            raise RuntimeError("replay store is closed")
+            raise UsageError("replay store is closed")
         return self._conn
 
     def check_and_record(
@@ -261,10 +292,13 @@ class SQLiteReplayStore:
                 )
                 conn.execute("COMMIT")
             except BaseException as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                try:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # the first failure is the one to report; SQLite rolls back anyway
                 if isinstance(exc, sqlite3.Error):
-                    raise OSError(f"replay store failure: {exc}") from exc
+                    raise ReplayStoreError(f"replay store failure: {exc}") from exc
                 raise
 
     def close(self) -> None:
@@ -344,8 +378,10 @@ class RedisReplayStore:
     (``max(timestamp, now) + window - now``), so Redis deletes it when the window has
     passed: the store holds (accepted rate) x (window) keys at most.
 
-    Redis failures raise :class:`OSError` (as the SQLite store does): a verifier must
-    refuse a stanza it cannot check for replay, never accept it.
+    Redis failures (connection refused or lost, a timeout, an error reply) raise
+    :class:`~xmppsec.errors.ReplayStoreError`: a verifier must refuse a stanza it cannot
+    check for replay, never accept it. A client given here keeps its own socket timeouts
+    and retries; :meth:`from_url` bounds them.
     """
 
     def __init__(self, client: redis.Redis, *, prefix: str = "xmppsec:replay:") -> None:
@@ -354,12 +390,33 @@ class RedisReplayStore:
         self._script = client.register_script(_REDIS_SCRIPT)
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = "xmppsec:replay:") -> RedisReplayStore:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = "xmppsec:replay:",
+        timeout: float = DEFAULT_REDIS_TIMEOUT,
+    ) -> RedisReplayStore:
         """Connect with ``redis.Redis.from_url`` (``redis://host:port/db``, ``rediss://``,
-        ``unix://``)."""
+        ``unix://``). Connecting and each reply wait at most ``timeout`` seconds, without
+        retries (the library's default retries a dead server for many seconds): a stopped
+        or unreachable server fails the check with ReplayStoreError within about
+        2 x ``timeout``. A malformed URL raises :class:`~xmppsec.errors.UsageError`."""
         import redis as _redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
-        return cls(_redis.Redis.from_url(url), prefix=prefix)
+        seconds = _seconds(timeout)
+        try:
+            client = _redis.Redis.from_url(
+                url,
+                socket_timeout=seconds,
+                socket_connect_timeout=seconds,
+                retry=Retry(NoBackoff(), 0),
+            )
+        except ValueError as exc:
+            raise UsageError(f"unusable Redis URL {url!r}: {exc}") from None
+        return cls(client, prefix=prefix)
 
     def keys_for(self, signer: str, token: bytes) -> tuple[str, str]:
         """The (token key, last-timestamp key) a call for ``signer``/``token`` uses."""
@@ -381,6 +438,7 @@ class RedisReplayStore:
         window: timedelta,
     ) -> None:
         import redis as _redis
+        from redis.exceptions import RedisClusterException
 
         key, digest, ts, n, expires = _prepare(signer, token, timestamp, now, window)
         ttl_ms = max(1, -((n - expires) // 1000))  # ceil((expires - now) / 1 ms)
@@ -388,11 +446,13 @@ class RedisReplayStore:
             outcome = self._script(
                 keys=list(self._keys(key, digest)), args=[ts, n, expires, ttl_ms]
             )
-        except _redis.RedisError as exc:
-            raise OSError(f"replay store failure: {exc}") from exc
+        except (_redis.RedisError, RedisClusterException, OSError) as exc:
+            # RedisClusterException is no RedisError; OSError: a socket error redis-py
+            # did not wrap. Never an acceptance.
+            raise ReplayStoreError(f"replay store failure: {type(exc).__name__}: {exc}") from exc
         if outcome == 1:
             raise ReplayError(f"replayed signature from {key}")
         if outcome == 2:
             raise ReplayError(f"timestamp from {key} is not greater than the last one accepted")
         if outcome != 0:
-            raise OSError(f"replay store failure: unexpected script result {outcome!r}")
+            raise ReplayStoreError(f"replay store failure: unexpected script result {outcome!r}")

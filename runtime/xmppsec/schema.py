@@ -40,7 +40,13 @@ from xsdata.formats.dataclass.parsers.config import ParserConfig
 from xsdata.formats.dataclass.serializers import XmlSerializer
 from xsdata.formats.dataclass.serializers.config import SerializerConfig
 
-from .errors import SchemaError, SchemaFault, SignatureSchemaError, StanzaSchemaError
+from .errors import (
+    SchemaError,
+    SchemaFault,
+    SignatureSchemaError,
+    StanzaSchemaError,
+    UsageError,
+)
 from .parser import DEFAULT_LIMITS, Limits, check_tree, parse
 
 __all__ = [
@@ -362,7 +368,7 @@ def _context() -> XmlContext:
 
 def _meta_qname(cls: type[Any]) -> str:
     if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
-        raise TypeError(f"{cls!r} is not a binding dataclass")
+        raise UsageError(f"{cls!r} is not a binding dataclass")
     return str(_context().build(cls).qname)
 
 

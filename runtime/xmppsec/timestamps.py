@@ -11,8 +11,10 @@
 * The receiver accepts timestamps within 5 minutes of now, boundaries inclusive
   (``|ts - now| <= window``): :func:`check_window`.
 
-Every malformed value raises ``TimestampError(kind="format")``; ``ValueError`` from
-``datetime`` never escapes. Leap seconds (``:60``) are rejected: ``datetime`` cannot
+Every malformed timestamp text raises ``TimestampError(kind="format")``; ``ValueError``
+from ``datetime`` never escapes. The caller's own mistakes (a naive ``datetime``, a value
+that is not a ``datetime``, a timestamp that is not a ``str``) raise
+:class:`~xmppsec.errors.UsageError`. Leap seconds (``:60``) are rejected: ``datetime`` cannot
 represent them and neither format needs them.
 """
 
@@ -23,7 +25,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
-from xmppsec.errors import TimestampError
+from xmppsec.errors import TimestampError, UsageError
 from xmppsec.jid import bare_jid
 
 __all__ = [
@@ -52,10 +54,12 @@ _RFC3339 = re.compile(
 
 
 def _require_aware(dt: datetime, what: str) -> datetime:
+    # Datetimes come from the caller (``now``, a clock) or from the parsers below, which
+    # return aware values only: a naive one is the caller's mistake.
     if not isinstance(dt, datetime):
-        raise TimestampError(f"{what} is not a datetime", kind="format")
+        raise UsageError(f"{what} is not a datetime")
     if dt.tzinfo is None or dt.utcoffset() is None:
-        raise TimestampError(f"{what} is a naive datetime; use an aware UTC value", kind="format")
+        raise UsageError(f"{what} is a naive datetime; use an aware UTC value")
     return dt.astimezone(UTC)
 
 
@@ -83,9 +87,12 @@ def _build(parts: tuple[str | None, ...], micro: int, tz: timezone) -> datetime:
 def parse_timestamp(s: str) -> datetime:
     """Parse a XEP-0290 timestamp strictly: exactly ``YYYY-MM-DDThh:mm:ss.sssZ``.
 
-    Returns an aware UTC datetime. Raises ``TimestampError(kind="format")``.
+    Returns an aware UTC datetime. Raises ``TimestampError(kind="format")``
+    (:class:`~xmppsec.errors.UsageError` if ``s`` is not a str).
     """
-    if not isinstance(s, str) or len(s) != 24:
+    if not isinstance(s, str):
+        raise UsageError("a timestamp is parsed from a str")
+    if len(s) != 24:
         raise TimestampError(
             "timestamp must be exactly 24 characters YYYY-MM-DDThh:mm:ss.sssZ", kind="format"
         )
@@ -105,9 +112,12 @@ def parse_rfc3339(s: str) -> datetime:
     """Parse an RFC 3339 date-time (XEP-0082 DateTime, XEP-0203 delay stamp, CPIM
     DateTime): optional fraction, ``Z`` or ``±hh:mm`` offset. Returns aware UTC.
 
-    Raises ``TimestampError(kind="format")``.
+    Raises ``TimestampError(kind="format")`` (:class:`~xmppsec.errors.UsageError` if ``s``
+    is not a str).
     """
-    if not isinstance(s, str) or len(s) > 64:
+    if not isinstance(s, str):
+        raise UsageError("a date-time is parsed from a str")
+    if len(s) > 64:
         raise TimestampError("not an RFC 3339 date-time", kind="format")
     m = _RFC3339.fullmatch(s)
     if m is None:
@@ -133,7 +143,8 @@ def check_window(ts: datetime, now: datetime, window: timedelta = DEFAULT_WINDOW
     """Accept ``ts`` iff ``now - window <= ts <= now + window`` (boundaries inclusive:
     exactly 5:00.000 away is accepted, 5:00.001 is not).
 
-    Raises ``TimestampError(kind="old")`` or ``TimestampError(kind="future")``.
+    Raises ``TimestampError(kind="old")`` or ``TimestampError(kind="future")``;
+    :class:`~xmppsec.errors.UsageError` for a naive ``ts`` or ``now``.
     """
     t = ts if type(ts) is datetime and ts.tzinfo is UTC else _require_aware(ts, "timestamp")
     n = now if type(now) is datetime and now.tzinfo is UTC else _require_aware(now, "now")

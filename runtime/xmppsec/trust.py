@@ -24,9 +24,12 @@ Never trusted: a presented certificate that is neither pinned nor CA-validated (
 if its xmppAddr is the signer: security case 24), the subject DN / CN, an xmppAddr
 that is not a UTF8String, expired or not-yet-valid certificates, weak keys.
 
-Errors: :class:`SignerMismatch` when no candidate certificate names the signer;
-:class:`UntrustedKey` when one names it but nothing vouches for it, or it is expired
-or weak, or nothing is known about the signer at all.
+Errors while resolving (the peer's input): :class:`SignerMismatch` when no candidate
+certificate names the signer; :class:`UntrustedKey` when one names it but nothing vouches
+for it, or it is expired or weak, or nothing is known about the signer at all;
+:class:`LimitExceeded` for too many presented certificates. The builders (``pin``,
+``pin_fingerprint``, ``with_ca_bundle``, the constructor) and a naive ``now`` raise
+:class:`UsageError`: they judge the caller's configuration, not a peer.
 """
 
 from __future__ import annotations
@@ -51,11 +54,11 @@ from cryptography.x509.verification import (
 )
 
 from xmppsec.errors import (
-    LimitExceeded,
     SignerMismatch,
-    TimestampError,
     UntrustedKey,
+    UsageError,
     XmppSecError,
+    check_limit,
 )
 from xmppsec.jid import JID, bare_jid, parse_jid
 from xmppsec.keys import (
@@ -117,7 +120,7 @@ def _aware_utc(now: _dt.datetime | None) -> _dt.datetime:
     if now is None:
         return _dt.datetime.now(_dt.UTC)
     if not isinstance(now, _dt.datetime) or now.tzinfo is None or now.utcoffset() is None:
-        raise TimestampError("now must be an aware datetime", kind="format")
+        raise UsageError("now must be an aware datetime")
     return now.astimezone(_dt.UTC)
 
 
@@ -126,11 +129,11 @@ def _fingerprint(fp: bytes | str) -> bytes:
         try:
             raw = bytes.fromhex(fp.replace(":", "").strip())
         except ValueError:
-            raise UntrustedKey("fingerprint is not hex") from None
+            raise UsageError("fingerprint is not hex") from None
     else:
         raw = bytes(fp)
     if len(raw) != 32:
-        raise UntrustedKey("a SHA-256 fingerprint is 32 bytes")
+        raise UsageError("a SHA-256 fingerprint is 32 bytes")
     return raw
 
 
@@ -240,13 +243,8 @@ class TrustStore:
     def __init__(
         self, *, max_chain_depth: int = DEFAULT_MAX_CHAIN_DEPTH, allow_legacy_keys: bool = False
     ) -> None:
-        if max_chain_depth < 1:
-            raise LimitExceeded(
-                "max_chain_depth must be >= 1",
-                limit="max_chain_length",
-                value=max_chain_depth,
-                maximum=1,
-            )
+        if not isinstance(max_chain_depth, int) or max_chain_depth < 1:
+            raise UsageError(f"max_chain_depth must be an int >= 1, not {max_chain_depth!r}")
         self._max_chain_depth = max_chain_depth
         self._allow_legacy = allow_legacy_keys
         self._pins: Mapping[str, frozenset[bytes]] = MappingProxyType({})
@@ -275,14 +273,19 @@ class TrustStore:
         """Trust ``cert`` for the bare JID (or domain) of ``jid``.
 
         A pin is an explicit decision, so a certificate without xmppAddr may be pinned;
-        one whose xmppAddr values name only other JIDs is refused (SignerMismatch), and
-        a weak key is refused (UntrustedKey). Raises JIDError for an invalid JID.
+        one whose xmppAddr values name only other JIDs, or whose key is weak, is refused
+        with :class:`UsageError` (the caller's configuration is wrong; no peer is involved).
+        Raises JIDError for an invalid JID.
         """
         who = parse_jid(jid).bare
+        if not isinstance(cert, x509.Certificate):
+            raise UsageError(f"pin() takes an x509.Certificate, not {type(cert).__name__}")
         names = certificate_names(cert)
         if names and str(who) not in names:
-            raise SignerMismatch(f"certificate names {sorted(names)}, not {who}")
-        self._check_key(cert)
+            raise UsageError(f"cannot pin for {who}: the certificate names {sorted(names)}")
+        problem = _key_problem(cert, self._allow_legacy)
+        if problem is not None:
+            raise UsageError(f"cannot pin for {who}: {problem}")
         key = str(who)
         new = self._copy()
         fp = certificate_fingerprint(cert)
@@ -311,7 +314,7 @@ class TrustStore:
         """Add trust anchors (CA certificates); presented chains are validated to them."""
         added = tuple(certs)
         if not all(isinstance(c, x509.Certificate) for c in added):
-            raise UntrustedKey("a CA bundle holds x509.Certificate objects")
+            raise UsageError("a CA bundle holds x509.Certificate objects")
         if not added:
             return self
         new = self._copy()
@@ -319,7 +322,7 @@ class TrustStore:
         try:
             new._store = Store(list(new._cas))
         except (ValueError, TypeError) as exc:
-            raise UntrustedKey(f"unusable CA bundle: {exc}") from None
+            raise UsageError(f"unusable CA bundle: {exc}") from None
         return new
 
     def with_resolver(self, resolver: KeyResolver | None) -> TrustStore:
@@ -377,7 +380,8 @@ class TrustStore:
         """Return the certificate whose key may verify a signature by ``signer``.
 
         Raises :class:`UntrustedKey`, :class:`SignerMismatch`, :class:`JIDError`, or
-        :class:`LimitExceeded` (more presented certificates than ``max_chain_depth``).
+        :class:`LimitExceeded` (more presented certificates than ``max_chain_depth``);
+        :class:`UsageError` for a naive ``now``.
         """
         return self.resolve_all(signer, presented, now=now)[0]
 
@@ -393,13 +397,8 @@ class TrustStore:
         who = parse_jid(signer).bare
         key = str(who)
         when = _aware_utc(now)
-        if len(presented) > self._max_chain_depth + 1:  # a leaf + max_chain_depth intermediates
-            raise LimitExceeded(
-                "too many certificates presented",
-                limit="max_chain_length",
-                value=len(presented),
-                maximum=self._max_chain_depth + 1,
-            )
+        # a leaf + max_chain_depth intermediates
+        check_limit("max_chain_length", len(presented), self._max_chain_depth + 1)
         pins = self._pins.get(key)
         if pins is not None:
             return self._resolve_pinned(key, pins, presented, when)

@@ -42,7 +42,7 @@ from slixmpp.xmlstream.tostring import tostring as slixmpp_tostring
 
 from ..algorithms import NS, PrivateKey
 from ..dsig import ROBUST, Policy, Profile, Signer, VerificationResult, Verifier
-from ..errors import StanzaSchemaError, VerificationError, XmppSecError
+from ..errors import StanzaSchemaError, UsageError, VerificationError, XmppSecError
 from ..jid import bare_jid
 from ..parser import parse
 from ..replay import MemoryReplayStore, ReplayStore
@@ -81,8 +81,9 @@ SignErrorMode = Literal["drop", "send-unsigned"]
 StanzaSelector = Callable[[StanzaBase], bool]
 
 
-class PluginConfigError(XmppSecError):
-    """The plugin configuration is wrong (a key of the wrong type, an unknown value)."""
+class PluginConfigError(UsageError):
+    """The plugin configuration is wrong (a key of the wrong type, an unknown value): the
+    caller's mistake, so a :class:`~xmppsec.errors.UsageError` (and a ``ValueError``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,13 +142,16 @@ class DsigSettings:
         if signer is None and key is not None:
             certificate = _optional(config, "certificate", x509.Certificate)
             include = _typed(config, "include_certificate", bool, False)
-            signer = Signer(
-                key,
-                signer=bare_jid(jid),
-                certificate=certificate,
-                profile=profile,
-                include_certificate=include,
-            )
+            try:
+                signer = Signer(
+                    key,
+                    signer=bare_jid(jid),
+                    certificate=certificate,
+                    profile=profile,
+                    include_certificate=include,
+                )
+            except XmppSecError as exc:  # a key, certificate or account that do not match
+                raise PluginConfigError(f"cannot sign as {bare_jid(jid)}: {exc}") from exc
         elif signer is not None and key is not None:
             raise PluginConfigError("give either 'signer' or 'key' (+ 'certificate'), not both")
         elif key is None and config.get("certificate") is not None:
@@ -378,13 +382,13 @@ class XmppsecDsig(BasePlugin):
                 return stanza
             self.sign_stanza(stanza)
         except Exception as exc:  # noqa: BLE001 - nothing may escape into slixmpp's send loop
-            error = (
-                exc
-                if isinstance(exc, XmppSecError)
-                else XmppSecError(f"signing failed unexpectedly: {type(exc).__name__}: {exc}")
-            )
-            if not isinstance(exc, XmppSecError):
+            if isinstance(exc, XmppSecError):
+                error: XmppSecError = exc
+            else:
+                # The outgoing stanza and the 'select' hook are the application's own, so a
+                # failure no typed error describes is reported as the caller's (UsageError).
                 log.exception("xmppsec: signing failed unexpectedly")
+                error = UsageError(f"signing failed unexpectedly: {type(exc).__name__}: {exc}")
             sent = s.on_sign_error == "send-unsigned"
             self.xmpp.event(EVENT_SIGN_FAILED, SignFailure(stanza, error, sent))
             return stanza if sent else None
