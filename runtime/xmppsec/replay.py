@@ -33,8 +33,9 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
-from xmppsec.errors import ReplayError, TimestampError
+from xmppsec.errors import ReplayError
 from xmppsec.jid import bare_jid
+from xmppsec.xmpp import require_aware
 
 if TYPE_CHECKING:  # the redis package is optional: imported only by RedisReplayStore users
     import redis
@@ -66,9 +67,7 @@ class ReplayStore(Protocol):
 
 def _micros(dt: datetime, what: str) -> int:
     """Aware datetime -> integer microseconds since the Unix epoch (exact)."""
-    if not isinstance(dt, datetime) or dt.tzinfo is None or dt.utcoffset() is None:
-        raise TimestampError(f"{what} must be an aware datetime", kind="format")
-    delta = dt - _EPOCH
+    delta = require_aware(dt, what) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 

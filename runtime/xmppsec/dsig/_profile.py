@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ..algorithms import NS, C14NMethod, TransformMethod
+from ..algorithms import C14NMethod, TransformMethod
+from ..xmpp import NS
 
 __all__ = ["PROFILES", "ROBUST", "SPEC", "Profile"]
 
