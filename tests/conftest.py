@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from lxml import etree
 
-from xmppsec.algorithms import NS, DigestMethod, PrivateKey, SignatureMethod, digest, sign_bytes
+from xmppsec.algorithms import DigestMethod, PrivateKey, SignatureMethod, digest, sign_bytes
 from xmppsec.dsig import Policy, Signer, VerificationResult, Verifier, _c14n
 from xmppsec.errors import XmppSecError
 from xmppsec.keys import ID_ON_XMPPADDR, Identity, generate_identity, xmpp_addr_value
@@ -36,6 +36,7 @@ from xmppsec.parser import parse
 from xmppsec.replay import ReplayStore
 from xmppsec.timestamps import TimestampClock
 from xmppsec.trust import TrustStore
+from xmppsec.xmpp import NS
 
 # The real-server fixtures (prosody, ejabberd, xmpp_server), registered once for the suite.
 pytest_plugins = ["tests.harness.pytest_plugin"]

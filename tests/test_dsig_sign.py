@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, padding, rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
-from xmppsec.algorithms import NS, C14NMethod, DigestMethod, SignatureMethod
+from xmppsec.algorithms import C14NMethod, DigestMethod, SignatureMethod
 from xmppsec.dsig import ROBUST, SPEC, Policy, Profile, ReferenceStatus, Signer, Verifier, _c14n
 from xmppsec.errors import (
     DigestMismatch,
@@ -33,6 +33,7 @@ from xmppsec.keys import ID_ON_XMPPADDR, xmpp_addr_value
 from xmppsec.schema import validate
 from xmppsec.timestamps import TimestampClock, parse_timestamp
 from xmppsec.trust import TrustStore
+from xmppsec.xmpp import NS
 
 if TYPE_CHECKING:
     from tests.conftest import (

@@ -1,4 +1,7 @@
-"""Algorithm and namespace URIs, and the one table mapping them to ``cryptography``.
+"""Algorithm URIs, and the one table mapping them to ``cryptography``.
+
+XML namespaces are in :mod:`xmppsec.xmpp`; the key types :data:`PrivateKey` and
+:data:`PublicKey` are defined here, once.
 
 Signature method URIs: XML-DSIG core (2000/09), RFC 6931 (``xmldsig-more``, RSA-PSS with
 MGF1), XML-DSIG 1.1 (ECDSA, raw ``r || s`` values), RFC 9231 (Ed25519).
@@ -25,7 +28,6 @@ from .errors import InvalidSignature, UnsupportedAlgorithm, UntrustedKey
 __all__ = [
     "C14NMethod",
     "DigestMethod",
-    "NS",
     "PrivateKey",
     "PublicKey",
     "SignatureMethod",
@@ -44,21 +46,6 @@ PrivateKey = (
 PublicKey = (
     rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | dsa.DSAPublicKey
 )
-
-
-class NS(StrEnum):
-    """Namespaces used by xmppsec."""
-
-    DS = "http://www.w3.org/2000/09/xmldsig#"
-    DS11 = "http://www.w3.org/2009/xmldsig11#"
-    XMPP_DSIG = "urn:xmpp:dsig:0"
-    XMPP_DSIG_ROBUST = "urn:xmpp:tmp:dsig:robust:0"  # experimental (XEP-0053 urn:xmpp:tmp:)
-    JABBER_CLIENT = "jabber:client"
-    JABBER_SERVER = "jabber:server"
-    XML = "http://www.w3.org/XML/1998/namespace"
-    DELAY = "urn:xmpp:delay"
-    E2E = "urn:ietf:params:xml:ns:xmpp-e2e"
-    STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 
 class DigestMethod(StrEnum):

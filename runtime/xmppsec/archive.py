@@ -44,6 +44,7 @@ from .errors import RestrictedXMLError, XmppSecError
 from .keys import load_certificate
 from .timestamps import parse_rfc3339
 from .trust import TrustStore
+from .xmpp import NS, STANZA_TAGS, is_stanza
 
 __all__ = [
     "ArchiveConfig",
@@ -54,13 +55,11 @@ __all__ = [
     "verify_archive",
 ]
 
-_STANZA_NAMES = frozenset({"message", "presence", "iq"})
-_STANZA_NS = frozenset({"jabber:client", "jabber:server"})
 _FORWARD = "{urn:xmpp:forward:0}forwarded"
-_DELAY = "{urn:xmpp:delay}delay"
+_DELAY = "{" + NS.DELAY + "}delay"
 
 _RESULTS = frozenset(f"{{urn:xmpp:mam:{v}}}result" for v in ("0", "1", "2", "tmp"))
-_WATCHED = sorted({f"{{{ns}}}{name}" for ns in _STANZA_NS for name in _STANZA_NAMES} | _RESULTS)
+_WATCHED = sorted(STANZA_TAGS.keys() | _RESULTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,11 +147,6 @@ def _local(tag: object) -> tuple[str, str]:
     return "", tag
 
 
-def _is_stanza(el: etree._Element) -> bool:
-    ns, name = _local(el.tag)
-    return name in _STANZA_NAMES and ns in _STANZA_NS
-
-
 def _is_mam(stanza: etree._Element) -> bool:
     # XEP-0313 protocol around the results (query, fin): archive plumbing, not content.
     return any(_local(c.tag)[0].startswith("urn:xmpp:mam:") for c in stanza)
@@ -179,7 +173,7 @@ def _forwarded_stanzas(result: etree._Element) -> Iterator[tuple[etree._Element,
     delay = fwd.find(_DELAY)
     stamp = delay.get("stamp") if delay is not None else None
     for child in fwd:
-        if _is_stanza(child):
+        if is_stanza(child):
             yield child, stamp
 
 

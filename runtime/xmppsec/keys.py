@@ -29,8 +29,10 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
+from xmppsec.algorithms import PrivateKey, PublicKey
 from xmppsec.errors import JIDError, KeyLoadError, UntrustedKey, UsageError
 from xmppsec.jid import parse_jid
+from xmppsec.xmpp import require_aware
 
 __all__ = [
     "ALGORITHMS",
@@ -51,22 +53,8 @@ __all__ = [
     "xmpp_addr_value",
 ]
 
-PrivateKey = (
-    rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | dsa.DSAPrivateKey
-)
-PublicKey = (
-    rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | dsa.DSAPublicKey
-)
-
 # asn1crypto ships no type hints: one Any-typed handle keeps the untyped calls here.
 _UTF8String: Any = _asn1_core.UTF8String
-
-_PRIVATE_TYPES = (
-    rsa.RSAPrivateKey,
-    ec.EllipticCurvePrivateKey,
-    ed25519.Ed25519PrivateKey,
-    dsa.DSAPrivateKey,
-)
 
 # RFC 6120 §13.7.1.4 / RFC 3920 §5.1.1: id-on-xmppAddr ::= { id-pkix 8 5 }
 ID_ON_XMPPADDR = ObjectIdentifier("1.3.6.1.5.5.7.8.5")
@@ -120,14 +108,15 @@ def generate_identity(
     skew) and lasts ``days``. Key usage: digitalSignature, plus keyEncipherment for RSA
     (RFC 3923 encryption uses RSA key transport); extended key usage: clientAuth and
     emailProtection. Raises :class:`JIDError`, or :class:`UsageError` for an unknown
-    ``algorithm`` or ``days`` < 1.
+    ``algorithm``, ``days`` < 1 or a naive ``now``.
     """
     parsed = parse_jid(jid).bare
     name = str(parsed)
     if days < 1:
         raise UsageError("days must be at least 1")
     key = _new_key(algorithm)
-    start = (now or _dt.datetime.now(_dt.UTC)) - _dt.timedelta(minutes=5)
+    when = _dt.datetime.now(_dt.UTC) if now is None else require_aware(now, "now")
+    start = when - _dt.timedelta(minutes=5)
     sans: list[x509.GeneralName] = [x509.OtherName(ID_ON_XMPPADDR, xmpp_addr_value(name))]
     if parsed.is_domain and not parsed.domain.startswith("["):
         # dNSName holds the A-label form (RFC 5280 §4.2.1.6, RFC 6125 §6.4.2)
@@ -223,7 +212,7 @@ def load_private_key(data: bytes, password: bytes | None = None) -> PrivateKey:
             key = serialization.load_der_private_key(bytes(data), password)
     except (ValueError, TypeError, _CryptoUnsupported) as exc:
         raise KeyLoadError(f"cannot load private key: {exc}") from None
-    if not isinstance(key, _PRIVATE_TYPES):
+    if not isinstance(key, PrivateKey):
         raise KeyLoadError(f"unsupported private key type {type(key).__name__}")
     return key
 

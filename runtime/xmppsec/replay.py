@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Final, Protocol, Self, runtime_checkable
 
 from xmppsec.errors import ReplayError, ReplayStoreError, UsageError
 from xmppsec.jid import bare_jid
+from xmppsec.xmpp import require_aware
 
 if TYPE_CHECKING:  # the redis package is optional: imported only by RedisReplayStore users
     import redis
@@ -88,9 +89,7 @@ class ReplayStore(Protocol):
 
 def _micros(dt: datetime, what: str) -> int:
     """Aware datetime -> integer microseconds since the Unix epoch (exact)."""
-    if not isinstance(dt, datetime) or dt.tzinfo is None or dt.utcoffset() is None:
-        raise UsageError(f"{what} must be an aware datetime")
-    delta = dt - _EPOCH
+    delta = require_aware(dt, what) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 

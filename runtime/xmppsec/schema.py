@@ -48,6 +48,7 @@ from .errors import (
     UsageError,
 )
 from .parser import DEFAULT_LIMITS, Limits, check_tree, parse
+from .xmpp import NS, stanza_kind_of
 
 __all__ = [
     "SchemaFault",
@@ -60,12 +61,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-_JABBER_CLIENT = "jabber:client"
-_DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
-_STANZA_DESC_TAG = "{urn:xmpp:dsig:0}stanza-desc"
-# RFC 6120 §8: the three stanza kinds. jabber:server is not accepted here: XEP-0290's
-# transform normalizes it to jabber:client before anything is validated or digested.
-_STANZA_TAGS = frozenset(f"{{{_JABBER_CLIENT}}}{name}" for name in ("message", "presence", "iq"))
+_STANZA_DESC_TAG = "{" + NS.XMPP_DSIG + "}stanza-desc"
 
 _UMBRELLA = "xmppsec.xsd"
 _RESOURCE_PACKAGE = "xmppsec.bindings"
@@ -78,13 +74,13 @@ _BASE_URL = "xmppsec-xsd:///"
 # Conventional prefixes for the namespaces xmppsec knows: used in fault paths and when
 # serializing bindings (cosmetic only; nothing depends on prefixes).
 _PREFIXES: dict[str, str] = {
-    "ds": _DSIG_NS,
-    "dsig11": "http://www.w3.org/2009/xmldsig11#",
-    "d": "urn:xmpp:dsig:0",
-    "e2e": "urn:ietf:params:xml:ns:xmpp-e2e",
-    "stanzas": "urn:ietf:params:xml:ns:xmpp-stanzas",
-    "delay": "urn:xmpp:delay",
-    "pidf": "urn:ietf:params:xml:ns:pidf",
+    "ds": NS.DS,
+    "dsig11": NS.DS11,
+    "d": NS.XMPP_DSIG,
+    "e2e": NS.E2E,
+    "stanzas": NS.STANZAS,
+    "delay": NS.DELAY,
+    "pidf": NS.PIDF,
 }
 _PREFIX_OF = {uri: prefix for prefix, uri in _PREFIXES.items()}
 
@@ -217,7 +213,7 @@ def _self_and_ancestors(element: etree._Element) -> list[etree._Element]:
 
 
 def _is_signature_part(element: etree._Element) -> bool:
-    return element.tag == _STANZA_DESC_TAG or etree.QName(element).namespace == _DSIG_NS
+    return element.tag == _STANZA_DESC_TAG or etree.QName(element).namespace == NS.DS
 
 
 def _fault_error(raw: _RawFaults, root: etree._Element, *, what: str) -> SchemaError:
@@ -285,11 +281,15 @@ def validate(data: bytes | etree._Element, *, limits: Limits = DEFAULT_LIMITS) -
     the first fault; :func:`schema_faults` gives all.
     """
     root = _tree(data, limits)
-    if root.tag not in _STANZA_TAGS:
+    # The one stanza rule (RFC 6120 §8, xmppsec.xmpp), then the schemas' own limit: they
+    # describe stanzas in jabber:client only (jabber-client.xsd); a jabber:server stanza is
+    # a stanza, but not one these schemas can judge.
+    client = stanza_kind_of(root) is not None and etree.QName(root).namespace == NS.JABBER_CLIENT
+    if not client:
         qname = etree.QName(root)
         raise StanzaSchemaError(
-            f"root element {qname.text} is not a stanza: expected message, presence or iq "
-            f"in {_JABBER_CLIENT} (RFC 6120 §8)",
+            f"root element {qname.text} is not a stanza the schemas describe: expected "
+            f"message, presence or iq in {NS.JABBER_CLIENT.value} (RFC 6120 §8)",
             line=_line(root),
             path=_readable_path(root, root),
         )

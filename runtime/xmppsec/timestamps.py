@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from xmppsec.errors import TimestampError, UsageError
 from xmppsec.jid import bare_jid
+from xmppsec.xmpp import require_aware
 
 __all__ = [
     "DEFAULT_WINDOW",
@@ -53,23 +54,13 @@ _RFC3339 = re.compile(
 )
 
 
-def _require_aware(dt: datetime, what: str) -> datetime:
-    # Datetimes come from the caller (``now``, a clock) or from the parsers below, which
-    # return aware values only: a naive one is the caller's mistake.
-    if not isinstance(dt, datetime):
-        raise UsageError(f"{what} is not a datetime")
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        raise UsageError(f"{what} is a naive datetime; use an aware UTC value")
-    return dt.astimezone(UTC)
-
-
 def _truncate_ms(dt: datetime) -> datetime:
     return dt.replace(microsecond=dt.microsecond - dt.microsecond % 1000)
 
 
 def format_timestamp(dt: datetime) -> str:
     """Format an aware datetime as the XEP-0290 24-character UTC form (truncated to ms)."""
-    utc = _require_aware(dt, "timestamp")
+    utc = require_aware(dt, "timestamp")
     return (
         f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T"
         f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
@@ -146,8 +137,8 @@ def check_window(ts: datetime, now: datetime, window: timedelta = DEFAULT_WINDOW
     Raises ``TimestampError(kind="old")`` or ``TimestampError(kind="future")``;
     :class:`~xmppsec.errors.UsageError` for a naive ``ts`` or ``now``.
     """
-    t = ts if type(ts) is datetime and ts.tzinfo is UTC else _require_aware(ts, "timestamp")
-    n = now if type(now) is datetime and now.tzinfo is UTC else _require_aware(now, "now")
+    t = require_aware(ts, "timestamp")
+    n = require_aware(now, "now")
     if t < n - window:
         raise TimestampError(f"timestamp is older than {window} (old)", kind="old")
     if t > n + window:
@@ -178,7 +169,7 @@ class TimestampClock:
     def next(self, signer: str) -> tuple[datetime, str]:
         key = bare_jid(signer)
         with self._lock:
-            now = _truncate_ms(_require_aware(self._now(), "clock time"))
+            now = _truncate_ms(require_aware(self._now(), "clock time"))
             last = self._last.get(key)
             ts = last + _ONE_MS if last is not None and now <= last else now
             if len(self._last) >= self._PRUNE_AT and key not in self._last:

@@ -68,6 +68,7 @@ from xmppsec.keys import (
     dns_names,
     xmpp_addrs,
 )
+from xmppsec.xmpp import require_aware
 
 __all__ = [
     "DEFAULT_MAX_CHAIN_DEPTH",
@@ -115,13 +116,7 @@ def _ca_policy() -> ExtensionPolicy:
 
 
 def _aware_utc(now: _dt.datetime | None) -> _dt.datetime:
-    if type(now) is _dt.datetime and now.tzinfo is _dt.UTC:
-        return now
-    if now is None:
-        return _dt.datetime.now(_dt.UTC)
-    if not isinstance(now, _dt.datetime) or now.tzinfo is None or now.utcoffset() is None:
-        raise UsageError("now must be an aware datetime")
-    return now.astimezone(_dt.UTC)
+    return _dt.datetime.now(_dt.UTC) if now is None else require_aware(now, "now")
 
 
 def _fingerprint(fp: bytes | str) -> bytes:

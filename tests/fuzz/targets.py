@@ -35,7 +35,6 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from lxml import etree
 
-from xmppsec.algorithms import NS
 from xmppsec.bindings import jabber_client as jc
 from xmppsec.dsig import ROBUST, SPEC, Policy, Signer, VerificationResult, Verifier, _c14n
 from xmppsec.e2e import (
@@ -74,6 +73,7 @@ from xmppsec.timestamps import (
     parse_timestamp,
 )
 from xmppsec.trust import TrustStore
+from xmppsec.xmpp import NS
 
 __all__ = [
     "NOW",

@@ -29,8 +29,9 @@ from collections.abc import Callable
 from lxml import etree
 
 from .._lxml import nsmap as _nsmap
-from ..algorithms import NS, C14NMethod
+from ..algorithms import C14NMethod
 from ..errors import RestrictedXMLError, UnsupportedAlgorithm
+from ..xmpp import NS
 
 __all__ = [
     "SPECIAL",

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from ..algorithms import LEGACY_DIGESTS, LEGACY_SIGNATURES, DigestMethod, SignatureMethod
 from ..parser import DEFAULT_LIMITS, Limits
+from ..xmpp import NS
 
 __all__ = ["SERVER_ANNOTATIONS", "Policy"]
 
@@ -15,7 +16,7 @@ __all__ = ["SERVER_ANNOTATIONS", "Policy"]
 # XEP-0313 archived).
 SERVER_ANNOTATIONS: frozenset[str] = frozenset(
     {
-        "{urn:xmpp:delay}delay",
+        "{" + NS.DELAY + "}delay",
         "{urn:xmpp:sid:0}stanza-id",
         "{urn:xmpp:mam:tmp}archived",
         "{urn:xmpp:occupant-id:0}occupant-id",

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ..algorithms import NS, C14NMethod, TransformMethod
+from ..algorithms import C14NMethod, TransformMethod
 from ..errors import UsageError
+from ..xmpp import NS
 
 __all__ = ["PROFILES", "ROBUST", "SPEC", "Profile", "ProfileName", "resolve_profile"]
 

@@ -16,7 +16,6 @@ from .._lxml import nsmap
 from ..algorithms import (
     LEGACY_DIGESTS,
     LEGACY_SIGNATURES,
-    NS,
     C14NMethod,
     DigestMethod,
     PrivateKey,
@@ -31,6 +30,7 @@ from ..jid import parse_jid
 from ..keys import check_key_strength, xmpp_addrs
 from ..parser import DEFAULT_LIMITS, Limits, check_tree, parse
 from ..timestamps import TimestampClock
+from ..xmpp import NS
 from . import _c14n
 from ._profile import SPEC, Profile, ProfileName, resolve_profile
 from ._stanza import (

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from lxml import etree
 
-from ..algorithms import NS
 from ..errors import StanzaSchemaError
 from ..jid import parse_jid
+from ..xmpp import DEFAULT_TYPES, NS, STANZA_TYPES, StanzaKind, is_stanza, stanza_kind
 
 __all__ = [
     "DS",
     "DSIG_ID",
-    "STANZA_NAMESPACES",
     "check_stanza",
     "default_attributes",
     "is_stanza",
@@ -21,53 +20,19 @@ __all__ = [
 
 DS = "{" + NS.DS + "}"
 DSIG_ID = "{" + NS.XMPP_DSIG + "}id"
-STANZA_NAMESPACES = (NS.JABBER_CLIENT.value, NS.JABBER_SERVER.value)
 
-# RFC 6120 §8.2.3, RFC 6121 §4.7.1 / §5.2.2: the type values of each stanza kind.
-_TYPES: dict[str, frozenset[str]] = {
-    "message": frozenset({"chat", "error", "groupchat", "headline", "normal"}),
-    "presence": frozenset(
-        {"error", "probe", "subscribe", "subscribed", "unavailable", "unsubscribe", "unsubscribed"}
-    ),
-    "iq": frozenset({"get", "set", "result", "error"}),
-}
-# XEP-0290 §2 "default attribute values are added": RFC 6121 §5.2.2 message type "normal".
-# Presence has no default type value (absence means available); iq has none (type required).
+# XEP-0290 §2 "default attribute values are added": the default ``type`` of each kind
+# (xmppsec.xmpp.DEFAULT_TYPES; only message has one).
 _DEFAULTS: dict[str, tuple[tuple[str, str], ...]] = {
-    "message": (("type", "normal"),),
-    "presence": (),
-    "iq": (),
-}
-
-_STANZA_TAGS = {
-    "{" + ns + "}" + name: name
-    for ns in STANZA_NAMESPACES
-    for name in ("message", "presence", "iq")
+    kind: (() if value is None else (("type", value),)) for kind, value in DEFAULT_TYPES.items()
 }
 
 
-def is_stanza(el: etree._Element) -> bool:
-    tag = el.tag
-    return isinstance(tag, str) and tag in _STANZA_TAGS
-
-
-def stanza_kind(el: etree._Element) -> str:
-    """``message``, ``presence`` or ``iq``; anything else is not a stanza."""
-    tag = el.tag
-    kind = _STANZA_TAGS.get(tag) if isinstance(tag, str) else None
-    if kind is None:
-        raise StanzaSchemaError(
-            f"root {tag!r} is not a jabber:client or jabber:server message, presence or iq",
-            path="/*[1]",
-        )
-    return kind
-
-
-def check_stanza(el: etree._Element, kind: str, *, signing: bool) -> frozenset[str]:
+def check_stanza(el: etree._Element, kind: StanzaKind, *, signing: bool) -> frozenset[str]:
     """Stanza checks the signer (and the verifier) need before any digest work. Signing:
     returns every ``d:id`` value in the stanza (each one unique)."""
     stype = el.get("type")
-    if stype is not None and stype not in _TYPES[kind]:
+    if stype is not None and stype not in STANZA_TYPES[kind]:
         raise StanzaSchemaError(f"type {stype!r} is not a {kind} type", path=f"/{kind}/@type")
     if kind == "iq":
         if stype is None:
@@ -108,7 +73,7 @@ def _check_ids_for_signing(root: etree._Element) -> frozenset[str]:
     return frozenset(seen)
 
 
-def default_attributes(el: etree._Element, kind: str) -> None:
+def default_attributes(el: etree._Element, kind: StanzaKind) -> None:
     """Add the default attribute values in place (XEP-0290 §2)."""
     for name, value in _DEFAULTS[kind]:
         if el.get(name) is None:

@@ -23,7 +23,6 @@ from lxml import etree
 
 from ..algorithms import (
     DIGEST_SIZES,
-    NS,
     C14NMethod,
     DigestMethod,
     SignatureMethod,
@@ -53,6 +52,7 @@ from ..parser import check_tree, parse
 from ..replay import ReplayStore
 from ..timestamps import check_window, parse_rfc3339, parse_timestamp
 from ..trust import TrustStore, usable_public_key
+from ..xmpp import NS, require_aware
 from . import _c14n
 from ._policy import Policy
 from ._profile import PROFILES, SPEC, Profile
@@ -242,7 +242,7 @@ class Verifier:
                 # a stream tree is detached first, so the stream's namespace declarations
                 # and xml:lang do not leak into canonical forms (docs/decisions/dsig.md).
                 root = copy.deepcopy(data) if data.getparent() is not None else data
-            return self._check(root, now or self.clock())
+            return self._check(root, require_aware(now or self.clock(), "now"))
         except XmppSecError as exc:
             return VerificationResult(valid=False, signatures=(), unsigned_children=(), error=exc)
 

@@ -44,6 +44,7 @@ from xmppsec.parser import DEFAULT_LIMITS, Limits, parse
 from xmppsec.replay import ReplayStore
 from xmppsec.schema import validate, validate_document
 from xmppsec.timestamps import TimestampClock, check_window
+from xmppsec.xmpp import NS, XML_LANG, require_aware, stanza_kind
 
 from . import _cms, _envelope
 from ._cpim import CPIMMessage, build_cpim, parse_cpim, uri_to_bare_jid
@@ -56,7 +57,6 @@ from ._element import (
     make_e2e,
     new_stanza,
     serialize,
-    stanza_kind,
 )
 from ._mime import (
     MimeEntity,
@@ -68,7 +68,7 @@ from ._mime import (
     pkcs7_mime_der,
 )
 
-NS_PIDF = "urn:ietf:params:xml:ns:pidf"
+NS_PIDF = NS.PIDF.value
 TIMESTAMP_WINDOW = timedelta(minutes=5)  # RFC 3923 §6.9
 REPLAY_WINDOW = timedelta(minutes=10)  # RFC 3923 §6.9 "within the last 10 minutes"
 CT_TEXT = "text/plain; charset=utf-8"
@@ -111,11 +111,7 @@ class OpenedStanza:
 
 
 def _aware(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(UTC)
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    return now.astimezone(UTC)
+    return datetime.now(UTC) if now is None else require_aware(now, "now")
 
 
 # -- sending ------------------------------------------------------------------------------
@@ -174,9 +170,9 @@ def _presence_to_pidf(root: etree._Element) -> bytes:
     for st in root.findall(f"{{{JABBER_CLIENT}}}status"):
         note = etree.SubElement(tup, f"{{{NS_PIDF}}}note")
         note.text = st.text or ""
-        lang = st.get("{http://www.w3.org/XML/1998/namespace}lang")
+        lang = st.get(XML_LANG)
         if lang:
-            note.set("{http://www.w3.org/XML/1998/namespace}lang", lang)
+            note.set(XML_LANG, lang)
     return serialize(pidf)
 
 
@@ -458,14 +454,14 @@ def _inner_stanza(
         for note in pidf.iter(f"{{{NS_PIDF}}}note"):
             st = etree.SubElement(pres, f"{{{JABBER_CLIENT}}}status")
             st.text = note.text or ""
-            lang = note.get("{http://www.w3.org/XML/1998/namespace}lang")
+            lang = note.get(XML_LANG)
             if lang:
-                st.set("{http://www.w3.org/XML/1998/namespace}lang", lang)
+                st.set(XML_LANG, lang)
         return validate(pres)
     if media == CT_XMPP:
         wrapper = parse(body, limits)  # RFC 6120 §11 restricted XML, the caller's limits
         if wrapper.tag != f"{{{JABBER_CLIENT}}}xmpp":
-            raise StanzaSchemaError("application/xmpp+xml root must be <xmpp/> in jabber:client")
+            raise StanzaSchemaError(f"application/xmpp+xml root must be <xmpp/> in {JABBER_CLIENT}")
         if (wrapper.text or "").strip() or wrapper.attrib:
             raise StanzaSchemaError("unexpected content in <xmpp/>")
         kids = list(wrapper)

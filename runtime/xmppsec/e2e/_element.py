@@ -29,15 +29,14 @@ from xmppsec.errors import (
 )
 from xmppsec.jid import parse_jid
 from xmppsec.parser import DEFAULT_LIMITS, Limits, check_tree, parse
+from xmppsec.xmpp import NS, STANZA_KINDS, XML_LANG, stanza_kind
 
 from ._mime import content_type_of, parse_entity, to_crlf
 
-NS_E2E = "urn:ietf:params:xml:ns:xmpp-e2e"
-NS_E2E_MISSPELLED = "urn:ietf:params:xml:xmpp-e2e"
-NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
-JABBER_CLIENT = "jabber:client"
-JABBER_SERVER = "jabber:server"
-STANZA_KINDS = ("message", "presence", "iq")
+NS_E2E = NS.E2E.value
+NS_E2E_MISSPELLED = "urn:ietf:params:xml:xmpp-e2e"  # §9's spelling: error conditions only
+NS_STANZAS = NS.STANZAS.value
+JABBER_CLIENT = NS.JABBER_CLIENT.value
 #: RFC 3923 §7: e2e condition -> (XMPP stanza error condition, error type)
 CONDITIONS = {
     "bad-timestamp": ("not-acceptable", "modify"),
@@ -51,17 +50,6 @@ _RECEIVED_ALIASES = {"unverified-signature": "signature-unverified"}
 def _line(el: etree._Element) -> int:
     line = el.sourceline
     return line if isinstance(line, int) else 0
-
-
-def stanza_kind(root: etree._Element) -> str:
-    """``message``/``presence``/``iq`` for a stanza in jabber:client or jabber:server."""
-    qn = etree.QName(root)
-    if qn.namespace not in (JABBER_CLIENT, JABBER_SERVER) or qn.localname not in STANZA_KINDS:
-        raise StanzaSchemaError(
-            f"not a stanza: {qn.text} (expected message, presence or iq in jabber:client)",
-            line=_line(root),
-        )
-    return qn.localname
 
 
 def load_stanza(stanza: bytes | etree._Element, limits: Limits = DEFAULT_LIMITS) -> etree._Element:
@@ -141,7 +129,7 @@ def new_stanza(kind: str, attrs: dict[str, str]) -> etree._Element:
 def copy_attrs(root: etree._Element) -> dict[str, str]:
     """The stanza attributes RFC 6120 §8.1 defines (to, from, id, type, xml:lang), in
     document order."""
-    keep = ("to", "from", "id", "type", "{http://www.w3.org/XML/1998/namespace}lang")
+    keep = ("to", "from", "id", "type", XML_LANG)
     return {str(k): str(v) for k, v in root.attrib.items() if k in keep}
 
 

@@ -40,13 +40,14 @@ from slixmpp.plugins.base import BasePlugin, register_plugin
 from slixmpp.xmlstream import StanzaBase
 from slixmpp.xmlstream.tostring import tostring as slixmpp_tostring
 
-from ..algorithms import NS, PrivateKey
+from ..algorithms import PrivateKey
 from ..dsig import ROBUST, Policy, Profile, Signer, VerificationResult, Verifier
 from ..errors import StanzaSchemaError, UsageError, VerificationError, XmppSecError
 from ..jid import bare_jid
 from ..parser import parse
 from ..replay import MemoryReplayStore, ReplayStore
 from ..trust import TrustStore
+from ..xmpp import NS, STANZA_KINDS, stanza_kind_of
 
 __all__ = [
     "EVENT_SIGN_FAILED",
@@ -71,7 +72,7 @@ EVENT_UNVERIFIED = "xmppsec_unverified"
 EVENT_SIGN_FAILED = "xmppsec_sign_failed"
 """Fired with a :class:`SignFailure` when an outgoing stanza could not be signed."""
 
-_KINDS = frozenset({"message", "presence", "iq"})
+_KINDS = frozenset(STANZA_KINDS)
 _CLIENT_NS = NS.JABBER_CLIENT
 _SIGNATURE = "{" + NS.DS + "}Signature"
 
@@ -221,16 +222,6 @@ def _kinds(config: Mapping[str, object], key: str) -> frozenset[str]:
 # -- tree helpers (slixmpp holds xml.etree elements; xmppsec works on lxml) ------------------
 
 
-def _kind(element: ET.Element) -> str | None:
-    """``message`` / ``presence`` / ``iq`` for a jabber:client stanza, else None."""
-    tag = element.tag
-    prefix = "{" + _CLIENT_NS + "}"
-    if isinstance(tag, str) and tag.startswith(prefix):
-        local = tag[len(prefix) :]
-        return local if local in _KINDS else None
-    return None
-
-
 def _has_signature(element: ET.Element) -> bool:
     if any(child.tag == _SIGNATURE for child in element):
         return True
@@ -301,7 +292,7 @@ class XmppsecDsig(BasePlugin):
 
     def plugin_init(self) -> None:
         if self.xmpp.default_ns != _CLIENT_NS:
-            raise PluginConfigError(f"{PLUGIN_NAME} supports client streams (jabber:client)")
+            raise PluginConfigError(f"{PLUGIN_NAME} supports client streams ({_CLIENT_NS.value})")
         self._settings = DsigSettings.from_config(
             cast(Mapping[str, object], self.config), jid=str(self.xmpp.boundjid.bare)
         )
@@ -357,7 +348,7 @@ class XmppsecDsig(BasePlugin):
 
     def _incoming(self, stanza: StanzaBase) -> StanzaBase | None:
         s = self._settings
-        if s.verifier is None or _kind(stanza.xml) not in s.verify:
+        if s.verifier is None or stanza_kind_of(stanza.xml) not in s.verify:
             return stanza
         result = self.verify_stanza(stanza)
         self._results[stanza.xml] = result
@@ -370,7 +361,7 @@ class XmppsecDsig(BasePlugin):
 
     def _outgoing(self, stanza: StanzaBase) -> StanzaBase | None:
         s = self._settings
-        kind = _kind(stanza.xml)
+        kind = stanza_kind_of(stanza.xml)
         if s.signer is None or kind not in s.sign or _has_signature(stanza.xml):
             return stanza
         if stanza.xml.get("type") == "error":
