@@ -297,9 +297,12 @@ def test_every_aware_check_is_the_one_check() -> None:
             call()
 
 
-def test_the_verifier_reports_a_naive_now_as_the_callers_mistake() -> None:
+def test_the_verifier_raises_for_a_naive_now_the_callers_mistake() -> None:
+    # check() reports everything about the stanza in its result, and raises UsageError for
+    # the caller's own arguments only.
     signed = sign(MESSAGE)
     assert verifier().check(signed, now=NOW).valid
-    result = verifier().check(signed, now=NOW.replace(tzinfo=None))
-    assert not result.valid
-    assert isinstance(result.error, UsageError)
+    with pytest.raises(UsageError):
+        verifier().check(signed, now=NOW.replace(tzinfo=None))
+    with pytest.raises(UsageError):
+        verifier().check(signed.decode(), now=NOW)  # type: ignore[arg-type]

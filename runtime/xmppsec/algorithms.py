@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 
 from .errors import InvalidSignature, UnsupportedAlgorithm, UntrustedKey
 
+# The raw operations (sign_bytes, verify_bytes, digest, ...) are for the runtime; users
+# reach them through the clearly marked low-level module xmppsec.hazmat.
 __all__ = [
     "C14NMethod",
     "DigestMethod",
@@ -33,11 +35,6 @@ __all__ = [
     "SignatureMethod",
     "TransformMethod",
     "default_signature_method",
-    "digest",
-    "digest_constructor",
-    "sign_bytes",
-    "signature_spec",
-    "verify_bytes",
 ]
 
 PrivateKey = (

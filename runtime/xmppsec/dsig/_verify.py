@@ -43,6 +43,7 @@ from ..errors import (
     UnsignedContent,
     UnsupportedAlgorithm,
     UntrustedKey,
+    UsageError,
     VerificationError,
     XmppSecError,
     check_limit,
@@ -229,7 +230,12 @@ class Verifier:
     def check(
         self, data: bytes | etree._Element, *, now: datetime | None = None
     ) -> VerificationResult:
-        """Verify and return the result, valid or not. Never raises an xmppsec error."""
+        """Verify and return the result, valid or not. Raises only
+        :class:`~xmppsec.errors.UsageError`, for the caller's own arguments (``data`` of
+        another type, a naive ``now``); everything about the stanza is in the result."""
+        if not isinstance(data, bytes | etree._Element):
+            raise UsageError(f"verify bytes or an lxml element, not {type(data).__name__}")
+        when = require_aware(now or self.clock(), "now")
         try:
             if isinstance(data, bytes):
                 root = parse(data, self.policy.limits)
@@ -242,7 +248,7 @@ class Verifier:
                 # a stream tree is detached first, so the stream's namespace declarations
                 # and xml:lang do not leak into canonical forms (docs/decisions/dsig.md).
                 root = copy.deepcopy(data) if data.getparent() is not None else data
-            return self._check(root, require_aware(now or self.clock(), "now"))
+            return self._check(root, when)
         except XmppSecError as exc:
             return VerificationResult(valid=False, signatures=(), unsigned_children=(), error=exc)
 
