@@ -1,4 +1,5 @@
-"""XEP-0290 spec profile against the bad inputs of shared/research/security-cases.md.
+"""XEP-0290 signatures (spec profile unless named) against the bad inputs of the shared
+security-case catalogue.
 
 One test per case of categories B (10-19), C (20-25), D (26-30) and F-36, named exactly as
 the case; sub-variants are parametrized. Each rejection asserts the exact typed error:

@@ -1,4 +1,4 @@
-"""XEP-0290 spec profile, signing side: the shape of what we emit and what we refuse."""
+"""XEP-0290 signing (both profiles; the spec profile unless named): the shape of what we emit and what we refuse."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""XEP-0290 spec profile, verifying side: result semantics, policies, trust, JSON."""
+"""XEP-0290 verification (both profiles; the spec profile unless named): result semantics, policies, trust, JSON."""
 
 from __future__ import annotations
 

@@ -97,7 +97,7 @@ class Peer:
 
 
 def make_peer(jid: str, password: str, config: Mapping[str, object] | None) -> Peer:
-    """A slixmpp client (plain c2s on loopback, shared/research/xmpp-routing) with the plugin."""
+    """A slixmpp client (plain c2s on loopback) with the plugin."""
     client = slixmpp.ClientXMPP(jid, password)
     client.enable_plaintext = True
     client.enable_starttls = False

@@ -1,6 +1,6 @@
 """xmppsec.parser: RFC 6120 §11 restricted XML and resource limits.
 
-Test names follow shared/research/security-cases.md, category A.
+Test names follow the shared security-case catalogue, category A (restricted XML, limits).
 """
 
 from __future__ import annotations

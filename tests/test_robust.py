@@ -1,7 +1,7 @@
 """The robust profile (docs/robust-profile.md): known answers and what routing may change.
 
 The routing transformations here reproduce, on our own signed stanzas, what the recorded
-Prosody 0.12.3 and ejabberd 23.01 output shows (shared/research/xmpp-routing); the same
+Prosody 0.12.3 and ejabberd 23.01 output shows (recorded under tests/vectors/routing); the same
 cases run through the real servers in tests/test_servers_robust.py.
 """
 

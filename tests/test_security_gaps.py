@@ -1,4 +1,4 @@
-"""Security cases 31-35 (RFC 3923 S/MIME, /work/shared research "security-cases") end to
+"""Security cases 31-35 (RFC 3923 S/MIME, the shared security-case catalogue) end to
 end, through :func:`xmppsec.e2e.open_stanza`: a test named after each case, so that
 tests/test_security_cases.py finds one for every case. The unit-level tests of the same
 shapes live in tests/test_e2e_*.py; these drive the whole receiving path.

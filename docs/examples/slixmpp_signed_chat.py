@@ -105,7 +105,7 @@ class Account:
     ) -> None:
         self.client = slixmpp.ClientXMPP(jid, password)
         if _loopback(host):
-            # plain c2s on loopback only (shared/research/xmpp-routing: all four are needed)
+            # plain c2s on loopback only (the test servers offer no TLS: all four are needed)
             self.client.enable_plaintext = True
             self.client.enable_starttls = False
             self.client.enable_direct_tls = False

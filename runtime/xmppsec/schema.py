@@ -1,6 +1,6 @@
 """Schema validation of stanzas and documents, and typed access through the bindings.
 
-Validation (DESIGN.md, "The runtime" step 2) runs lxml's ``XMLSchema`` over the tree that
+Validation (docs/architecture.md, step 2) runs lxml's ``XMLSchema`` over the tree that
 :func:`xmppsec.parser.parse` produced, with ONE schema compiled once from the umbrella
 ``xmppsec.xsd`` (it imports every namespace xmppsec knows; ``processContents='lax'``
 wildcards validate known payloads and leave unknown ones alone).

@@ -3,7 +3,7 @@
 Measures in one process, interleaved: the raw primitives, the lower bound LB, xmppsec sign and
 verify (spec and robust profiles, strict policy, pinned certificate), signxml and
 python-xmlsec (enveloped signatures over the same stanzas), for RSA-2048, ECDSA P-256 and
-Ed25519 on three stanzas. Method (shared/research/perf-anchors.md): each row is calibrated
+Ed25519 on three stanzas. Method: each row is calibrated
 to at least ``--sample-ms`` per sample, all rows run once per round in a shuffled order, and
 the minimum over the rounds is compared. Writes DIR/bench.json and DIR/bench.png and prints
 a table of ratios to LB and to the peers. A benchmark, not a pass/fail test.

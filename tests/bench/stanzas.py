@@ -25,7 +25,7 @@ __all__ = [
 
 JID = "juliet@capulet.net"
 
-# The small stanza of shared/research/perf-anchors.md (217 bytes).
+# The small stanza of the performance anchors (217 bytes): a chat message with a body.
 SMALL = (
     b"<message xmlns='jabber:client' from='juliet@capulet.net/balcony' id='183ef129' "
     b"to='romeo@montague.net' type='chat'><thread>8996aef0-061d-012d-347a-549a200771aa</thread>"
