@@ -17,6 +17,7 @@ from tests.bench.instructions import (
     per_op,
     read_parts,
     read_total,
+    select,
     spread,
 )
 
@@ -105,3 +106,14 @@ def test_main_compares_two_saved_runs(tmp_path: Path, capsys: pytest.CaptureFixt
     assert f"| {CELLS[0].name} | 1,000,000 | 1,060,000 | 1.0600 **> 1.05** |" in out
     assert f"1 cell(s) more than 5 % above {tmp_path / 'old.json'}: {CELLS[0].name}" in out
     assert "warning:" in out and "N=20" in out  # counts taken with another N
+
+
+def test_select_by_substring() -> None:
+    assert select(None) == CELLS
+    picked = select("sign/rsa-2048/small, verify/ecdsa-p256/children50/robust")
+    assert [c.name for c in picked] == [
+        "verify/ecdsa-p256/children50/robust",
+        "sign/rsa-2048/small/spec",
+        "sign/rsa-2048/small/robust",
+    ]
+    assert select("nothing") == ()

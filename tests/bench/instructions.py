@@ -9,8 +9,8 @@ Method. The parent process (not under valgrind) makes the keys and certificates 
 them as PEM; a child process runs under ``valgrind --tool=callgrind
 --dump-before=gc_get_freeze_count``, so each call of the marker ``gc.get_freeze_count()`` (a C
 function nothing else calls) writes the instructions counted since the previous call and zeroes
-the counter. Per cell the child builds the signer or verifier, runs a warm-up, collects garbage,
-then marks twice (the empty interval between the marks is the marker's own cost), runs N
+the counter. Per cell the child builds the signer or verifier, runs a warm-up, collects garbage
+and freezes what survives (gc.freeze), then marks twice (the empty interval between the marks is the marker's own cost), runs N
 operations and marks again: instructions/op = (interval - empty) / N. Interpreter start-up,
 imports, key loading and set-up fall in intervals that are discarded. The child runs
 ``--repeats`` times (each with PYTHONHASHSEED=0); the table gives the mean and the spread
@@ -195,7 +195,17 @@ def compare_table(
 # -- the child, under valgrind ---------------------------------------------------------------
 
 
-def _workloads(keydir: Path) -> dict[str, tuple[Callable[[], object], Callable[[], object]]]:
+def select(patterns: str | None) -> tuple[Cell, ...]:
+    """The cells whose name contains one of the comma-separated ``patterns`` (all if None)."""
+    if not patterns:
+        return CELLS
+    wanted = [p.strip() for p in patterns.split(",") if p.strip()]
+    return tuple(c for c in CELLS if any(p in c.name for p in wanted))
+
+
+def _workloads(
+    keydir: Path, cells: Sequence[Cell]
+) -> dict[str, tuple[Callable[[], object], Callable[[], object]]]:
     """(warm-up-and-check, operation) per cell, from the PEM keys in ``keydir``."""
     from xmppsec.dsig import ROBUST, SPEC, Policy, Signer, Verifier
     from xmppsec.keys import load_certificate, load_private_key
@@ -205,7 +215,7 @@ def _workloads(keydir: Path) -> dict[str, tuple[Callable[[], object], Callable[[
 
     profiles = {"spec": SPEC, "robust": ROBUST}
     out: dict[str, tuple[Callable[[], object], Callable[[], object]]] = {}
-    for c in CELLS:
+    for c in cells:
         key = load_private_key((keydir / f"{c.alg}.key.pem").read_bytes())
         cert = load_certificate((keydir / f"{c.alg}.cert.pem").read_bytes())
         limits, data = LIMITS[c.stanza], STANZAS[c.stanza]
@@ -228,17 +238,18 @@ def _workloads(keydir: Path) -> dict[str, tuple[Callable[[], object], Callable[[
     return out
 
 
-def _child(keydir: Path, manifest_path: Path, n: int, warmup: int) -> None:
+def _child(keydir: Path, manifest_path: Path, n: int, warmup: int, cells: Sequence[Cell]) -> None:
     import xmppsec.dsig
 
     mark = gc.get_freeze_count  # each call: callgrind dumps and zeroes (--dump-before)
     part = 0
     manifest: list[dict[str, Any]] = []
-    for name, (check, op) in _workloads(keydir).items():
+    for name, (check, op) in _workloads(keydir, cells).items():
         check()
         for _ in range(warmup):
             op()
         gc.collect()
+        gc.freeze()  # what set-up left alive is never traversed again: collections see ops only
         mark()  # dump: start-up / set-up / warm-up (discarded)
         part += 1
         mark()  # dump: the empty interval, the marker's own cost
@@ -266,7 +277,7 @@ def _write_keys(keydir: Path) -> None:
 
 
 def _run_child(
-    valgrind: str, keydir: Path, work: Path, n: int, warmup: int
+    valgrind: str, keydir: Path, work: Path, n: int, warmup: int, cells: str | None
 ) -> tuple[dict[str, float], str]:
     work.mkdir(parents=True, exist_ok=True)
     manifest = work / "manifest.json"
@@ -288,7 +299,7 @@ def _run_child(
         str(n),
         "--warmup",
         str(warmup),
-    ]
+    ] + (["--cells", cells] if cells else [])
     env = dict(os.environ, PYTHONHASHSEED="0")
     proc = subprocess.run(cmd, env=env, check=False)
     if proc.returncode != 0 or not manifest.exists():
@@ -343,11 +354,11 @@ def _measure(args: argparse.Namespace) -> dict[str, Any]:
         for r in range(args.repeats):
             t0 = time.time()
             counts, dsig_module = _run_child(
-                valgrind, keydir, Path(tmp) / f"run{r}", args.n, args.warmup
+                valgrind, keydir, Path(tmp) / f"run{r}", args.n, args.warmup, args.cells
             )
             runs.append(counts)
             print(f"  repeat {r + 1}/{args.repeats}: {time.time() - t0:.0f} s", file=sys.stderr)
-    names = [c.name for c in CELLS]
+    names = [c.name for c in select(args.cells)]
     mean = {k: sum(run[k] for run in runs) / len(runs) for k in names}
     spreads = {k: spread(run[k] for run in runs) for k in names}
     return {
@@ -386,14 +397,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=DEFAULT_N, help="operations counted per cell")
     ap.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, help="uncounted ops per cell")
     ap.add_argument("--repeats", type=int, default=DEFAULT_REPEATS, help="callgrind runs")
+    ap.add_argument("--cells", metavar="A,B", help="only cells whose name contains A or B")
     ap.add_argument("--child", metavar="KEYDIR", help=argparse.SUPPRESS)
     ap.add_argument("--manifest", metavar="FILE", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        _child(Path(args.child), Path(args.manifest), args.n, args.warmup)
+        _child(Path(args.child), Path(args.manifest), args.n, args.warmup, select(args.cells))
         return 0
     if args.n < 1 or args.warmup < 0 or args.repeats < 1:
         ap.error("--n and --repeats must be at least 1, --warmup at least 0")
+    if not select(args.cells):
+        ap.error(f"no cell matches --cells {args.cells!r}")
     if args.from_json:
         counts, n = _load(args.from_json)
         print(table(counts))
