@@ -48,6 +48,7 @@ __all__ = [
     "main",
     "per_op",
     "read_total",
+    "select",
     "spread",
     "table",
 ]
