@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # Debian packages the test suite drives for real (interop with xmlsec1 and openssl).
 APT_PACKAGES := xmlsec1 openssl
 
-.PHONY: demo test system-deps venv check-codegen lint typecheck docs pytest bench fuzz clean
+.PHONY: demo test system-deps venv check-codegen lint typecheck docs pytest bench bench-instructions fuzz clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,12 @@ fuzz: venv
 # Benchmark side by side with the primitives, signxml and xmlsec (docs/performance.md).
 bench: venv
 	$(PY) -m tests.bench.run --out .tmp/bench
+
+# Instructions per operation under valgrind's callgrind, compared with the recorded baseline
+# (docs/performance.md): immune to the machine's load; about 5 minutes.
+BENCH_BASELINE ?= tests/bench/instructions-baseline.json
+bench-instructions: venv
+	$(PY) -m tests.bench.instructions --out .tmp/bench --compare $(BENCH_BASELINE)
 
 clean:
 	rm -rf $(VENV) .tmp .mypy_cache .ruff_cache .pytest_cache dist build
