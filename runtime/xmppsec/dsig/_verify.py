@@ -466,11 +466,7 @@ class Verifier:
                 raise first_failure
             # 4. stanza attributes in stanza-desc vs the live stanza, then
             # 5. signer ↔ certificate (checked by the trust store) ↔ stanza from.
-            if p.profile.attribute_rules == "routed":
-                out.relation = _routed_attributes(kind, live, p, policy)
-            else:
-                _compare_attributes(kind, live, p)
-                out.relation = "sender" if "from" in p.copy.attrib else "server-stamped"
+            out.relation = _attributes(kind, live, p, policy)
             if out.relation == "muc-occupant":
                 # The room rewrote from to the occupant JID; a from in the signed original
                 # still names the sender, who must be the signer.
@@ -730,31 +726,52 @@ def _jid_equal(a: str, b: str) -> bool:
         return a == b
 
 
-def _compare_attributes(kind: str, live: dict[str, str], p: _Parsed) -> None:
-    """Every attribute in the stanza-desc copy must equal the live stanza's (security case
-    15). The live stanza may carry two attributes the signer could not know: ``xml:lang``
+def _attributes(kind: str, live: dict[str, str], p: _Parsed, policy: Policy) -> str:
+    """Every attribute of the stanza-desc copy must equal the live stanza's (XEP-0290 §2,
+    security case 15); returns how the live ``from`` relates to the signer.
+
+    The live stanza may carry two attributes the signer could not know: ``xml:lang``
     (RFC 6120 §8.1.5 lets a server add it) and ``from`` when the sender left it out and its
-    server stamped it (RFC 6120 §8.1.2.1) — then it is checked against the signer."""
-    copy_kind = str(p.copy.tag).rpartition("}")[2]
+    server stamped it (RFC 6120 §8.1.2.1; checked against the signer afterwards). Defaults
+    apply to both sides (a message copy without type describes ``type='normal'``, RFC 6121
+    §5.2.2). Under the robust profile's routing rules a MUC room's reflection may also
+    rewrite ``from`` and ``to`` (docs/robust-profile.md, "Stanza attributes")."""
+    copy_kind = etree.QName(p.copy).localname
     if copy_kind != kind:
         raise StanzaMismatch(f"signed a {copy_kind}, received a {kind}")
-    # Defaults apply to the copy as to the live stanza: a message copy without type
-    # describes type="normal" (RFC 6121 §5.2.2), not a type "added after signing".
     signed = live_attributes(p.copy, kind)
+    reflected = p.profile.attribute_rules == "routed" and _is_reflection(signed, live)
+    if reflected and not policy.allow_muc_reflection:
+        raise StanzaMismatch("a MUC reflection; the policy does not accept occupant JIDs")
     for name, value in signed.items():
         got = live.get(name)
-        if got is None:
+        if got is None and not (reflected and name in ("from", "to")):
             raise StanzaMismatch(f"attribute {name} was signed but is missing")
-        if got == value:
-            continue
         if name in ("from", "to"):
-            if not _jid_equal(got, value):
-                raise StanzaMismatch(f"attribute {name} changed from {value!r} to {got!r}")
-        elif got != value:
+            # the room rewrites from to the occupant JID, and to per recipient
+            same = reflected or (got is not None and _jid_equal(got, value))
+        else:
+            same = got == value
+        if not same:
             raise StanzaMismatch(f"attribute {name} changed from {value!r} to {got!r}")
     for name in live:
         if name not in signed and name not in ("from", _XML_LANG):
             raise StanzaMismatch(f"attribute {name} was added after signing")
+    if reflected:
+        return "muc-occupant"
+    return "sender" if "from" in signed else "server-stamped"
+
+
+def _is_reflection(signed: dict[str, str], live: dict[str, str]) -> bool:
+    """A groupchat message signed for a room and delivered from an occupant JID of it."""
+    live_from, room = live.get("from"), signed.get("to")
+    return (
+        signed.get("type") == "groupchat"
+        and live.get("type") == "groupchat"
+        and live_from is not None
+        and room is not None
+        and _bare_equal(live_from, room)
+    )
 
 
 def _check_identity(signer: JID, sender: str | None) -> None:
@@ -851,41 +868,6 @@ def _element_references(
             out.references.append(ReferenceResult(uri, "", ReferenceStatus.TARGET_MISSING))
             first = first or InvalidReference(f"no {clark} child left for its reference")
     return first
-
-
-def _routed_attributes(kind: str, live: dict[str, str], p: _Parsed, policy: Policy) -> str:
-    """Stanza attributes under the robust profile's routing rules; returns how the live
-    ``from`` relates to the signer (docs/robust-profile.md, "Stanza attributes")."""
-    copy_kind = etree.QName(p.copy).localname
-    if copy_kind != kind:
-        raise StanzaMismatch(f"signed a {copy_kind}, received a {kind}")
-    signed = {str(k): str(v) for k, v in p.copy.attrib.items()}
-    live_from = live.get("from")
-    room = signed.get("to")
-    reflected = (
-        signed.get("type") == "groupchat"
-        and live.get("type") == "groupchat"
-        and live_from is not None
-        and room is not None
-        and _bare_equal(live_from, room)
-    )
-    if reflected and not policy.allow_muc_reflection:
-        raise StanzaMismatch("a MUC reflection; the policy does not accept occupant JIDs")
-    for name, value in signed.items():
-        if name in ("from", "to"):
-            if reflected:
-                continue  # the room rewrites from to the occupant JID and to per recipient
-            got = live.get(name)
-            if got is None or not _jid_equal(got, value):
-                raise StanzaMismatch(f"attribute {name} changed from {value!r} to {got!r}")
-        elif live.get(name) != value:
-            raise StanzaMismatch(f"attribute {name} changed from {value!r} to {live.get(name)!r}")
-    for name in live:
-        if name not in signed and name not in ("from", _XML_LANG):
-            raise StanzaMismatch(f"attribute {name} was added after signing")
-    if reflected:
-        return "muc-occupant"
-    return "sender" if "from" in signed else "server-stamped"
 
 
 def _bare_equal(a: str, b: str) -> bool:
