@@ -72,7 +72,7 @@ def _verify_raw(pub: Any) -> Callable[[bytes, bytes], None]:
 
 def floor_signer(signer: Signer) -> Callable[[bytes], bytes]:
     """Sign like ``signer`` (spec profile, SHA-256, no KeyInfo) without any check."""
-    t = signer._templates("message", "jabber:client")  # the signer's own constant pieces
+    t = signer._templates("message", "{jabber:client}message")  # the signer's own constant pieces
     sign = _sign_raw(signer.key)
     b64 = binascii.b2a_base64
     sha256 = hashlib.sha256
