@@ -656,7 +656,12 @@ class RedisClusterReplayStore:
             outcome = read()
         except ResponseError as exc:
             error = exc
-        acks = read()
+        try:
+            acks = read()
+        except ResponseError:
+            if error is None:
+                raise
+            acks = None  # e.g. WAIT on a replica that answered MOVED to the script
         if error is not None:
             raise error
         return outcome, acks

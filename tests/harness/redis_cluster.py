@@ -187,7 +187,7 @@ class RedisClusterHarness:
         return [n for n in self.nodes if n.proc is not None and n.proc.poll() is None]
 
     def role(self, node: Node) -> str:
-        return node.info("replication").get("role", "")
+        return str(node.info("replication").get("role", ""))
 
     def master_of_slot(self, slot: int) -> Node:
         """The live node that serves ``slot`` as a master (asked of the live nodes)."""
