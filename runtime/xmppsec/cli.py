@@ -127,11 +127,11 @@ def _trust_from(paths: Sequence[str]) -> TrustStore:
 
 def _replay_store(where: str) -> ReplayStore:
     """A SQLite file, or a Redis URL (redis://, rediss://, unix://) shared by a cluster."""
-    if where.startswith(("redis://", "rediss://", "unix://")):
+    if where.startswith(("redis://", "rediss://", "unix://", "redis+cluster://")):
         try:
-            from .replay import RedisReplayStore
+            from .replay import redis_store_from_url
 
-            return RedisReplayStore.from_url(where)
+            return redis_store_from_url(where)
         except ImportError:
             raise UsageError("a Redis replay store needs: pip install 'xmppsec[redis]'") from None
         except ValueError as exc:
@@ -276,6 +276,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--jobs", type=int, metavar="N", help="--archive: worker processes (default: all cores)"
     )
+    p.add_argument("--executor", metavar="local|dask://HOST:PORT", help="--archive: where to run")
     p.set_defaults(handler=_cmd_verify)
 
     p = sub.add_parser("validate", help="validate a stanza against the xmppsec schemas")
