@@ -8,6 +8,7 @@ import argparse
 import io
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -242,20 +243,17 @@ def test_cli_on_a_dask_scheduler(
     assert cli(f"dask://{address}", tmp_path / "dask.jsonl") == 0
     assert cli("local", tmp_path / "local.jsonl") == 0
     assert (tmp_path / "dask.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
-    with socket_closed() as port:
-        assert cli(f"dask://127.0.0.1:{port}", tmp_path / "x.jsonl") == 2
+    assert cli("spark://nowhere", tmp_path / "x.jsonl") == 2
 
 
-class socket_closed:
-    def __enter__(self) -> int:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return int(s.getsockname()[1])
-
-    def __exit__(self, *exc: object) -> None:
-        pass
+def test_an_unreachable_scheduler_is_a_usage_error() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    t0 = time.monotonic()
+    with pytest.raises(UsageError, match="cannot reach"):
+        executor_from_spec(f"dask://127.0.0.1:{port}", timeout=1.0)
+    assert time.monotonic() - t0 < 10
 
 
 def test_a_worker_killed_mid_run_changes_nothing(

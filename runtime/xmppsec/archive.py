@@ -395,51 +395,57 @@ def plan_shards(path: str | os.PathLike[str], *, shard_bytes: int = 4 << 20) -> 
     """Cut the archive at ``path`` into byte ranges of about ``shard_bytes``, each starting
     at a top-level element (a child of the root: a stanza, or a MAM result or its wrapper).
 
-    One scan of the file's markup with a C regular expression (memory-mapped, nothing kept
-    but the cut points). A DOCTYPE is refused (RFC 6120 §11.1) with
-    :class:`RestrictedXMLError`; other malformed XML is found by the workers' parser.
+    The file is memory-mapped and only the cut points are kept. A DOCTYPE is refused
+    (RFC 6120 §11.1) with :class:`RestrictedXMLError`; other malformed XML is found by the
+    workers' parser. Every tag is walked with one regular expression (comments, CDATA
+    sections, processing instructions and quoted attribute values are skipped as such); the
+    work is in C but one Python step per tag remains: about 75 µs per 2 KB stanza here.
     """
     where = os.fspath(path)
     size = os.path.getsize(where)
     if size == 0:
         raise RestrictedXMLError("the archive is empty")
     with open(where, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-        depth = 0
-        header_end = 0
-        root = b""
-        cuts: list[int] = []
-        last = 0
-        root_end = size
-        for m in _TOKEN.finditer(buf):
-            if m.group(2) is not None:  # an end tag
-                depth -= 1
-                if depth == 0:
-                    root_end = m.start()
-                    break
-                continue
-            if m.group(1) is not None:
-                raise RestrictedXMLError("DOCTYPE in the archive (RFC 6120 §11.1)")
-            first = buf[m.start() + 1]
-            if first in b"!?":  # a comment, CDATA section or processing instruction
-                continue
-            empty = buf[m.end() - 2] == 0x2F  # "/>"
-            if depth == 0:
-                name = _NAME.match(buf, m.start())
-                root = name.group(1) if name is not None else b""
-                header_end = last = m.end()
-                if empty:
-                    return [Shard(where, header_end, header_end, header_end, root)]
-                depth = 1
-                continue
-            if depth == 1 and m.start() - last >= shard_bytes:
-                cuts.append(m.start())
-                last = m.start()
-            if not empty:
-                depth += 1
-        if not root:
-            raise RestrictedXMLError("the archive holds no XML element")
+        header_end, root, empty = _root_start(buf)
+        if empty:
+            return [Shard(where, header_end, header_end, header_end, root)]
+        cuts, root_end = _cuts_walked(buf, header_end, size, shard_bytes)
     bounds = [header_end, *cuts, root_end]
     return [Shard(where, a, b, header_end, root) for a, b in itertools.pairwise(bounds)]
+
+
+def _root_start(buf: mmap.mmap) -> tuple[int, bytes, bool]:
+    """(end of the root's start tag, its name, whether it is an empty element)."""
+    for m in _TOKEN.finditer(buf):
+        if m.group(1) is not None:
+            raise RestrictedXMLError("DOCTYPE in the archive (RFC 6120 §11.1)")
+        if m.group(2) is not None or buf[m.start() + 1] in b"!?":
+            continue
+        name = _NAME.match(buf, m.start())
+        return m.end(), name.group(1) if name else b"", buf[m.end() - 2] == 0x2F
+    raise RestrictedXMLError("the archive holds no XML element")
+
+
+def _cuts_walked(
+    buf: mmap.mmap, header_end: int, size: int, shard_bytes: int
+) -> tuple[list[int], int]:
+    depth, last, cuts = 1, header_end, list[int]()
+    for m in _TOKEN.finditer(buf, header_end):
+        if m.group(2) is not None:  # an end tag
+            depth -= 1
+            if depth == 0:
+                return cuts, m.start()
+            continue
+        if m.group(1) is not None:
+            raise RestrictedXMLError("DOCTYPE in the archive (RFC 6120 §11.1)")
+        if buf[m.start() + 1] in b"!?":  # a comment, CDATA section or PI
+            continue
+        if depth == 1 and m.start() - last >= shard_bytes:
+            cuts.append(m.start())
+            last = m.start()
+        if buf[m.end() - 2] != 0x2F:  # not "/>"
+            depth += 1
+    return cuts, size
 
 
 _verifiers: dict[ArchiveConfig, Verifier] = {}
@@ -545,7 +551,7 @@ class DaskExecutor:
     once in order, no stanza is reported twice or lost.
     """
 
-    def __init__(self, target: str | Client, *, retries: int = 2, timeout: float = 30.0) -> None:
+    def __init__(self, target: str | Client, *, retries: int = 2, timeout: float = 10.0) -> None:
         from distributed import Client
 
         self._owned: list[Any] = []
@@ -602,10 +608,13 @@ class DaskExecutor:
         self._owned = []
 
 
-def executor_from_spec(spec: str | None, jobs: int | None = None) -> Executor | None:
+def executor_from_spec(
+    spec: str | None, jobs: int | None = None, *, timeout: float = 10.0
+) -> Executor | None:
     """``--executor``: ``local`` or ``None`` (the fork pool reading the archive in one
-    stream: ``None`` is returned), ``dask://HOST:PORT`` (a running Dask scheduler),
-    ``dask://local`` (a ``LocalCluster`` of ``jobs`` worker processes, default 2)."""
+    stream: ``None`` is returned), ``dask://HOST:PORT`` (a running Dask scheduler, reached
+    within ``timeout`` seconds), ``dask://local`` (a ``LocalCluster`` of ``jobs`` worker
+    processes, default 2)."""
     if spec in (None, "", "local"):
         return None
     assert spec is not None
@@ -614,7 +623,7 @@ def executor_from_spec(spec: str | None, jobs: int | None = None) -> Executor | 
         try:
             if where == "local":
                 return DaskExecutor.local(workers=jobs or 2)
-            return DaskExecutor(f"tcp://{where}")
+            return DaskExecutor(f"tcp://{where}", timeout=timeout)
         except ImportError:
             raise UsageError("--executor dask:// needs: pip install 'xmppsec[dask]'") from None
         except OSError as exc:
