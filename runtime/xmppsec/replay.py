@@ -15,8 +15,8 @@ Expiry: an entry recorded at ``now`` for a timestamp ``ts`` lives until
 window check (``timestamps.check_window``) instead, so the store stays bounded by
 (accepted rate) x (window). Callers must run the window check before this one.
 
-Three stores implement the protocol: :class:`MemoryReplayStore` (one process),
-:class:`SQLiteReplayStore` (one host: survives restarts, shared by processes) and
+Four stores implement the protocol: :class:`MemoryReplayStore` (one process),
+:class:`SQLiteReplayStore` (one host: survives restarts, shared by processes),
 :class:`RedisReplayStore` (a cluster of verifiers sharing one Redis): there one Lua script
 run by ``EVALSHA`` reads the token key and the signer's last-timestamp key, compares, then
 ``SET ... PX`` on both (expiry handled by Redis) — one round trip, atomic on the server.
@@ -27,6 +27,10 @@ corrupt SQLite file, a database locked past the timeout, Redis unreachable or ti
 the stanza is then refused, never accepted; :class:`~xmppsec.errors.UsageError` for the
 caller's mistakes (a naive datetime, a token that is not bytes, a non-positive window, a
 closed store).
+
+:class:`RedisClusterReplayStore` runs the same script on a Redis Cluster, each record
+acknowledged only once ``WAIT`` says a replica holds it, so a failover loses none;
+:func:`redis_store_from_url` picks the Redis store from a URL.
 """
 
 from __future__ import annotations
@@ -36,9 +40,10 @@ import heapq
 import os
 import sqlite3
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, Self, runtime_checkable
 
 from xmppsec.errors import ReplayError, ReplayStoreError, UsageError
 from xmppsec.jid import bare_jid
@@ -46,13 +51,16 @@ from xmppsec.xmpp import require_aware
 
 if TYPE_CHECKING:  # the redis package is optional: imported only by RedisReplayStore users
     import redis
+    from redis.cluster import RedisCluster
 
 __all__ = [
     "DEFAULT_REDIS_TIMEOUT",
     "MemoryReplayStore",
+    "RedisClusterReplayStore",
     "RedisReplayStore",
     "ReplayStore",
     "SQLiteReplayStore",
+    "redis_store_from_url",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -455,3 +463,280 @@ class RedisReplayStore:
             raise ReplayError(f"timestamp from {key} is not greater than the last one accepted")
         if outcome != 0:
             raise ReplayStoreError(f"replay store failure: unexpected script result {outcome!r}")
+
+
+# -- Redis Cluster ---------------------------------------------------------------------------
+
+_SCRIPT_SHA = hashlib.sha1(_REDIS_SCRIPT.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+class RedisClusterReplayStore:
+    """Replay store on a Redis Cluster that loses no acknowledged record at a failover.
+
+    Redis replicates asynchronously: a record acknowledged by a master that dies before its
+    replica copied it is gone, and the promoted replica would accept the replay. So each
+    ``check_and_record`` sends, on **one connection** to the master owning the signer's
+    slot, the check-and-record script (as :class:`RedisReplayStore`) followed by
+    ``WAIT <replicas> <replica_timeout ms>``, and acknowledges the stanza only when ``WAIT``
+    reports that many replicas hold the write. ``WAIT`` counts the writes of its own
+    connection, which is why the two commands cannot go through ``RedisCluster``'s
+    per-command connection choice; the routing (the slot table, ``MOVED`` refreshing it,
+    ``ASK`` followed with ``ASKING``, ``TRYAGAIN`` and ``CLUSTERDOWN`` retried) uses the
+    ``RedisCluster`` client's own node manager.
+
+    Every failure is a :class:`ReplayStoreError`, raised within ``timeout`` seconds
+    (connect, send, the wait for replicas and retries included): a node that cannot be
+    reached, no replica acknowledging in time (the stanza is then refused, though the
+    master may keep the record: a re-sent copy is refused as a replay, never accepted
+    twice), an unexpected reply. A command is retried only when it surely did not run
+    (refused connection, a redirection, ``TRYAGAIN``, ``CLUSTERDOWN``).
+
+    ``replicas`` should be the number of replicas per master (the failover elects one of
+    them): 1 for the usual three masters and three replicas. ``replicas=0`` drops the
+    guarantee (a record may be lost at a failover) and is meant for clusters without
+    replicas only.
+
+    The connection is made on first use (or by :meth:`connect`), so a store can be built
+    before the cluster is up.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 6379,
+        *,
+        prefix: str = "xmppsec:replay:",
+        timeout: float = 2.0,
+        replica_timeout: float = 0.5,
+        replicas: int = 1,
+        client: RedisCluster | None = None,
+    ) -> None:
+        if not 0 < replica_timeout < timeout:
+            raise UsageError("replica_timeout must be positive and less than timeout")
+        if replicas < 0:
+            raise UsageError("replicas must be 0 or more")
+        self._host, self._port = host, port
+        self._prefix = prefix
+        self._timeout = timeout
+        self._wait_ms = max(1, round(replica_timeout * 1000))
+        self._replicas = replicas
+        self._client = client
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str, **options: object) -> RedisClusterReplayStore:
+        """``redis+cluster://host:port`` (any node of the cluster; the rest is discovered)."""
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        if parts.scheme != "redis+cluster" or not parts.hostname:
+            raise UsageError(f"not a redis+cluster://host:port URL: {url!r}")
+        try:
+            port = parts.port or 6379
+        except ValueError:
+            raise UsageError(f"bad port in {url!r}") from None
+        return cls(parts.hostname, port, **options)  # type: ignore[arg-type]
+
+    def connect(self) -> RedisCluster:
+        """The ``RedisCluster`` client (discovers the slot table on first call)."""
+        with self._lock:
+            if self._client is None:
+                from redis.backoff import NoBackoff
+                from redis.cluster import RedisCluster
+                from redis.exceptions import RedisClusterException, RedisError
+                from redis.retry import Retry
+
+                try:
+                    self._client = RedisCluster(
+                        host=self._host,
+                        port=self._port,
+                        socket_timeout=self._timeout,
+                        socket_connect_timeout=self._timeout,
+                        retry=Retry(NoBackoff(), 0),
+                        require_full_coverage=False,
+                    )
+                except (RedisError, RedisClusterException, OSError) as exc:
+                    raise ReplayStoreError(
+                        f"replay store failure: cannot reach the cluster at "
+                        f"{self._host}:{self._port}: {exc}"
+                    ) from exc
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def keys_for(self, signer: str, token: bytes) -> tuple[str, str]:
+        """The (token key, last-timestamp key) a call for ``signer``/``token`` uses: the
+        layout of :class:`RedisReplayStore`, both in the signer's hash slot."""
+        tag = hashlib.sha256(bare_jid(signer).encode("utf-8")).hexdigest()[:32]
+        base = f"{self._prefix}{{{tag}}}"
+        return f"{base}:t:{hashlib.sha256(bytes(token)).hexdigest()}", f"{base}:last"
+
+    def check_and_record(
+        self,
+        signer: str,
+        token: bytes,
+        timestamp: datetime,
+        *,
+        now: datetime,
+        window: timedelta,
+    ) -> None:
+        key, digest, ts, n, expires = _prepare(signer, token, timestamp, now, window)
+        ttl_ms = max(1, -((n - expires) // 1000))
+        tag = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+        base = f"{self._prefix}{{{tag}}}"
+        keys = (f"{base}:t:{digest.hex()}", f"{base}:last")
+        deadline = time.monotonic() + self._timeout
+        outcome = self._run(keys, (ts, n, expires, ttl_ms), deadline)
+        if outcome == 1:
+            raise ReplayError(f"replayed signature from {key}")
+        if outcome == 2:
+            raise ReplayError(f"timestamp from {key} is not greater than the last one accepted")
+
+    def _run(self, keys: tuple[str, str], args: tuple[int, ...], deadline: float) -> int:
+        """Script + WAIT on the slot owner; retried only while the script surely did not
+        run, until ``deadline``."""
+        from redis.exceptions import (
+            AskError,
+            ClusterDownError,
+            MovedError,
+            NoScriptError,
+            RedisClusterException,
+            RedisError,
+            TryAgainError,
+        )
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        client: Any = self.connect()  # redis-py's cluster internals are untyped
+        script: tuple[object, ...] = ("EVALSHA", _SCRIPT_SHA, 2, *keys, *args)
+        ask: tuple[str, int] | None = None
+        last: BaseException | None = None
+        while True:
+            if time.monotonic() >= deadline:
+                raise ReplayStoreError(f"replay store failure: no answer in time ({last})")
+            conn: Any = None
+            pool: Any = None
+            sent = False
+            try:
+                if ask is not None:
+                    node = client.get_node(host=ask[0], port=ask[1])
+                    if node is None:
+                        client.nodes_manager.initialize()
+                        node = client.get_node(host=ask[0], port=ask[1])
+                        if node is None:
+                            raise RedisClusterException(f"unknown node {ask[0]}:{ask[1]}")
+                else:
+                    node = client.get_node_from_key(keys[0])
+                pool = client.get_redis_connection(node).connection_pool
+                conn = pool.get_connection()  # connects (socket timeouts: ``timeout``)
+                sent = True
+                outcome, acks = self._exchange(conn, script, ask is not None, deadline)
+            except NoScriptError as exc:
+                last = exc
+                script = ("EVAL", _REDIS_SCRIPT, 2, *keys, *args)  # not cached there yet
+                continue
+            except MovedError as exc:
+                last, ask = exc, None
+                client.nodes_manager.move_slot(exc)
+                continue
+            except AskError as exc:
+                last, ask = exc, (exc.host, exc.port)
+                continue
+            except (TryAgainError, ClusterDownError) as exc:
+                last, ask = exc, None
+                time.sleep(0.05)
+                self._refresh(client)
+                continue
+            except (RedisConnectionError, OSError, RedisClusterException) as exc:
+                # TimeoutError included. Once the commands were sent the script may have
+                # run: refuse without retrying (a retry could report a false replay).
+                if conn is not None:
+                    conn.disconnect()
+                if sent:
+                    raise ReplayStoreError(f"replay store failure: {exc}") from exc
+                last, ask = exc, None
+                time.sleep(0.05)
+                self._refresh(client)
+                continue
+            except RedisError as exc:
+                raise ReplayStoreError(f"replay store failure: {exc}") from exc
+            finally:
+                if conn is not None and pool is not None:
+                    pool.release(conn)
+            if not isinstance(outcome, int) or outcome not in (0, 1, 2):
+                raise ReplayStoreError(f"replay store failure: unexpected reply {outcome!r}")
+            if outcome == 0 and (not isinstance(acks, int) or acks < self._replicas):
+                # Refuse rather than acknowledge a record no replica holds (WAIT timed out).
+                raise ReplayStoreError(
+                    f"replay store failure: {acks} of {self._replicas} replica(s) acknowledged"
+                    f" the record within {self._wait_ms} ms"
+                )
+            return outcome
+
+    def _exchange(
+        self, conn: Any, script: tuple[object, ...], asking: bool, deadline: float
+    ) -> tuple[object, object]:
+        """Send [ASKING,] the script and WAIT in one write on one connection; read the
+        replies, each read ending by ``deadline``. A ResponseError reply to the script
+        (MOVED, NOSCRIPT, ...) is raised after WAIT's reply has been read."""
+        from redis.exceptions import ResponseError
+
+        commands: list[tuple[object, ...]] = [script, ("WAIT", self._replicas, self._wait_ms)]
+        if asking:
+            commands.insert(0, ("ASKING",))
+        conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+
+        def read() -> object:
+            return conn.read_response(timeout=max(0.01, deadline - time.monotonic()))
+
+        if asking:
+            read()  # +OK
+        error: ResponseError | None = None
+        outcome: object = None
+        try:
+            outcome = read()
+        except ResponseError as exc:
+            error = exc
+        try:
+            acks = read()
+        except ResponseError:
+            if error is None:
+                raise
+            acks = None  # e.g. WAIT on a replica that answered MOVED to the script
+        if error is not None:
+            raise error
+        return outcome, acks
+
+    @staticmethod
+    def _refresh(client: RedisCluster) -> None:
+        """Re-read the slot table from any reachable node (a failed refresh is retried by
+        the caller's loop until its deadline)."""
+        from redis.exceptions import RedisClusterException, RedisError
+
+        try:
+            client.nodes_manager.initialize()
+        except (RedisError, RedisClusterException, OSError):
+            pass
+
+
+def redis_store_from_url(url: str) -> ReplayStore:
+    """A Redis replay store from a URL: ``redis+cluster://host:port`` (a Redis Cluster:
+    :class:`RedisClusterReplayStore`), ``redis://``, ``rediss://`` or ``unix://`` (one
+    server: :class:`RedisReplayStore`). Needs the ``redis`` extra."""
+    if url.startswith("redis+cluster://"):
+        return RedisClusterReplayStore.from_url(url)
+    return RedisReplayStore.from_url(url)

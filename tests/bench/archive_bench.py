@@ -5,6 +5,9 @@ runs the archive verification (the code behind ``xmppsec verify --archive``) onc
 ``--jobs`` value under ``/usr/bin/time -v`` and reports wall time, stanzas per second, peak
 RSS (the largest process: the reader or a worker) and the speed-up over the first value.
 ``python -m tests.bench.archive_bench verify ARCHIVE ...`` is the single run itself.
+``python -m tests.bench.archive_bench dask ARCHIVE --trust CERT [--workers 2]`` runs it on
+a Dask ``LocalCluster`` of worker processes (``--executor dask://local``) and reports the
+peak RSS of each worker and of the coordinating process.
 """
 
 from __future__ import annotations
@@ -35,7 +38,54 @@ def _verify(argv: list[str]) -> int:
     ap.add_argument("--trust", action="append", default=[])
     ap.add_argument("--profile", default="auto")
     ap.add_argument("--now")
+    ap.add_argument("--executor")
     return verify_archive_cli(ap.parse_args(argv))
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _dask(argv: list[str]) -> int:
+    """One run on a LocalCluster: wall time, stanzas/s, peak RSS per worker."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from xmppsec.archive import ArchiveConfig, DaskExecutor, verify_archive
+    from xmppsec.cli._common import load_pins
+
+    ap = argparse.ArgumentParser(prog="archive_bench dask")
+    ap.add_argument("archive")
+    ap.add_argument("--trust", required=True)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--shard-mb", type=float, default=4.0)
+    ap.add_argument("--report", default=os.devnull)
+    args = ap.parse_args(argv)
+    executor = DaskExecutor.local(workers=args.workers)
+    try:
+        config = ArchiveConfig(
+            pins=tuple((n, c.public_bytes(Encoding.DER)) for n, c in load_pins([args.trust]))
+        )
+        with open(args.report, "w", encoding="utf-8") as out:
+            summary = verify_archive(
+                args.archive,
+                config,
+                out,
+                executor=executor,
+                shard_bytes=int(args.shard_mb * (1 << 20)),
+            )
+        workers = executor.client.run(_peak_rss_mb)
+    finally:
+        executor.close()
+    print(
+        f"dask workers={args.workers}: {summary.stanzas} stanzas ({summary.valid} valid) in "
+        f"{summary.seconds:.1f} s = {summary.stanzas / summary.seconds:,.0f}/s; peak RSS per "
+        f"worker {', '.join(f'{v:.0f}' for v in workers.values())} MB, coordinator "
+        f"{_peak_rss_mb():.0f} MB",
+        flush=True,
+    )
+    return 0
 
 
 def _run(archive: str, trust: str, jobs: int, report: str) -> dict[str, float | int | str]:
@@ -108,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "verify":
         return _verify(argv[1:])
+    if argv and argv[0] == "dask":
+        return _dask(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m tests.bench.archive_bench")
     ap.add_argument("archive")
     ap.add_argument("--trust", required=True)

@@ -14,7 +14,7 @@ from typing import IO
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ..archive import ArchiveConfig, verify_archive
+from ..archive import ArchiveConfig, executor_from_spec, verify_archive
 from ..errors import UsageError, XmppSecError
 from . import _common as c
 
@@ -81,14 +81,19 @@ def verify_archive_command(args: argparse.Namespace) -> int:
         )
     except OSError as exc:
         raise UsageError(f"cannot write {report_path}: {exc.strerror}") from None
+    executor = executor_from_spec(getattr(args, "executor", None), jobs)  # UsageError: exit 2
     bar = _Bar(sys.stderr) if sys.stderr.isatty() else None
     try:
-        summary = verify_archive(args.archive, config, out, jobs=jobs, progress=bar)
+        summary = verify_archive(
+            args.archive, config, out, jobs=jobs, progress=bar, executor=executor
+        )
     except OSError as exc:
         raise UsageError(f"cannot read {args.archive}: {exc.strerror}") from None
     except XmppSecError as exc:  # not XML, or a DOCTYPE: the archive is unusable (exit 2)
         raise UsageError(f"{args.archive}: {exc}") from None
     finally:
+        if executor is not None:
+            executor.close()
         if bar is not None:
             bar.close()
         if out is not sys.stdout:

@@ -184,12 +184,13 @@ def policy_from(args: argparse.Namespace) -> Policy:
 
 
 def replay_store(where: str) -> ReplayStore:
-    """A SQLite file, or a Redis URL (redis://, rediss://, unix://) shared by a cluster."""
-    if where.startswith(("redis://", "rediss://", "unix://")):
+    """A SQLite file, or a Redis URL shared by a cluster of verifiers (redis://, rediss://,
+    unix://; redis+cluster://host:port for a Redis Cluster)."""
+    if where.startswith(("redis://", "rediss://", "unix://", "redis+cluster://")):
         try:
-            from ..replay import RedisReplayStore
+            from ..replay import redis_store_from_url
 
-            return RedisReplayStore.from_url(where)
+            return redis_store_from_url(where)
         except ImportError:
             raise UsageError("a Redis replay store needs: pip install 'xmppsec[redis]'") from None
         except ValueError as exc:

@@ -132,4 +132,10 @@ def register(sub: c.Subparsers) -> None:
     p.add_argument(
         "--jobs", type=int, metavar="N", help="--archive: worker processes (default: all cores)"
     )
+    p.add_argument(
+        "--executor",
+        metavar="local|dask://HOST:PORT",
+        help="--archive: where to run (default: local, the fork pool); dask://local starts a "
+        "LocalCluster",
+    )
     p.set_defaults(handler=_verify)

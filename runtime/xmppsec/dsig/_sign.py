@@ -561,8 +561,8 @@ def _canonical_attributes(profile: Profile, items: list[tuple[str, str]]) -> tup
     and the copy's attributes in canonical order and escaping (C14N: no namespace first,
     then xml:*; robust: Clark names sorted by namespace, local name)."""
     robust = profile.signed_info_c14n == C14NMethod.ROBUST
-    plain = not any(k[0] == "{" for k, _ in items)
-    if plain and _PLAIN.isdisjoint("".join(v for _, v in items)):
+    no_namespace = not any(k[0] == "{" for k, _ in items)
+    if no_namespace and _PLAIN.isdisjoint("".join(v for _, v in items)):
         # No namespaced attribute, nothing to escape (the usual stanza).
         form = ' {{}}{}="{}"' if robust else ' {}="{}"'
         return b"", "".join([form.format(k, v) for k, v in sorted(items)]).encode()
