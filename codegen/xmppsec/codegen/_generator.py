@@ -19,12 +19,12 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from xsdata.codegen.exceptions import CodegenError
 from xsdata.codegen.models import Attr, Class
-from xsdata.models.enums import Tag
 from xsdata.codegen.resolver import DependenciesResolver
 from xsdata.formats.dataclass.filters import Filters
 from xsdata.formats.dataclass.generator import DataclassGenerator
 from xsdata.formats.mixins import AbstractGenerator, GeneratorResult
 from xsdata.models.config import GeneratorConfig
+from xsdata.models.enums import Tag
 from xsdata.utils.objects import literal_value
 
 TEMPLATES = Path(__file__).parent / "templates"
