@@ -392,7 +392,7 @@ def _binding_bytes(stanza: object) -> bytes:
 
     if not isinstance(stanza, Message | Presence | Iq):
         raise UsageError(
-            f"sign() takes bytes or a jabber:client Message, Presence or Iq binding, "
+            f"sign() takes bytes or a Message, Presence or Iq stanza binding, "
             f"not {type(stanza).__name__}"
         )
     from ..schema import from_binding
