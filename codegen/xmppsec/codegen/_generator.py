@@ -9,6 +9,7 @@ layout themselves, so the output depends on nothing but the schemas and the temp
 from __future__ import annotations
 
 import ast
+import keyword
 import re
 import textwrap
 from collections.abc import Iterator, Mapping, Sequence
@@ -23,6 +24,7 @@ from xsdata.formats.dataclass.filters import Filters
 from xsdata.formats.dataclass.generator import DataclassGenerator
 from xsdata.formats.mixins import AbstractGenerator, GeneratorResult
 from xsdata.models.config import GeneratorConfig
+from xsdata.models.enums import Tag
 from xsdata.utils.objects import literal_value
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -39,6 +41,7 @@ class BindingsFilters(Filters):
         env.filters["requote"] = _requote
         env.filters["checked"] = checked_expression
         env.filters["field_line"] = self.field_line
+        env.filters["accessors"] = self.accessors
 
     def import_block(self, output: str, extra: Sequence[str] = ()) -> str:
         """The module's library imports, isort-style: future, stdlib, then xsdata.
@@ -94,6 +97,44 @@ class BindingsFilters(Filters):
         closing = len(hint.rsplit("\n", 1)[-1]) + len(" = ")
         return f"{name}: {hint} = " + self._field_call(obj, attr, parent_namespace, closing,
                                                       width)
+
+    def accessors(self, obj: Class, level: int = 0) -> list[str]:
+        """Read-only typed accessors for the named children of ``obj``'s repeatable choices.
+
+        A repeatable ``xs:choice`` becomes one order-keeping list (``Message.choice``); this
+        derives, from the element names in the choice, a property per child name: the plural
+        (``bodies``: every ``<body/>``, in document order) and the singular (``body``: the
+        first, or ``None``). Only choices whose element has a class type of its own among the
+        choice's types get accessors (a type shared by two names cannot tell them apart), and
+        a name that would clash with a field, another accessor or a keyword is left out.
+        Items match by exact class (``type(c) is X``), so a choice whose types derive from
+        one another (``Body`` from ``LangTextType``) still tells its names apart.
+        """
+        taken = {self.field_name(a.name, obj.name) for a in obj.attrs}
+        out: list[str] = []
+        for attr in obj.attrs:
+            if attr.tag != Tag.CHOICE or not attr.is_list:
+                continue
+            field = self.field_name(attr.name, obj.name)
+            typed = [c for c in attr.choices if not c.is_wildcard and len(c.types) == 1
+                     and not c.types[0].native and not c.is_tokens]
+            counts: dict[str, int] = {}
+            for choice in typed:
+                key = self._field_type_names(obj, choice)
+                counts[key] = counts.get(key, 0) + 1
+            for choice in typed:
+                hint = self._field_type_names(obj, choice)
+                if counts[hint] != 1:
+                    continue
+                singular = self.field_name(choice.name, obj.name)
+                plural = _plural(singular)
+                if {singular, plural} & taken or keyword.iskeyword(plural):
+                    continue
+                taken |= {singular, plural}
+                element = pystr(choice.name)[1:-1]
+                out.append(_accessor_source(field, element, singular, plural, hint,
+                                            self.max_line_length - 4 * level))
+        return out
 
     def _field_call(
         self, obj: Class, attr: Attr, parent_namespace: str | None, lead: int, width: int
@@ -240,6 +281,38 @@ def _requote(code: str) -> str:
             and b"\\" not in value and value.isascii() and value.decode().isprintable():
         return 'b"' + value.decode() + '"'
     return code
+
+
+def _plural(name: str) -> str:
+    """English plural of a snake-case field name: ``body`` → ``bodies``, ``status`` →
+    ``statuses``, ``thread`` → ``threads``."""
+    if name.endswith("y") and len(name) > 1 and name[-2] not in "aeiou_":
+        return name[:-1] + "ies"
+    if name.endswith(("s", "x", "z", "ch", "sh")):
+        return name + "es"
+    return name + "s"
+
+
+def _accessor_source(field: str, element: str, singular: str, plural: str, hint: str,
+                     width: int) -> str:
+    """The two properties for one child name, laid out as ruff format would."""
+    head = f"    def {plural}(self) -> tuple[{hint}, ...]:"
+    if len(head) > width:
+        head = f"    def {plural}(\n        self,\n    ) -> tuple[{hint}, ...]:"
+    ret = f"        return tuple(c for c in items if type(c) is {hint})"
+    if len(ret) > width:
+        ret = (f"        return tuple(\n            c for c in items if type(c) is {hint}"
+               f"\n        )")
+    one = f"    def {singular}(self) -> {hint} | None:"
+    return (
+        f"    @property\n{head}\n"
+        f'        """Every ``{element}`` child in ``{field}``, in document order."""\n'
+        f"        items = self.{field}\n{ret}\n\n"
+        f"    @property\n{one}\n"
+        f'        """The first ``{element}`` child in ``{field}``, or None."""\n'
+        f"        found = self.{plural}\n"
+        f"        return found[0] if found else None"
+    )
 
 
 def _split_union(hint: str) -> list[str]:

@@ -493,6 +493,18 @@ class IqType:
         },
     )
 
+    @property
+    def errors(self) -> tuple[ErrorType, ...]:
+        """Every ``error`` child in ``error_or_other_element``, in document order."""
+        items = self.error_or_other_element
+        return tuple(c for c in items if type(c) is ErrorType)
+
+    @property
+    def error(self) -> ErrorType | None:
+        """The first ``error`` child in ``error_or_other_element``, or None."""
+        found = self.errors
+        return found[0] if found else None
+
 
 @dataclass(slots=True, kw_only=True)
 class MessageType:
@@ -537,6 +549,54 @@ class MessageType:
         default=MessageTypeValue.NORMAL,
         metadata={"name": "type", "type": "Attribute"},
     )
+
+    @property
+    def subjects(self) -> tuple[MessageType.Subject, ...]:
+        """Every ``subject`` child in ``choice``, in document order."""
+        items = self.choice
+        return tuple(c for c in items if type(c) is MessageType.Subject)
+
+    @property
+    def subject(self) -> MessageType.Subject | None:
+        """The first ``subject`` child in ``choice``, or None."""
+        found = self.subjects
+        return found[0] if found else None
+
+    @property
+    def bodies(self) -> tuple[MessageType.Body, ...]:
+        """Every ``body`` child in ``choice``, in document order."""
+        items = self.choice
+        return tuple(c for c in items if type(c) is MessageType.Body)
+
+    @property
+    def body(self) -> MessageType.Body | None:
+        """The first ``body`` child in ``choice``, or None."""
+        found = self.bodies
+        return found[0] if found else None
+
+    @property
+    def threads(self) -> tuple[ThreadType, ...]:
+        """Every ``thread`` child in ``choice``, in document order."""
+        items = self.choice
+        return tuple(c for c in items if type(c) is ThreadType)
+
+    @property
+    def thread(self) -> ThreadType | None:
+        """The first ``thread`` child in ``choice``, or None."""
+        found = self.threads
+        return found[0] if found else None
+
+    @property
+    def errors(self) -> tuple[ErrorType, ...]:
+        """Every ``error`` child in ``choice``, in document order."""
+        items = self.choice
+        return tuple(c for c in items if type(c) is ErrorType)
+
+    @property
+    def error(self) -> ErrorType | None:
+        """The first ``error`` child in ``choice``, or None."""
+        found = self.errors
+        return found[0] if found else None
 
     @dataclass(slots=True, kw_only=True)
     class Subject(LangTextType):
@@ -586,6 +646,54 @@ class PresenceType:
         default=None,
         metadata={"name": "type", "type": "Attribute"},
     )
+
+    @property
+    def shows(self) -> tuple[ShowType, ...]:
+        """Every ``show`` child in ``choice``, in document order."""
+        items = self.choice
+        return tuple(c for c in items if type(c) is ShowType)
+
+    @property
+    def show(self) -> ShowType | None:
+        """The first ``show`` child in ``choice``, or None."""
+        found = self.shows
+        return found[0] if found else None
+
+    @property
+    def statuses(self) -> tuple[LangTextType, ...]:
+        """Every ``status`` child in ``choice``, in document order."""
+        items = self.choice
+        return tuple(c for c in items if type(c) is LangTextType)
+
+    @property
+    def status(self) -> LangTextType | None:
+        """The first ``status`` child in ``choice``, or None."""
+        found = self.statuses
+        return found[0] if found else None
+
+    @property
+    def priorities(self) -> tuple[PriorityType, ...]:
+        """Every ``priority`` child in ``choice``, in document order."""
+        items = self.choice
+        return tuple(c for c in items if type(c) is PriorityType)
+
+    @property
+    def priority(self) -> PriorityType | None:
+        """The first ``priority`` child in ``choice``, or None."""
+        found = self.priorities
+        return found[0] if found else None
+
+    @property
+    def errors(self) -> tuple[ErrorType, ...]:
+        """Every ``error`` child in ``choice``, in document order."""
+        items = self.choice
+        return tuple(c for c in items if type(c) is ErrorType)
+
+    @property
+    def error(self) -> ErrorType | None:
+        """The first ``error`` child in ``choice``, or None."""
+        found = self.errors
+        return found[0] if found else None
 
 
 @dataclass(slots=True, kw_only=True)

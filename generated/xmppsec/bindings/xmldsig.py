@@ -548,6 +548,54 @@ class X509DataType:
         },
     )
 
+    @property
+    def x509_issuer_serials(self) -> tuple[X509IssuerSerialType, ...]:
+        """Every ``X509IssuerSerial`` child in ``choice``, in document order."""
+        items = self.choice
+        return tuple(c for c in items if type(c) is X509IssuerSerialType)
+
+    @property
+    def x509_issuer_serial(self) -> X509IssuerSerialType | None:
+        """The first ``X509IssuerSerial`` child in ``choice``, or None."""
+        found = self.x509_issuer_serials
+        return found[0] if found else None
+
+    @property
+    def x509_skis(self) -> tuple[X509DataType.X509Ski, ...]:
+        """Every ``X509SKI`` child in ``choice``, in document order."""
+        items = self.choice
+        return tuple(c for c in items if type(c) is X509DataType.X509Ski)
+
+    @property
+    def x509_ski(self) -> X509DataType.X509Ski | None:
+        """The first ``X509SKI`` child in ``choice``, or None."""
+        found = self.x509_skis
+        return found[0] if found else None
+
+    @property
+    def x509_certificates(self) -> tuple[X509DataType.X509Certificate, ...]:
+        """Every ``X509Certificate`` child in ``choice``, in document order."""
+        items = self.choice
+        return tuple(c for c in items if type(c) is X509DataType.X509Certificate)
+
+    @property
+    def x509_certificate(self) -> X509DataType.X509Certificate | None:
+        """The first ``X509Certificate`` child in ``choice``, or None."""
+        found = self.x509_certificates
+        return found[0] if found else None
+
+    @property
+    def x509_crls(self) -> tuple[X509DataType.X509Crl, ...]:
+        """Every ``X509CRL`` child in ``choice``, in document order."""
+        items = self.choice
+        return tuple(c for c in items if type(c) is X509DataType.X509Crl)
+
+    @property
+    def x509_crl(self) -> X509DataType.X509Crl | None:
+        """The first ``X509CRL`` child in ``choice``, or None."""
+        found = self.x509_crls
+        return found[0] if found else None
+
     @dataclass(slots=True, kw_only=True)
     class X509Ski:
         class Meta:

@@ -12,14 +12,21 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cryptography import x509
 from lxml import etree
 
-from ..errors import JIDError, XmppSecError
+from .._lxml import nsmap
+from ..errors import JIDError, UsageError, XmppSecError
 from ..jid import parse_jid
+from ..xmpp import NS
 from ._profile import Profile
+
+if TYPE_CHECKING:  # the bindings are imported only when a caller asks for one
+    from xmppsec.bindings import dsig, dsig_robust, xmldsig
+
+T = TypeVar("T")
 
 __all__ = [
     "ReferenceResult",
@@ -73,6 +80,40 @@ class SignatureResult:
     ``from``), ``server-stamped`` (the sender left ``from`` out; its server stamped a JID of
     the signer), or ``muc-occupant`` (a MUC room reflected the stanza: ``from`` is the
     occupant JID ``room@service/nick``, which nothing here ties to the signer)."""
+    signature_element: etree._Element | None = field(default=None, repr=False, compare=False)
+    """The ds:Signature element this result describes (the verified tree's own node)."""
+
+    def signature_binding(self) -> xmldsig.Signature:
+        """The ds:Signature as the generated ``xmppsec.bindings.xmldsig.Signature`` dataclass
+        (schema-validated, bound on request only). It describes the signature as received:
+        trust what it says only when ``valid``."""
+        from xmppsec.bindings.xmldsig import Signature
+
+        from ..schema import to_binding
+
+        return to_binding(self._signature(), Signature)
+
+    def stanza_desc_binding(self) -> dsig.StanzaDesc | dsig_robust.StanzaDesc:
+        """The signature's stanza-desc (XEP-0290 §2, inside ds:Object) as the generated
+        ``xmppsec.bindings.dsig.StanzaDesc`` (or ``dsig_robust.StanzaDesc`` for the robust
+        profile). As received: trust it only when ``valid``."""
+        from xmppsec.bindings import dsig, dsig_robust
+
+        from ..schema import to_binding
+
+        sig = self._signature()
+        found = sig.find(f"{{{NS.DS}}}Object/{{{NS.XMPP_DSIG}}}stanza-desc")
+        if found is not None:
+            return to_binding(found, dsig.StanzaDesc)
+        found = sig.find(f"{{{NS.DS}}}Object/{{{NS.XMPP_DSIG_ROBUST}}}stanza-desc")
+        if found is not None:
+            return to_binding(found, dsig_robust.StanzaDesc)
+        raise UsageError("the Signature carries no stanza-desc")
+
+    def _signature(self) -> etree._Element:
+        if self.signature_element is None:
+            raise UsageError("this result holds no Signature element")
+        return self.signature_element
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -131,6 +172,8 @@ class VerificationResult:
     stanza_attributes: tuple[tuple[str, str], ...] = ()
     """The live stanza's attributes; verified against stanza-desc when ``valid``."""
     profile: Profile | None = field(default=None, repr=False)
+    stanza_namespace: str = ""
+    """The stanza's namespace (``jabber:client`` or ``jabber:server``)."""
     _signed: tuple[tuple[etree._Element, tuple[str, ...]], ...] = field(default=(), repr=False)
 
     def signed(self, signer: str | None = None) -> tuple[SignedChild, ...]:
@@ -156,6 +199,29 @@ class VerificationResult:
     def signed_children(self, signer: str | None = None) -> tuple[etree._Element, ...]:
         """Copies (without tails) of the children :meth:`signed` returns."""
         return tuple(c.element for c in self.signed(signer))
+
+    def signed_as(self, cls: type[T], signer: str | None = None) -> T:
+        """The verified stanza as an instance of the generated dataclass ``cls`` (for example
+        ``xmppsec.bindings.jabber_client.Message``), built from the signed content only: the
+        stanza element with its attributes as verified, and the children :meth:`signed`
+        returns (unsigned children, text and tails left out; with ``signer``, only that
+        signer's). The result is validated against the schemas and bound on request only.
+
+        Raises :class:`~xmppsec.errors.UsageError` when the stanza did not verify (nothing
+        is signed to bind), :class:`~xmppsec.errors.StanzaSchemaError` when the signed
+        content is not valid for ``cls``.
+        """
+        if not self.valid:
+            raise UsageError("the stanza did not verify: there is no signed content to bind")
+        from ..schema import to_binding
+
+        namespace = self.stanza_namespace
+        tag = "{" + namespace + "}" + self.stanza_name
+        root = etree.Element(tag, nsmap=nsmap({None: namespace}))
+        for name, value in self.stanza_attributes:
+            root.set(name, value)
+        root.extend(self.signed_children(signer))
+        return to_binding(root, cls)
 
     @property
     def signers(self) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ import operator
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -43,7 +43,10 @@ from ._stanza import (
     stanza_kind,
 )
 
-__all__ = ["DEFAULT_CLOCK", "Selector", "Signer"]
+if TYPE_CHECKING:  # imported lazily at run time (_binding_bytes): not on the import path
+    from xmppsec.bindings.jabber_client import Iq, Message, Presence
+
+__all__ = ["DEFAULT_CLOCK", "Selector", "Signer", "StanzaBinding"]
 
 # One clock per process: timestamps stay strictly increasing per signer across every Signer
 # instance and thread (XEP-0290 §5).
@@ -53,6 +56,8 @@ DEFAULT_CLOCK = TimestampClock()
 etree.register_namespace("d", NS.XMPP_DSIG)
 
 Selector = Callable[[etree._Element], bool]
+StanzaBinding: TypeAlias = "Message | Presence | Iq"
+"""A generated jabber:client stanza binding that :meth:`Signer.sign` accepts."""
 
 
 @dataclass(frozen=True, init=False)
@@ -129,8 +134,17 @@ class Signer:
 
     # -- public API ---------------------------------------------------------------------
 
-    def sign(self, stanza: bytes, *, select: Selector | None = None) -> bytes:
-        """Parse ``stanza`` (hardened parser), sign it, return the signed stanza's bytes."""
+    def sign(self, stanza: bytes | StanzaBinding, *, select: Selector | None = None) -> bytes:
+        """Parse ``stanza`` (hardened parser), sign it, return the signed stanza's bytes.
+
+        ``stanza`` is the serialized stanza, or a generated binding instance
+        (``xmppsec.bindings.jabber_client.Message``, ``Presence`` or ``Iq``), which is
+        serialized and schema-validated by :func:`xmppsec.schema.from_binding` first and
+        then signed as those bytes: one signing path. Sign an lxml element with
+        :meth:`sign_element`.
+        """
+        if not isinstance(stanza, bytes | bytearray | memoryview):
+            stanza = _binding_bytes(stanza)
         root = parse(stanza, self.limits)  # parse() already ran check_tree
         prepared = self._prepare(root, select)
         if _template_fits(self.profile, root, prepared):
@@ -366,6 +380,25 @@ class Signer:
         ).decode("ascii")
         value = sign_bytes(self.key, self.method, _c14n.c14n(si, p.signed_info_c14n))
         sig[1].text = base64.b64encode(value).decode("ascii")
+
+
+def _binding_bytes(stanza: object) -> bytes:
+    """A stanza binding's schema-valid bytes. The bindings and xsdata load here, on first
+    use, never when ``xmppsec.dsig`` is imported."""
+    if isinstance(stanza, etree._Element):
+        raise UsageError("sign() takes bytes or a stanza binding; an element: sign_element()")
+    if isinstance(stanza, str):
+        raise UsageError("sign() takes bytes (XMPP is UTF-8 on the wire), not str")
+    from xmppsec.bindings.jabber_client import Iq, Message, Presence
+
+    if not isinstance(stanza, Message | Presence | Iq):
+        raise UsageError(
+            f"sign() takes bytes or a Message, Presence or Iq stanza binding, "
+            f"not {type(stanza).__name__}"
+        )
+    from ..schema import from_binding
+
+    return from_binding(stanza)
 
 
 def _bare_or_domain(addr: str) -> str:

@@ -595,8 +595,9 @@ class Verifier:
                 error=o.error,
                 certificate=o.certificate,
                 offline=o.offline,
+                signature_element=sig,
             )
-            for o in outcomes
+            for o, sig in zip(outcomes, signatures, strict=True)
         )
         # Each covered child with the signers of the valid signatures that cover it.
         signers_of: dict[int, list[str]] = {}
@@ -644,6 +645,7 @@ class Verifier:
             unsigned_children=tuple(str(c.tag) for c in unsigned),
             error=error,
             stanza_name=kind,
+            stanza_namespace=etree.QName(root).namespace or "",
             stanza_attributes=tuple(sorted(live.items())),
             # The profile the stanza was verified under: the configured one, else the one
             # detected from its (first valid, else first readable) signature.

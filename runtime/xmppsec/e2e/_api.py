@@ -19,7 +19,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from cryptography import x509
 from lxml import etree
@@ -42,7 +42,7 @@ from xmppsec.jid import bare_jid
 from xmppsec.keys import xmpp_addrs
 from xmppsec.parser import DEFAULT_LIMITS, Limits, parse
 from xmppsec.replay import ReplayStore
-from xmppsec.schema import validate, validate_document
+from xmppsec.schema import to_binding, validate, validate_document
 from xmppsec.timestamps import TimestampClock, check_window
 from xmppsec.xmpp import NS, XML_LANG, require_aware, stanza_kind
 
@@ -89,6 +89,9 @@ class CertificateResolver(Protocol):
     ) -> tuple[x509.Certificate, ...]: ...
 
 
+_T = TypeVar("_T")
+
+
 @dataclass(frozen=True)
 class OpenedStanza:
     """A verified (and possibly decrypted) RFC 3923 stanza.
@@ -108,6 +111,12 @@ class OpenedStanza:
     content_type: str
     cpim: CPIMMessage
     digest_algorithm: str | None
+
+    def stanza_as(self, cls: type[_T]) -> _T:
+        """The inner stanza as an instance of the generated dataclass ``cls`` (for example
+        ``xmppsec.bindings.jabber_client.Message``), schema-validated and bound on request
+        only (the bindings stay off the open path)."""
+        return to_binding(self.stanza, cls)
 
 
 def _aware(now: datetime | None) -> datetime:
