@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         assert_valid,
         identity,
         make_signer,
+        new_clock,
         pins,
         xml,
     )
@@ -42,6 +43,7 @@ else:
         assert_valid,
         identity,
         make_signer,
+        new_clock,
         pins,
         xml,
     )
@@ -245,3 +247,11 @@ def test_reflection_whose_signed_original_names_another_sender() -> None:
     ok = etree.fromstring(make_signer(JULIET, profile=ROBUST).sign(mine))
     ok.set("from", ROOM + "/juliet")
     assert_valid(_verifier(), xml(ok))
+
+
+def test_a_whole_second_stamp_covers_its_second() -> None:
+    # Prosody stamps delays to the second (XEP-0082 allows it): a message signed at
+    # 12:00:00.500 and stored at "12:00:00Z" is not "signed after its delay".
+    signed = make_signer(clock=new_clock(NOW + dt.timedelta(milliseconds=500))).sign(MESSAGE)
+    data = _with_delays(signed, ("montague.net", NOW))
+    assert_valid(_verifier(OWN), data, now=NOW + dt.timedelta(hours=1))

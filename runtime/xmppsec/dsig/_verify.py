@@ -15,7 +15,7 @@ import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from cryptography import x509
@@ -556,7 +556,9 @@ class Verifier:
                     raise TimestampError(
                         "the delay stamp is older than max_offline_age", kind="old"
                     )
-                if stamp < p.timestamp:
+                # XEP-0082 stamps may carry whole seconds only (Prosody's do): the stamp
+                # stands for its whole second.
+                if stamp + _STAMP_PRECISION <= p.timestamp:
                     raise TimestampError(
                         "the delay stamp is earlier than the signature", kind="future"
                     )
@@ -718,7 +720,8 @@ def _has_text(root: etree._Element) -> bool:
     return any(c.tail and c.tail.strip(_XML_SPACE) for c in root)
 
 
-_XML_SPACE = " \t\r\n"  # XML 1.0 §2.3 S (not Python's Unicode whitespace)
+_XML_SPACE = " \t\r\n"
+_STAMP_PRECISION = timedelta(seconds=1)  # XML 1.0 §2.3 S (not Python's Unicode whitespace)
 
 
 def _jid_equal(a: str, b: str) -> bool:
