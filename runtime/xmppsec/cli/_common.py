@@ -27,8 +27,7 @@ from cryptography import x509
 
 from .. import keys
 from ..dsig import PROFILES, Policy, Profile
-from ..errors import JIDError, KeyLoadError, ReplayStoreError, UsageError, XmppSecError
-from ..jid import parse_jid
+from ..errors import KeyLoadError, ReplayStoreError, UsageError, XmppSecError
 from ..replay import ReplayStore
 from ..timestamps import parse_rfc3339
 from ..trust import TrustStore
@@ -137,10 +136,7 @@ def _trust_spec(spec: str) -> tuple[str | None, str]:
     jid, sep, path = spec.partition("=")
     if not sep or not jid or Path(spec).exists():
         return None, spec
-    try:
-        return str(parse_jid(jid).bare), path
-    except JIDError as exc:
-        raise UsageError(f"--trust {spec}: {jid!r} is not a JID: {exc}") from None
+    return jid, path  # the JID is checked (and made bare) by TrustStore.pin
 
 
 def _names(path: str, cert: x509.Certificate, domains: bool) -> tuple[str, ...]:
@@ -177,7 +173,12 @@ def load_pins(
                         f" ({', '.join(names)}); pin it for one with --trust JID={path}"
                     )
                 name = names[0]
-            store = store.pin(name, cert)  # UsageError for a weak key or a foreign JID
+            try:  # UsageError for a weak key or a foreign JID
+                store = store.pin(name, cert)
+            except XmppSecError as exc:  # JIDError: not a JID
+                if isinstance(exc, UsageError):
+                    raise
+                raise UsageError(f"--trust {spec}: {exc}") from None
             pins.append((name, cert))
     return pins
 
