@@ -113,7 +113,7 @@ class ArchiveConfig:
     """Judge an archived message against the archive's delay stamp."""
 
     def verifier(self) -> Verifier:
-        trust = TrustStore()
+        trust = TrustStore(allow_legacy_keys=self.policy.allow_legacy)
         for name, der in self.pins:
             trust = trust.pin(name, load_certificate(der))
         profile = PROFILES[self.profile] if self.profile is not None else None
@@ -209,6 +209,8 @@ def iter_stanzas(
     removed, with any earlier siblings (stream features, unknown elements), once handled,
     so memory holds one top-level element at a time (libxml2 without ``huge_tree`` caps a
     text node at 10 MB and the depth at 256; the stanza limits apply when it is verified).
+    A file whose root element is itself a XEP-0313 ``<result>`` or a stanza holds that one
+    result or stanza.
     A ``<!DOCTYPE`` is refused (RFC 6120 §11.1) with :class:`RestrictedXMLError`, and so is
     an archive that is not well-formed XML. ``counter[0]`` counts the top-level stanzas
     skipped as archive plumbing (XEP-0313 query and fin).
@@ -227,6 +229,7 @@ def iter_stanzas(
     root: etree._Element | None = None
     index = 0
     wrapper: etree._Element | None = None  # the top-level element holding the last result
+    wrapped = False  # a result was seen: a stanza at the root only wrapped results
     try:
         for _, el in context:
             if root is None:
@@ -234,8 +237,28 @@ def iter_stanzas(
                 if el.getroottree().docinfo.doctype:
                     raise RestrictedXMLError("DOCTYPE in the archive (RFC 6120 §11.1)")
             parent = el.getparent()
+            if parent is None:
+                # The root element itself: a lone XEP-0313 result or stanza is the whole
+                # archive (a root that wrapped results, or a stream's end, is not content).
+                if el.tag in _RESULTS:
+                    for msg, stamp in _forwarded_stanzas(el):
+                        yield ArchiveStanza(
+                            index, _detach(msg), "mam", archive_id=el.get("id"), stamp=stamp
+                        )
+                        index += 1
+                elif wrapped:
+                    pass
+                elif _is_mam(el):
+                    if counter is not None:
+                        counter[0] += 1
+                else:
+                    yield ArchiveStanza(index, _detach(el), "stream")
+                    index += 1
+                el.clear()
+                continue
             top = parent is root
             if el.tag in _RESULTS:
+                wrapped = True
                 for msg, stamp in _forwarded_stanzas(el):
                     yield ArchiveStanza(
                         index, _detach(msg), "mam", archive_id=el.get("id"), stamp=stamp

@@ -265,17 +265,22 @@ class TrustStore:
         return self._allow_legacy
 
     def pin(self, jid: str, cert: x509.Certificate) -> TrustStore:
-        """Trust ``cert`` for the bare JID (or domain) of ``jid``.
+        """Trust ``cert`` for the bare JID (or domain) of ``jid``, and for nothing else.
 
-        A pin is an explicit decision, so a certificate without xmppAddr may be pinned;
-        one whose xmppAddr values name only other JIDs, or whose key is weak, is refused
-        with :class:`UsageError` (the caller's configuration is wrong; no peer is involved).
-        Raises JIDError for an invalid JID.
+        The pin binds the (JID, certificate) pair the caller named: a certificate that
+        also names other JIDs is not trusted for them by this pin (pin it again for each
+        one meant). A pin is an explicit decision, so a certificate without xmppAddr may
+        be pinned; one whose xmppAddr values name only other JIDs, whose SAN is malformed,
+        or whose key is weak is refused with :class:`UsageError` (the caller's
+        configuration is wrong; no peer is involved). Raises JIDError for an invalid JID.
         """
         who = parse_jid(jid).bare
         if not isinstance(cert, x509.Certificate):
             raise UsageError(f"pin() takes an x509.Certificate, not {type(cert).__name__}")
-        names = certificate_names(cert)
+        try:
+            names = certificate_names(cert)
+        except UntrustedKey as exc:  # a malformed SAN extension
+            raise UsageError(f"cannot pin for {who}: {exc}") from None
         if names and str(who) not in names:
             raise UsageError(f"cannot pin for {who}: the certificate names {sorted(names)}")
         problem = _key_problem(cert, self._allow_legacy)

@@ -1,8 +1,9 @@
-"""``xmppsec verify --archive FILE [--report FILE] [--jobs N] [--trust CERT]...``.
+"""``xmppsec verify --archive FILE [--report FILE] [--jobs N] [--trust [JID=]CERT]...``.
 
 Every stanza of a stream dump or MAM export, verified by :func:`xmppsec.archive.verify_archive`
-on all cores, one JSON line each. Exit 0 when every stanza is valid, 1 when any is rejected,
-2 on a usage problem (unreadable file, bad certificate, an archive that is not XML).
+on all cores, one JSON line each. Exit 0 when every stanza is valid, 1 when any is rejected
+or when the archive holds no stanza at all (nothing verified), 2 on a usage problem
+(unreadable file, bad certificate, an archive that is not XML).
 """
 
 from __future__ import annotations
@@ -59,16 +60,20 @@ def verify_archive_command(args: argparse.Namespace) -> int:
     jobs: int | None = getattr(args, "jobs", None)
     if jobs is not None and jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    policy = c.policy_from(args)
+    # Checked here, once (weak keys, several names): a worker cannot report a usage error.
     pins = tuple(
         (name, cert.public_bytes(Encoding.DER))
-        for name, cert in c.load_pins(getattr(args, "trust", None) or [])
+        for name, cert in c.load_pins(
+            getattr(args, "trust", None) or [], legacy=policy.allow_legacy
+        )
     )
     profile = getattr(args, "profile", "auto")
     if profile not in (None, "auto"):
         c.profile(profile)  # an unknown name: a usage error here, not in every worker
     config = ArchiveConfig(
         pins=pins,
-        policy=c.policy_from(args),
+        policy=policy,
         profile=None if profile in (None, "auto") else profile,
         now=c.parse_now(getattr(args, "now", None)),
     )
@@ -107,4 +112,8 @@ def verify_archive_command(args: argparse.Namespace) -> int:
         f" {rate:,.0f}/s",
         file=sys.stderr,
     )
+    if summary.stanzas == 0:
+        # Nothing verified is not "everything valid": a wrong file must not pass silently.
+        print(f"rejected: no stanza found in {args.archive}", file=sys.stderr)
+        return c.EXIT_REJECTED
     return c.EXIT_OK if summary.rejected == 0 else c.EXIT_REJECTED

@@ -130,24 +130,65 @@ def load_cert(path: str) -> x509.Certificate:
         raise UsageError(f"{path}: {exc}") from None
 
 
+def _trust_spec(spec: str) -> tuple[str | None, str]:
+    """``JID=CERT`` -> (JID, CERT); a bare ``CERT`` -> (None, CERT). A value naming an
+    existing file is always a path (a file name may hold ``=``)."""
+    jid, sep, path = spec.partition("=")
+    if not sep or not jid or Path(spec).exists():
+        return None, spec
+    return jid, path  # the JID is checked (and made bare) by TrustStore.pin
+
+
+def _names(path: str, cert: x509.Certificate, domains: bool) -> tuple[str, ...]:
+    try:
+        return keys.xmpp_addrs(cert) or (keys.dns_names(cert) if domains else ())
+    except XmppSecError as exc:  # a malformed SAN: the caller's file is unusable
+        raise UsageError(f"{path}: {exc}") from None
+
+
 def load_pins(
-    paths: Sequence[str], *, domains: bool = True
+    specs: Sequence[str], *, domains: bool = True, legacy: bool = False
 ) -> list[tuple[str, x509.Certificate]]:
-    """(name, certificate) for every certificate in ``paths``, pinned to each XMPP address it
-    names (id-on-xmppAddr), or with ``domains`` to its DNS names when it has none."""
+    """(name, certificate) pairs from ``--trust`` values, each checked by
+    :meth:`TrustStore.pin` (key strength; with ``legacy`` DSA is admitted).
+
+    ``JID=CERT`` pins every certificate of CERT for that JID (or domain) only. A bare
+    ``CERT`` pins each certificate for the one XMPP address it names (id-on-xmppAddr, or
+    with ``domains`` its one DNS name when it has none); a certificate naming several is
+    refused: pinning it for all of them would let its holder sign as each (issue 14)."""
     pins: list[tuple[str, x509.Certificate]] = []
-    for path in paths:
+    store = TrustStore(allow_legacy_keys=legacy)
+    for spec in specs:
+        jid, path = _trust_spec(spec)
         for cert in load_certs(path):
-            names = keys.xmpp_addrs(cert) or (keys.dns_names(cert) if domains else [])
-            if not names:
-                raise UsageError(f"{path}: the certificate names no XMPP address to pin it to")
-            pins.extend((name, cert) for name in names)
+            if jid is not None:
+                name = jid
+            else:
+                names = _names(path, cert, domains)
+                if not names:
+                    raise UsageError(f"{path}: the certificate names no XMPP address to pin it to")
+                if len(names) > 1:
+                    raise UsageError(
+                        f"{path}: the certificate names {len(names)} XMPP addresses"
+                        f" ({', '.join(names)}); pin it for one with --trust JID={path}"
+                    )
+                name = names[0]
+            try:  # UsageError for a weak key or a foreign JID
+                store = store.pin(name, cert)
+            except XmppSecError as exc:  # JIDError: not a JID
+                if isinstance(exc, UsageError):
+                    raise
+                raise UsageError(f"--trust {spec}: {exc}") from None
+            pins.append((name, cert))
     return pins
 
 
-def trust_store(paths: Sequence[str], *, domains: bool = True) -> TrustStore:
-    store = TrustStore()
-    for name, cert in load_pins(paths, domains=domains):
+def trust_store(
+    specs: Sequence[str], *, domains: bool = True, legacy: bool = False
+) -> TrustStore:
+    """The trust store of ``--trust`` values (see :func:`load_pins`)."""
+    store = TrustStore(allow_legacy_keys=legacy)
+    for name, cert in load_pins(specs, domains=domains, legacy=legacy):
         store = store.pin(name, cert)
     return store
 

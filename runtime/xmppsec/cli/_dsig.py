@@ -57,7 +57,7 @@ def _verify(args: argparse.Namespace) -> int:
     now = c.parse_now(args.now)
     replay = c.replay_store(args.replay_db) if args.replay_db else None
     verifier = Verifier(
-        c.trust_store(args.trust),
+        c.trust_store(args.trust, legacy=args.legacy),
         policy=c.policy_from(args),
         replay=replay,
         profile=None if args.profile == "auto" else c.profile(args.profile),
@@ -98,8 +98,8 @@ def register(sub: c.Subparsers) -> None:
         "--trust",
         action="append",
         default=[],
-        metavar="CERT",
-        help="pin a certificate for the JIDs it names (repeatable)",
+        metavar="[JID=]CERT",
+        help="pin CERT for JID; a bare CERT is pinned for the one JID it names (repeatable)",
     )
     p.add_argument("--profile", default="auto", choices=["auto", *sorted(PROFILES)])
     p.add_argument("--now", help="judge timestamps at this RFC 3339 time")

@@ -138,8 +138,8 @@ def _signing(p: argparse.ArgumentParser) -> None:
 
 def _opening(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--trust", required=True, action="append", metavar="SENDER_CERT",
-        help="sender certificate to trust, pinned for its xmppAddr (repeatable)",
+        "--trust", required=True, action="append", metavar="[JID=]SENDER_CERT",
+        help="sender certificate to trust for JID, or for the one xmppAddr it names (repeatable)",
     )
     p.add_argument("--json", action="store_true", help="print a JSON report")
     p.add_argument("--allow-sha1", action="store_true", help="accept SHA-1 signatures")

@@ -55,6 +55,7 @@ from ..timestamps import check_window, parse_rfc3339, parse_timestamp
 from ..trust import TrustStore, usable_public_key
 from ..xmpp import NS, require_aware
 from . import _c14n
+from ._keyvalue import KeyValue, check_key_values, read_key_values
 from ._policy import Policy
 from ._profile import PROFILES, SPEC, Profile
 from ._result import (
@@ -180,6 +181,7 @@ class _Parsed:
     references: list[tuple[str, str, bytes]]
     timestamp_text: str
     timestamp: datetime
+    key_values: tuple[KeyValue, ...] = ()  # ds:KeyValue in KeyInfo (_keyvalue)
 
 
 @dataclass(slots=True)
@@ -303,8 +305,10 @@ class Verifier:
         sv = _expect(parts, 1, _SIGNATURE_VALUE, "Signature")
         rest = parts[2:]
         certificates: list[x509.Certificate] = []
+        key_values: tuple[KeyValue, ...] = ()
         if rest and rest[0].tag == _KEY_INFO:
             certificates = _key_info_certificates(rest[0], limits.max_chain_length)
+            key_values = read_key_values(rest[0])
             rest = rest[1:]
         for extra in rest:
             if extra.tag != _OBJECT:
@@ -405,6 +409,7 @@ class Verifier:
             references=references,
             timestamp_text=timestamp_text,
             timestamp=parse_timestamp(timestamp_text),
+            key_values=key_values,
         )
 
     def _profile_for(self, sig: etree._Element, uri: str | None) -> Profile:
@@ -456,6 +461,9 @@ class Verifier:
                 break
             else:
                 raise failure or UntrustedKey(f"no trusted key for {p.signer}")
+            # A KeyValue is never trusted, but one naming another key than the certificate
+            # that verified is refused (issue 14: KeyInfo must not misattribute).
+            check_key_values(p.key_values, public_key)
             # 2. stanza-desc digest.
             actual = digest(p.desc_digest_method, _c14n.c14n(p.desc, p.desc_transform))
             if not hmac.compare_digest(actual, p.desc_digest):
@@ -687,8 +695,8 @@ def _transform_list(transforms: etree._Element, max_transforms: int) -> tuple[st
 
 
 def _key_info_certificates(key_info: etree._Element, max_chain: int) -> list[x509.Certificate]:
-    # Only X509Certificate values are read; KeyName, KeyValue, RetrievalMethod are ignored
-    # (a key in KeyInfo is never trusted on its own, and nothing is fetched).
+    # Only X509Certificate values are read here (KeyValue: _keyvalue, checked against the
+    # trusted key); KeyName and RetrievalMethod are ignored (nothing is fetched).
     certs: list[x509.Certificate] = []
     for el in key_info.iter(_X509_CERTIFICATE):
         check_limit("max_chain_length", len(certs) + 1, max_chain)
