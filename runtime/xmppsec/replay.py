@@ -116,6 +116,24 @@ def _prepare(
     return key, hashlib.sha256(token).digest(), ts, n, max(ts, n) + w
 
 
+class _Closable:
+    """``with store:`` closes the store at the end (the stores that hold a connection)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 class MemoryReplayStore:
     """In-process replay store (one lock; bounded by expiry on every insert).
 
@@ -203,7 +221,7 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
 """
 
 
-class SQLiteReplayStore:
+class SQLiteReplayStore(_Closable):
     """Persistent replay store on one SQLite file (stdlib ``sqlite3``).
 
     * WAL journal, ``busy_timeout`` = ``timeout`` (5 s by default: how long a call waits
@@ -313,17 +331,6 @@ class SQLiteReplayStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 # The whole check-and-record for one (signer, token, timestamp), run atomically by Redis
@@ -470,7 +477,7 @@ class RedisReplayStore:
 _SCRIPT_SHA = hashlib.sha1(_REDIS_SCRIPT.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
-class RedisClusterReplayStore:
+class RedisClusterReplayStore(_Closable):
     """Replay store on a Redis Cluster that loses no acknowledged record at a failover.
 
     Redis replicates asynchronously: a record acknowledged by a master that dies before its
@@ -567,17 +574,6 @@ class RedisClusterReplayStore:
             if self._client is not None:
                 self._client.close()
                 self._client = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def keys_for(self, signer: str, token: bytes) -> tuple[str, str]:
         """The (token key, last-timestamp key) a call for ``signer``/``token`` uses: the

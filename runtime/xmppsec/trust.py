@@ -467,32 +467,36 @@ class TrustStore:
             if fp in pins and fp not in seen:
                 seen.add(fp)
                 candidates.append(cert)
-        failure: UntrustedKey | None = None
+        usable, failure = self._keep_usable(candidates, when)
+        if not usable:  # the resolver may hold a pinned certificate nobody presented
+            fetched: list[x509.Certificate] = []
+            for cert in self._fetch(key):
+                fp = _fp(cert)
+                if fp in pins and fp not in seen:
+                    seen.add(fp)
+                    fetched.append(cert)
+            usable, late = self._keep_usable(fetched, when)
+            failure = late or failure
+        if usable:
+            return tuple(usable)
+        if failure is not None:
+            raise UntrustedKey(f"pinned certificate for {key} unusable: {failure}")
+        raise UntrustedKey(f"{key} is pinned, but no pinned certificate is available")
+
+    def _keep_usable(
+        self, certs: Sequence[x509.Certificate], when: _dt.datetime
+    ) -> tuple[list[x509.Certificate], UntrustedKey | None]:
+        """The usable certificates of ``certs``, and why the last unusable one is not."""
         usable: list[x509.Certificate] = []
-        for cert in candidates:
+        failure: UntrustedKey | None = None
+        for cert in certs:
             try:
                 self._usable(cert, when)
             except UntrustedKey as exc:
                 failure = exc
                 continue
             usable.append(cert)
-        if not usable:
-            for cert in self._fetch(key):
-                fp = _fp(cert)
-                if fp not in pins or fp in seen:
-                    continue
-                seen.add(fp)
-                try:
-                    self._usable(cert, when)
-                except UntrustedKey as exc:
-                    failure = exc
-                    continue
-                usable.append(cert)
-        if usable:
-            return tuple(usable)
-        if failure is not None:
-            raise UntrustedKey(f"pinned certificate for {key} unusable: {failure}")
-        raise UntrustedKey(f"{key} is pinned, but no pinned certificate is available")
+        return usable, failure
 
     def _fetch(self, key: str) -> tuple[x509.Certificate, ...]:
         if self._resolver is None:
