@@ -8,6 +8,7 @@ on all cores, one JSON line each. Exit 0 when every stanza is valid, 1 when any 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from typing import IO
@@ -17,6 +18,33 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from ..archive import ArchiveConfig, verify_archive
 from ..errors import UsageError, XmppSecError
 from . import _common as c
+
+
+class _ReportWriteError(Exception):
+    """Writing the report failed (a full device, a closed pipe): named as such, not as a
+    failure to read the archive."""
+
+    def __init__(self, exc: OSError) -> None:
+        super().__init__(exc.strerror or str(exc))
+
+
+class _Report:
+    """The report stream, with write failures told apart from read failures."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self._out = out
+
+    def write(self, text: str) -> int:
+        try:
+            return self._out.write(text)
+        except OSError as exc:
+            raise _ReportWriteError(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._out.flush()
+        except OSError as exc:
+            raise _ReportWriteError(exc) from None
 
 
 class _Bar:
@@ -71,6 +99,7 @@ def verify_archive_command(args: argparse.Namespace) -> int:
         policy=c.policy_from(args),
         profile=None if profile in (None, "auto") else profile,
         now=c.parse_now(getattr(args, "now", None)),
+        report=c.archive_line,
     )
     report_path: str | None = getattr(args, "report", None)
     try:
@@ -82,19 +111,36 @@ def verify_archive_command(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot write {report_path}: {exc.strerror}") from None
     bar = _Bar(sys.stderr) if sys.stderr.isatty() else None
+    report_name = "stdout" if out is sys.stdout else report_path
+    report = _Report(out)
     try:
-        summary = verify_archive(args.archive, config, out, jobs=jobs, progress=bar)
+        summary = verify_archive(
+            args.archive, config, report, jobs=jobs, progress=bar  # type: ignore[arg-type]
+        )
+        report.flush()
+        if out is not sys.stdout:
+            try:
+                out.close()  # flushes: a full device shows here
+            except OSError as exc:
+                raise _ReportWriteError(exc) from None
+    except _ReportWriteError as exc:
+        raise UsageError(f"cannot write the report to {report_name}: {exc}") from None
     except OSError as exc:
-        raise UsageError(f"cannot read {args.archive}: {exc.strerror}") from None
+        raise UsageError(f"cannot read {args.archive}: {exc.strerror or exc}") from None
     except XmppSecError as exc:  # not XML, or a DOCTYPE: the archive is unusable (exit 2)
         raise UsageError(f"{args.archive}: {exc}") from None
     finally:
         if bar is not None:
             bar.close()
-        if out is not sys.stdout:
-            out.close()
-        else:
-            out.flush()
+        if out is not sys.stdout and not out.closed:
+            with contextlib.suppress(OSError):
+                out.close()
+    if summary.truncated:
+        print(
+            f"{args.archive}: the stream ends without its closing tag (a live capture?): "
+            "every complete stanza is reported, an incomplete last one is not",
+            file=sys.stderr,
+        )
     rate = summary.stanzas / summary.seconds if summary.seconds else 0.0
     print(
         f"{summary.stanzas} stanzas: {summary.valid} valid, {summary.rejected} rejected"
