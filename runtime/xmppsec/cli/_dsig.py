@@ -104,7 +104,7 @@ def _verify(args: argparse.Namespace) -> int:
         result = verifier.check(data, now=now)
     if args.json:
         c.print_json(c.report(kind="xep-0290", checked_at=now, result=result))
-    elif args.optimistic or not result.valid:
+    elif args.optimistic:
         _print_details(result)
     if not result.valid:
         assert result.error is not None  # noqa: S101 - an invalid result names its reason
@@ -116,7 +116,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _print_details(result: VerificationResult) -> None:
-    """What ``--optimistic`` accepted despite (and what a rejection found), on stderr:
+    """What ``--optimistic`` reports beside its verdict, on stderr:
     every signature's references and timestamp, and the children no signature covers."""
     for s in result.signatures:
         stamp = s.timestamp_text or "(none)"
