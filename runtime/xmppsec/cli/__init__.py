@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
-from .. import __version__
 from . import _codegen, _demo, _dsig, _e2e, _inspect, _validate
 from ._common import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, Handler, guarded, usage
 
@@ -51,12 +51,21 @@ class _Parser(argparse.ArgumentParser):
 __all__ = ["EXIT_OK", "EXIT_REJECTED", "EXIT_USAGE", "main"]
 
 
+def _version() -> str:
+    """The installed distribution's version (its metadata is built from
+    ``xmppsec.__version__``); read from the metadata so the CLI does not import the façade."""
+    try:
+        return version("xmppsec")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="xmppsec",
         description="XEP-0290 signatures and RFC 3923 end-to-end objects for XMPP stanzas.",
     )
-    parser.add_argument("--version", action="version", version=f"xmppsec {__version__}")
+    parser.add_argument("--version", action="version", version=f"xmppsec {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in (_dsig, _inspect, _validate, _codegen, _demo, _e2e):
         group.register(sub)
