@@ -124,8 +124,10 @@ def _require_xsd(path: Path) -> None:
 
     try:
         tag = etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True))
-    except (OSError, etree.XMLSyntaxError) as exc:
-        raise UsageError(f"{path} is not an XML schema: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except etree.XMLSyntaxError as exc:
+        raise UsageError(f"{path} is not well-formed XML, so not an XML schema: {exc}") from None
     if tag.getroot().tag != XSD_ROOT:
         raise UsageError(f"{path} is not an XML schema (its root is not xs:schema)")
 
