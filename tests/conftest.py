@@ -29,7 +29,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from lxml import etree
 
 from xmppsec.algorithms import DigestMethod, PrivateKey, SignatureMethod, digest, sign_bytes
-from xmppsec.dsig import Policy, Signer, VerificationResult, Verifier, _c14n
+from xmppsec.dsig import SPEC, Policy, Signer, VerificationResult, Verifier, _c14n
 from xmppsec.errors import XmppSecError
 from xmppsec.keys import ID_ON_XMPPADDR, Identity, generate_identity, xmpp_addr_value
 from xmppsec.parser import parse
@@ -69,6 +69,14 @@ JC = "{" + NS.JABBER_CLIENT + "}"
 XML_LANG = "{" + NS.XML + "}lang"
 
 
+@pytest.fixture(autouse=True)
+def _state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI keeps its replay store in $XDG_STATE_HOME: a fresh one per test, never the
+    real home (subprocesses inherit it)."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+    monkeypatch.delenv("XMPPSEC_PASSPHRASE", raising=False)
+
+
 # -- identities ---------------------------------------------------------------------------
 
 
@@ -95,6 +103,9 @@ def make_signer(
     **kwargs: Any,
 ) -> Signer:
     ident = identity(jid, algorithm)
+    # The suite was written against the spec profile (the default before the robust profile
+    # became it): a test that does not name a profile keeps testing the spec profile.
+    kwargs.setdefault("profile", SPEC)
     return Signer(
         ident.private_key,
         signer=jid,

@@ -21,7 +21,7 @@ from xmppsec.archive import (
     verify_archive,
 )
 from xmppsec.cli._archive import verify_archive_cli
-from xmppsec.dsig import Signer
+from xmppsec.dsig import SPEC, Signer
 from xmppsec.errors import RestrictedXMLError
 from xmppsec.keys import Identity, generate_identity
 
@@ -49,7 +49,9 @@ def juliet() -> Identity:
 
 @pytest.fixture(scope="module")
 def signed(juliet: Identity) -> list[bytes]:
-    signer = Signer(juliet.private_key, signer=JID, certificate=juliet.certificate)
+    signer = Signer(
+        juliet.private_key, signer=JID, certificate=juliet.certificate, profile=SPEC
+    )
     return [signer.sign(stanza(i)) for i in range(12)]
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 from lxml import etree
 
-from xmppsec.dsig import Signer, VerificationResult
+from xmppsec.dsig import SPEC, Signer, VerificationResult
 from xmppsec.errors import ReplayError
 from xmppsec.replay import MemoryReplayStore, ReplayStore, SQLiteReplayStore
 from xmppsec.timestamps import TimestampClock, parse_timestamp
@@ -72,7 +72,11 @@ def _timestamp(signed: bytes) -> str:
 def test_one_signer_8_threads_real_signatures() -> None:
     ident = identity(JULIET)
     signer = Signer(
-        ident.private_key, signer=JULIET, certificate=ident.certificate, clock=TimestampClock()
+        ident.private_key,
+        signer=JULIET,
+        certificate=ident.certificate,
+        clock=TimestampClock(),
+        profile=SPEC,
     )
 
     def sign_many(t: int) -> list[bytes]:

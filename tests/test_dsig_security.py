@@ -30,7 +30,15 @@ from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from xmppsec.algorithms import C14NMethod, DigestMethod, SignatureMethod
-from xmppsec.dsig import Policy, ReferenceStatus, Signer, TimestampStatus, Verifier, _c14n
+from xmppsec.dsig import (
+    SPEC,
+    Policy,
+    ReferenceStatus,
+    Signer,
+    TimestampStatus,
+    Verifier,
+    _c14n,
+)
 from xmppsec.errors import (
     AmbiguousReference,
     DigestMismatch,
@@ -854,6 +862,7 @@ def test_keyinfo_embedded_untrusted_cert(store: str, dsig_ca: CA) -> None:
         certificate=fake.certificate,
         include_certificate=True,
         clock=new_clock(),
+        profile=SPEC,
     ).sign(forged)
     assert b"<X509Certificate>" in data
     real = identity(JULIET).certificate
@@ -898,7 +907,7 @@ def test_weak_or_odd_keys(kind: str) -> None:
     cert = _self_signed(key)
     # The signer refuses the key outright (the caller's mistake).
     with pytest.raises(UsageError):
-        Signer(key, signer=JULIET, certificate=cert, clock=new_clock())
+        Signer(key, signer=JULIET, certificate=cert, clock=new_clock(), profile=SPEC)
     # A pin refuses it too (the caller's configuration: a UsageError).
     with pytest.raises(UsageError):
         TrustStore().pin(JULIET, cert)
@@ -1046,7 +1055,12 @@ def _signer_case(variant: str, ca: CA) -> tuple[bytes, Verifier, type[XmppSecErr
         cert = issue(ca, key, xmpp=[utf8_addr(JULIET)])
         root = tree(
             Signer(
-                key, signer=JULIET, certificate=cert, include_certificate=True, clock=new_clock()
+                key,
+                signer=JULIET,
+                certificate=cert,
+                include_certificate=True,
+                clock=new_clock(),
+                profile=SPEC,
             ).sign(MESSAGE)
         )
         stanza_desc(signature(root))[0].text = "capulet.net"
@@ -1095,11 +1109,23 @@ def test_signer_vs_from_vs_cert_signing_side() -> None:
     with pytest.raises(UsageError):
         make_signer(ROMEO).sign(MESSAGE)
     with pytest.raises(UsageError):
-        Signer(identity(JULIET).private_key, signer="juliet@capulet.net/balcony")
+        Signer(
+            identity(JULIET).private_key, signer="juliet@capulet.net/balcony", profile=SPEC
+        )
     with pytest.raises(UsageError):  # certificate names somebody else
-        Signer(identity(JULIET).private_key, signer=ROMEO, certificate=identity(JULIET).certificate)
+        Signer(
+            identity(JULIET).private_key,
+            signer=ROMEO,
+            certificate=identity(JULIET).certificate,
+            profile=SPEC,
+        )
     with pytest.raises(UsageError):  # certificate of another key
-        Signer(identity(ROMEO).private_key, signer=JULIET, certificate=identity(JULIET).certificate)
+        Signer(
+            identity(ROMEO).private_key,
+            signer=JULIET,
+            certificate=identity(JULIET).certificate,
+            profile=SPEC,
+        )
 
 
 def test_signer_vs_from_added_by_server() -> None:

@@ -428,12 +428,13 @@ def _dsa_identity() -> tuple[dsa.DSAPrivateKey, x509.Certificate]:
 def test_legacy_sha1_and_dsa_only_with_opt_in() -> None:
     rsa_key = identity(JULIET, "rsa-2048").private_key
     with pytest.raises(UsageError):
-        Signer(rsa_key, signer=JULIET, method=SignatureMethod.RSA_SHA1)
+        Signer(rsa_key, signer=JULIET, method=SignatureMethod.RSA_SHA1, profile=SPEC)
     with pytest.raises(UsageError):
-        Signer(rsa_key, signer=JULIET, digest_method=DigestMethod.SHA1)
+        Signer(rsa_key, signer=JULIET, digest_method=DigestMethod.SHA1, profile=SPEC)
     dsa_key, dsa_cert = _dsa_identity()
     with pytest.raises(UsageError):
-        Signer(dsa_key, signer=JULIET, certificate=dsa_cert)  # default method dsa-sha1
+        # default method dsa-sha1
+        Signer(dsa_key, signer=JULIET, certificate=dsa_cert, profile=SPEC)
 
     # The XEP's own examples: DSA-SHA1 with SHA-1 digests, explicitly allowed.
     data = Signer(
@@ -443,6 +444,7 @@ def test_legacy_sha1_and_dsa_only_with_opt_in() -> None:
         digest_method=DigestMethod.SHA1,
         allow_legacy=True,
         clock=new_clock(),
+        profile=SPEC,
     ).sign(MESSAGE)
     root = tree(data)
     sm = signature(root).find(f"{DS}SignedInfo/{DS}SignatureMethod")
@@ -468,15 +470,17 @@ def test_include_certificate() -> None:
     # the certificate alone, unpinned, proves nothing
     assert_rejected(verifier(trust=TrustStore()), data, UntrustedKey)
     with pytest.raises(UsageError):
-        Signer(identity(JULIET).private_key, signer=JULIET, include_certificate=True)
+        Signer(
+            identity(JULIET).private_key, signer=JULIET, include_certificate=True, profile=SPEC
+        )
 
 
 def test_signer_refuses_full_jid_and_foreign_certificate() -> None:
     key = identity(JULIET).private_key
     with pytest.raises(UsageError):
-        Signer(key, signer="juliet@capulet.net/balcony")
+        Signer(key, signer="juliet@capulet.net/balcony", profile=SPEC)
     with pytest.raises(UsageError):
-        Signer(key, signer=JULIET, certificate=identity(ROMEO).certificate)
+        Signer(key, signer=JULIET, certificate=identity(ROMEO).certificate, profile=SPEC)
 
 
 def test_timestamps_strictly_increasing_across_threads() -> None:
@@ -485,6 +489,7 @@ def test_timestamps_strictly_increasing_across_threads() -> None:
         signer=JULIET,
         certificate=identity(JULIET).certificate,
         clock=TimestampClock(),  # the real wall clock: many signatures per millisecond
+        profile=SPEC,
     )
     per_thread: dict[int, list[str]] = {}
     barrier = threading.Barrier(8)

@@ -263,7 +263,12 @@ def test_trust_via_ca_bundle(dsig_ca: CA) -> None:
     key = identity(JULIET).private_key
     cert = issue(dsig_ca, key, xmpp=[utf8_addr(JULIET)])
     data = Signer(
-        key, signer=JULIET, certificate=cert, include_certificate=True, clock=new_clock()
+        key,
+        signer=JULIET,
+        certificate=cert,
+        include_certificate=True,
+        clock=new_clock(),
+        profile=SPEC,
     ).sign(MESSAGE)
     v = verifier(trust=TrustStore().with_ca_bundle([dsig_ca.cert]))
     result = assert_valid(v, data)

@@ -46,9 +46,11 @@ def test_encrypt_then_decrypt(files: dict[str, Path], capsys: pytest.CaptureFixt
     assert b"<body>By the CLI</body>" in (d / "plain.xml").read_bytes()
     capsys.readouterr()
     assert run(["e2e", "decrypt", "--key", str(files["rk"]), "--cert", str(files["rc"]),
-                "--trust", str(files["jc"]), "--in", str(d / "sealed.xml"), "--json"]) == 0
+                "--trust", str(files["jc"]), "--in", str(d / "sealed.xml"), "--json",
+                "--no-replay"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["valid"] and report["encrypted"] and report["signer"] == "juliet@example.com"
+    assert report["schema"] == 1 and report["valid"] and report["e2e"]["encrypted"]
+    assert report["signatures"][0]["signer"] == "juliet@example.com"
 
 
 def test_decrypt_rejections(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:

@@ -581,13 +581,16 @@ def test_cli_verify_with_a_redis_replay_store(redis_url: str, tmp_path: Path) ->
     import subprocess
     import sys
 
-    from xmppsec.dsig import Signer
+    from xmppsec.dsig import SPEC, Signer
     from xmppsec.keys import generate_identity, write_identity
 
     ident = generate_identity("juliet@capulet.net")
     _, cert = write_identity(ident, tmp_path)
     signed = Signer(
-        ident.private_key, signer="juliet@capulet.net", certificate=ident.certificate
+        ident.private_key,
+        signer="juliet@capulet.net",
+        certificate=ident.certificate,
+        profile=SPEC,
     ).sign(
         b"<message xmlns='jabber:client' from='juliet@capulet.net/b' to='romeo@montague.net' "
         b"id='cli-redis'><body>once</body></message>"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pytest
 from lxml import etree
 
-from xmppsec.dsig import ROBUST, Policy, ReferenceStatus, Signer, Verifier
+from xmppsec.dsig import ROBUST, SPEC, Policy, ReferenceStatus, Signer, Verifier
 from xmppsec.dsig._c14n import robust_c14n
 from xmppsec.errors import (
     DigestMismatch,
@@ -286,7 +286,7 @@ def test_iq_signature_goes_inside_the_single_payload(alice: Identity) -> None:
 
 
 def test_spec_profile_refuses_a_signature_inside_a_payload(alice: Identity) -> None:
-    spec = Signer(alice.private_key, signer=ALICE, certificate=alice.certificate)
+    spec = Signer(alice.private_key, signer=ALICE, certificate=alice.certificate, profile=SPEC)
     root = etree.fromstring(spec.sign(IQ))
     sig = root[-1]
     root[0].append(sig)  # move the spec-profile Signature into the payload
@@ -300,6 +300,7 @@ def test_auto_detects_each_profile(alice: Identity) -> None:
         signer=ALICE,
         certificate=alice.certificate,
         clock=TimestampClock(lambda: NOW),
+        profile=SPEC,
     )
     for signed, name in [(spec.sign(MSG), "spec"), (_signer(alice).sign(MSG), "robust")]:
         result = _verifier(alice).verify(signed, now=NOW)

@@ -50,7 +50,7 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from lxml import etree
 
-from .dsig import PROFILES, Policy, Verifier
+from .dsig import PROFILES, Policy, VerificationResult, Verifier
 from .errors import RestrictedXMLError, UsageError, XmppSecError
 from .keys import load_certificate
 from .timestamps import parse_rfc3339
@@ -111,6 +111,9 @@ class ArchiveConfig:
     """Judge timestamps at this time (default: the clock, per stanza)."""
     use_archive_stamp: bool = True
     """Judge an archived message against the archive's delay stamp."""
+    report: ReportLine | None = None
+    """Shapes each line from (result, place in the archive, the time judged at); a
+    module-level function (a worker receives it by reference). ``None``: the record below."""
 
     def verifier(self) -> Verifier:
         trust = TrustStore(allow_legacy_keys=self.policy.allow_legacy)
@@ -129,7 +132,13 @@ class ArchiveSummary:
     """Top-level stanzas that are archive plumbing (XEP-0313 query, fin), not content."""
     seconds: float = 0.0
     bytes_read: int = 0
+    truncated: bool = False
+    """The archive ended before its closing tags (a live capture): every complete stanza
+    was verified; an incomplete last one was not."""
 
+
+ReportLine = Callable[[VerificationResult, dict[str, Any], datetime | None], dict[str, Any]]
+"""Shapes one archive line (the CLI's report, docs/cli.md)."""
 
 Progress = Callable[[int, int, int], None]
 """Called as ``progress(stanzas_done, bytes_read, total_bytes)`` (total 0 if unknown)."""
@@ -200,7 +209,10 @@ def _forwarded_stanzas(result: etree._Element) -> Iterator[tuple[etree._Element,
 
 
 def iter_stanzas(
-    source: IO[bytes] | str, *, counter: list[int] | None = None
+    source: IO[bytes] | str,
+    *,
+    counter: list[int] | None = None,
+    truncated: list[bool] | None = None,
 ) -> Iterator[ArchiveStanza]:
     """The stanzas of an archive, in order, with constant memory.
 
@@ -210,13 +222,17 @@ def iter_stanzas(
     so memory holds one top-level element at a time (libxml2 without ``huge_tree`` caps a
     text node at 10 MB and the depth at 256; the stanza limits apply when it is verified).
     A file whose root element is itself a XEP-0313 ``<result>`` or a stanza holds that one
-    result or stanza.
-    A ``<!DOCTYPE`` is refused (RFC 6120 §11.1) with :class:`RestrictedXMLError`, and so is
-    an archive that is not well-formed XML. ``counter[0]`` counts the top-level stanzas
-    skipped as archive plumbing (XEP-0313 query and fin).
+    result or stanza. A ``<!DOCTYPE`` is refused (RFC 6120 §11.1) with
+    :class:`RestrictedXMLError`, and so is an archive that is not well-formed XML.
+    ``counter[0]`` counts the top-level stanzas skipped as archive plumbing (XEP-0313 query
+    and fin).
+
+    An archive whose bytes are all well-formed but that ends before its closing tags (a
+    live capture of a stream still open, or cut short) yields every complete stanza and
+    sets ``truncated[0]``: the parser is fed the bytes chunk by chunk, so a syntax error
+    raised while feeding is malformed XML, and one raised only at the end is a missing end.
     """
-    context = etree.iterparse(
-        source,
+    parser = etree.XMLPullParser(
         events=("end",),
         tag=_WATCHED,
         resolve_entities=False,
@@ -226,69 +242,84 @@ def iter_stanzas(
         remove_comments=False,
         remove_pis=False,
     )
+    stream: IO[bytes] = open(source, "rb") if isinstance(source, str) else source  # noqa: SIM115
     root: etree._Element | None = None
     index = 0
     wrapper: etree._Element | None = None  # the top-level element holding the last result
     wrapped = False  # a result was seen: a stanza at the root only wrapped results
+
+    def results(el: etree._Element) -> Iterator[ArchiveStanza]:
+        nonlocal index
+        for msg, stamp in _forwarded_stanzas(el):
+            yield ArchiveStanza(index, _detach(msg), "mam", archive_id=el.get("id"), stamp=stamp)
+            index += 1
+
+    def content(el: etree._Element) -> Iterator[ArchiveStanza]:
+        nonlocal index
+        if _is_mam(el):
+            if counter is not None:
+                counter[0] += 1
+            return
+        yield ArchiveStanza(index, _detach(el), "stream")
+        index += 1
+
     try:
-        for _, el in context:
-            if root is None:
-                root = el.getroottree().getroot()
-                if el.getroottree().docinfo.doctype:
-                    raise RestrictedXMLError("DOCTYPE in the archive (RFC 6120 §11.1)")
-            parent = el.getparent()
-            if parent is None:
-                # The root element itself: a lone XEP-0313 result or stanza is the whole
-                # archive (a root that wrapped results, or a stream's end, is not content).
-                if el.tag in _RESULTS:
-                    for msg, stamp in _forwarded_stanzas(el):
-                        yield ArchiveStanza(
-                            index, _detach(msg), "mam", archive_id=el.get("id"), stamp=stamp
-                        )
-                        index += 1
-                elif wrapped:
-                    pass
-                elif _is_mam(el):
-                    if counter is not None:
-                        counter[0] += 1
+        while True:
+            chunk = stream.read(1 << 16)
+            final = not chunk
+            try:
+                if final:
+                    parser.close()
                 else:
-                    yield ArchiveStanza(index, _detach(el), "stream")
-                    index += 1
-                el.clear()
-                continue
-            top = parent is root
-            if el.tag in _RESULTS:
-                wrapped = True
-                for msg, stamp in _forwarded_stanzas(el):
-                    yield ArchiveStanza(
-                        index, _detach(msg), "mam", archive_id=el.get("id"), stamp=stamp
-                    )
-                    index += 1
-                if not top:
-                    wrapper = el
-                    while wrapper.getparent() is not root:
-                        wrapper = wrapper.getparent()
-                        assert wrapper is not None
-                    el.clear()  # done with it; its top-level wrapper goes below
+                    parser.feed(chunk)
+                batch = [el for _, el in parser.read_events() if isinstance(el, etree._Element)]
+            except etree.XMLSyntaxError as exc:
+                if final and root is not None and truncated is not None:
+                    truncated[0] = True  # every byte parsed; only the closing tags are missing
+                    return
+                raise RestrictedXMLError(f"the archive is not well-formed XML: {exc}") from None
+            for el in batch:
+                if root is None:
+                    root = el.getroottree().getroot()
+                    if getattr(el.getroottree().docinfo, "doctype", ""):
+                        raise RestrictedXMLError("DOCTYPE in the archive (RFC 6120 §11.1)")
+                parent = el.getparent()
+                if parent is None:
+                    # The root element itself: a lone XEP-0313 result or stanza is the whole
+                    # archive (a root that wrapped results, or a stream's end, is not content).
+                    if el.tag in _RESULTS:
+                        yield from results(el)
+                    elif not wrapped:
+                        yield from content(el)
+                    el.clear()
                     continue
-            elif not top:
-                continue  # a forwarded message (its result handles it) or nested content
-            elif el is wrapper:
-                wrapper = None  # a message or iq wrapping results: not content itself
-            elif _is_mam(el):
-                if counter is not None:
-                    counter[0] += 1
-            else:
-                yield ArchiveStanza(index, _detach(el), "stream")
-                index += 1
-            # Constant memory: clear this top-level element and drop it and every earlier
-            # sibling (comments and elements nobody watches included) from the root.
-            el.clear()
-            assert parent is not None
-            while el.getprevious() is not None:
-                del parent[0]
-    except etree.XMLSyntaxError as exc:
-        raise RestrictedXMLError(f"the archive is not well-formed XML: {exc}") from None
+                top = parent is root
+                if el.tag in _RESULTS:
+                    wrapped = True
+                    yield from results(el)
+                    if not top:
+                        wrapper = el
+                        while wrapper.getparent() is not root:
+                            wrapper = wrapper.getparent()
+                            assert wrapper is not None
+                        el.clear()  # done with it; its top-level wrapper goes below
+                        continue
+                elif not top:
+                    continue  # a forwarded message (its result handles it) or nested content
+                elif el is wrapper:
+                    wrapper = None  # a message or iq wrapping results: not content itself
+                else:
+                    yield from content(el)
+                # Constant memory: clear this top-level element and drop it and every
+                # earlier sibling (comments and elements nobody watches included).
+                el.clear()
+                while el.getprevious() is not None:
+                    del parent[0]
+            if final:
+                return
+    finally:
+        if isinstance(source, str):
+            stream.close()
 
 
 # -- verifying -----------------------------------------------------------------------------
@@ -325,6 +356,10 @@ def _verify_one(verifier: Verifier, config: ArchiveConfig, item: _Item) -> tuple
         except XmppSecError:
             now = config.now
     result = verifier.check(data, now=now)
+    if config.report is not None:
+        place = {"n": index, "source": source, "archive_id": archive_id, "stamp": stamp}
+        line = config.report(result, place, now)
+        return result.valid, json.dumps(line, separators=(",", ":"))
     attrs = dict(result.stanza_attributes)
     record["stanza"] = result.stanza_name or None
     record["id"] = attrs.get("id")
@@ -709,6 +744,7 @@ def verify_archive(
     total = Path(path).stat().st_size
     summary = ArchiveSummary()
     skipped = [0]
+    truncated = [False]
     started = time.perf_counter()
     last_report = 0.0
 
@@ -728,7 +764,7 @@ def verify_archive(
     with open(path, "rb") as raw:
         reader = _CountingReader(raw)
         buffered = io.BufferedReader(reader, buffer_size=1 << 16)
-        items = iter_stanzas(buffered, counter=skipped)
+        items = iter_stanzas(buffered, counter=skipped, truncated=truncated)
         if jobs == 1:
             _init_worker(config)
             for chunk in _chunks(items, chunk_size):
@@ -748,6 +784,7 @@ def verify_archive(
                     emit(pending.popleft().get(), reader)
         summary.bytes_read = reader.count
     summary.skipped = skipped[0]
+    summary.truncated = truncated[0]
     summary.seconds = time.perf_counter() - started
     if progress is not None:
         progress(summary.stanzas, summary.bytes_read, total)

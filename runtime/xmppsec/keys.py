@@ -166,11 +166,19 @@ def generate_identity(
 
 
 def write_identity(
-    identity: Identity, out_dir: str | os.PathLike[str], *, overwrite: bool = False
+    identity: Identity,
+    out_dir: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    passphrase: bytes | None = None,
 ) -> tuple[Path, Path]:
-    """Write ``key.pem`` (PKCS#8 PEM, unencrypted, mode 0600) and ``cert.pem`` into
-    ``out_dir`` (created if missing). Returns both paths. Refuses to replace existing
-    files unless ``overwrite`` (``FileExistsError``)."""
+    """Write ``key.pem`` (PKCS#8 PEM, mode 0600) and ``cert.pem`` into ``out_dir`` (created
+    if missing). Returns both paths. Refuses to replace existing files unless ``overwrite``
+    (``FileExistsError``). With ``passphrase`` the key is an encrypted PKCS#8 (RFC 5958
+    EncryptedPrivateKeyInfo, ``cryptography``'s best available encryption); without it,
+    unencrypted."""
+    if passphrase is not None and not passphrase:
+        raise UsageError("an empty passphrase encrypts nothing")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     key_path, cert_path = out / "key.pem", out / "cert.pem"
@@ -181,7 +189,9 @@ def write_identity(
     key_pem = identity.private_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+        serialization.NoEncryption()
+        if passphrase is None
+        else serialization.BestAvailableEncryption(passphrase),
     )
     fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

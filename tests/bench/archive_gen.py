@@ -20,7 +20,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from xmppsec.dsig import Signer
+from xmppsec.dsig import SPEC, Signer
 from xmppsec.keys import generate_identity, load_certificate, load_private_key
 from xmppsec.timestamps import TimestampClock
 
@@ -93,7 +93,7 @@ def _init(key_pem: bytes, cert_pem: bytes, fmt: str, start: datetime) -> None:
     cert = load_certificate(cert_pem)
     _state["now"] = start
     clock = TimestampClock(lambda: _state["now"])
-    _state["signer"] = Signer(key, signer=JID, certificate=cert, clock=clock)
+    _state["signer"] = Signer(key, signer=JID, certificate=cert, clock=clock, profile=SPEC)
     _state["fmt"] = fmt
     _state["start"] = start
 

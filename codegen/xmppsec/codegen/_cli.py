@@ -91,6 +91,7 @@ def user_plan(args: argparse.Namespace, template_dirs: tuple[Path, ...]) -> Plan
     for schema in schemas:
         if not schema.is_file():
             raise UsageError(f"schema file not found: {schema}")
+        _require_xsd(schema)
     root = Path(os.path.commonpath([s.parent for s in schemas]))
     modules: dict[str, str] = {}
     for item in args.module or ():
@@ -112,6 +113,23 @@ def user_plan(args: argparse.Namespace, template_dirs: tuple[Path, ...]) -> Plan
     out = Path(args.out).resolve()
     package_dir = out.joinpath(*parts)
     return Plan(job, out, package_dir, Path(args.docs).resolve() if args.docs else None)
+
+
+XSD_ROOT = "{http://www.w3.org/2001/XMLSchema}schema"
+
+
+def _require_xsd(path: Path) -> None:
+    """A file that is not an XSD is the caller's mistake (exit 2), never "drift" (exit 1)."""
+    from lxml import etree
+
+    try:
+        tag = etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True))
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except etree.XMLSyntaxError as exc:
+        raise UsageError(f"{path} is not well-formed XML, so not an XML schema: {exc}") from None
+    if tag.getroot().tag != XSD_ROOT:
+        raise UsageError(f"{path} is not an XML schema (its root is not xs:schema)")
 
 
 def _package_dir(job: Job) -> PurePosixPath:

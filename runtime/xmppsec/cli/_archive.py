@@ -9,6 +9,7 @@ or when the archive holds no stanza at all (nothing verified), 2 on a usage prob
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from typing import IO
@@ -18,6 +19,33 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from ..archive import ArchiveConfig, executor_from_spec, verify_archive
 from ..errors import UsageError, XmppSecError
 from . import _common as c
+
+
+class _ReportWriteError(Exception):
+    """Writing the report failed (a full device, a closed pipe): named as such, not as a
+    failure to read the archive."""
+
+    def __init__(self, exc: OSError) -> None:
+        super().__init__(exc.strerror or str(exc))
+
+
+class _Report:
+    """The report stream, with write failures told apart from read failures."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self._out = out
+
+    def write(self, text: str) -> int:
+        try:
+            return self._out.write(text)
+        except OSError as exc:
+            raise _ReportWriteError(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._out.flush()
+        except OSError as exc:
+            raise _ReportWriteError(exc) from None
 
 
 class _Bar:
@@ -76,6 +104,7 @@ def verify_archive_command(args: argparse.Namespace) -> int:
         policy=policy,
         profile=None if profile in (None, "auto") else profile,
         now=c.parse_now(getattr(args, "now", None)),
+        report=c.archive_line,
     )
     report_path: str | None = getattr(args, "report", None)
     try:
@@ -88,12 +117,23 @@ def verify_archive_command(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot write {report_path}: {exc.strerror}") from None
     executor = executor_from_spec(getattr(args, "executor", None), jobs)  # UsageError: exit 2
     bar = _Bar(sys.stderr) if sys.stderr.isatty() else None
+    report_name = "stdout" if out is sys.stdout else report_path
+    report = _Report(out)
     try:
         summary = verify_archive(
-            args.archive, config, out, jobs=jobs, progress=bar, executor=executor
+            args.archive, config, report, jobs=jobs, progress=bar,  # type: ignore[arg-type]
+            executor=executor,
         )
+        report.flush()
+        if out is not sys.stdout:
+            try:
+                out.close()  # flushes: a full device shows here
+            except OSError as exc:
+                raise _ReportWriteError(exc) from None
+    except _ReportWriteError as exc:
+        raise UsageError(f"cannot write the report to {report_name}: {exc}") from None
     except OSError as exc:
-        raise UsageError(f"cannot read {args.archive}: {exc.strerror}") from None
+        raise UsageError(f"cannot read {args.archive}: {exc.strerror or exc}") from None
     except XmppSecError as exc:  # not XML, or a DOCTYPE: the archive is unusable (exit 2)
         raise UsageError(f"{args.archive}: {exc}") from None
     finally:
@@ -101,10 +141,15 @@ def verify_archive_command(args: argparse.Namespace) -> int:
             executor.close()
         if bar is not None:
             bar.close()
-        if out is not sys.stdout:
-            out.close()
-        else:
-            out.flush()
+        if out is not sys.stdout and not out.closed:
+            with contextlib.suppress(OSError):
+                out.close()
+    if summary.truncated:
+        print(
+            f"{args.archive}: the stream ends without its closing tag (a live capture?): "
+            "every complete stanza is reported, an incomplete last one is not",
+            file=sys.stderr,
+        )
     rate = summary.stanzas / summary.seconds if summary.seconds else 0.0
     print(
         f"{summary.stanzas} stanzas: {summary.valid} valid, {summary.rejected} rejected"

@@ -7,27 +7,45 @@ import sys
 from pathlib import Path
 
 from .. import keys
-from ..dsig import PROFILES, Signer, Verifier
+from ..dsig import PROFILES, Signer, VerificationResult, Verifier
 from ..errors import UsageError, XmppSecError
 from . import _common as c
 
 
 def _keygen(args: argparse.Namespace) -> int:
+    if args.days < 1:
+        raise UsageError("--days must be at least 1")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {args.out}: exists and is not a directory")
+    if not args.force:
+        for name in ("key.pem", "cert.pem"):
+            if (out / name).exists():
+                raise UsageError(f"{out / name} exists (pass --force to replace it)")
+    password = c.passphrase(args) if args.passphrase_file else None
     try:
-        identity = keys.generate_identity(args.jid, args.algorithm)
+        identity = keys.generate_identity(args.jid, args.algorithm, days=args.days)
     except XmppSecError as exc:  # a bad JID or algorithm is the caller's mistake
         raise UsageError(str(exc)) from None
     try:
-        key_path, cert_path = keys.write_identity(identity, Path(args.out))
+        key_path, cert_path = keys.write_identity(
+            identity, out, overwrite=args.force, passphrase=password
+        )
     except OSError as exc:
-        raise UsageError(f"cannot write the identity into {args.out}: {exc}") from None
-    print(f"wrote {key_path} and {cert_path} for {args.jid} ({args.algorithm})", file=sys.stderr)
+        raise UsageError(
+            f"cannot write the identity into {args.out}: {exc.strerror or exc}"
+        ) from None
+    sealed = ", key encrypted" if password else ""
+    print(
+        f"wrote {key_path} and {cert_path} for {args.jid} ({args.algorithm}, "
+        f"{args.days} days{sealed})",
+        file=sys.stderr,
+    )
     return c.EXIT_OK
 
 
 def _sign(args: argparse.Namespace) -> int:
-    key = c.load_key(args.key)
-    cert = c.load_cert(args.cert)
+    key, cert = c.load_identity(args.key, args.cert, c.passphrase(args))
     signer_jid = args.signer
     if signer_jid is None:
         addrs = keys.xmpp_addrs(cert)
@@ -44,20 +62,39 @@ def _sign(args: argparse.Namespace) -> int:
         )
     except XmppSecError as exc:
         raise UsageError(f"cannot sign as {signer_jid}: {exc}") from None
-    signed = signer.sign(c.read_input(args.infile))  # an XmppSecError here: rejected (1)
+    data = c.read_input(args.infile)
+    signed = signer.sign(data)  # an XmppSecError here: rejected (1)
     c.write_output(args.outfile, signed)
     return c.EXIT_OK
 
 
+def _refuse_conflicts(args: argparse.Namespace) -> None:
+    """Options that contradict or mean nothing together: exit 2 before any work."""
+    if args.archive is not None:
+        if args.infile is not None:
+            raise UsageError("--archive and --in are two inputs: give one")
+        if args.json:
+            raise UsageError("--archive writes JSON lines already (see --report); drop --json")
+        if args.no_replay and args.replay_db:
+            raise UsageError("--no-replay and --replay-db contradict each other")
+    else:
+        if args.report is not None:
+            raise UsageError("--report applies to --archive only")
+        if args.jobs is not None:
+            raise UsageError("--jobs applies to --archive only")
+
+
 def _verify(args: argparse.Namespace) -> int:
+    _refuse_conflicts(args)
     if args.archive is not None:
         from ._archive import verify_archive_command
 
         return verify_archive_command(args)
     now = c.parse_now(args.now)
-    replay = c.replay_store(args.replay_db) if args.replay_db else None
+    store = c.with_ca(c.trust_store(args.trust, legacy=args.legacy), args.ca)
+    replay = c.replay_from(args)
     verifier = Verifier(
-        c.trust_store(args.trust, legacy=args.legacy),
+        store,
         policy=c.policy_from(args),
         replay=replay,
         profile=None if args.profile == "auto" else c.profile(args.profile),
@@ -66,9 +103,11 @@ def _verify(args: argparse.Namespace) -> int:
     with c.replay_failures():
         result = verifier.check(data, now=now)
     if args.json:
-        c.print_json(result.to_json_text())
+        c.print_json(c.report(kind="xep-0290", checked_at=now, result=result))
+    elif args.optimistic:
+        _print_details(result)
     if not result.valid:
-        assert result.error is not None
+        assert result.error is not None  # noqa: S101 - an invalid result names its reason
         return c.reject(result.error)
     if not args.json:
         signers = ", ".join(s.signer for s in result.signatures)
@@ -76,18 +115,44 @@ def _verify(args: argparse.Namespace) -> int:
     return c.EXIT_OK
 
 
+def _print_details(result: VerificationResult) -> None:
+    """What ``--optimistic`` reports beside its verdict, on stderr:
+    every signature's references and timestamp, and the children no signature covers."""
+    for s in result.signatures:
+        stamp = s.timestamp_text or "(none)"
+        print(
+            f"signature by {s.signer} ({s.profile}, {s.signature_method}): "
+            f"{'valid' if s.valid else 'invalid'}; timestamp {stamp} "
+            f"[{s.timestamp_status.value}]",
+            file=sys.stderr,
+        )
+        for r in s.references:
+            print(f"  reference {r.uri} -> {r.element}: {r.status.value}", file=sys.stderr)
+    unsigned = ", ".join(result.unsigned_children) or "none"
+    print(f"unsigned children: {unsigned}", file=sys.stderr)
+
+
 def register(sub: c.Subparsers) -> None:
     p = sub.add_parser("keygen", help="write a key and a self-signed certificate for a JID")
-    p.add_argument("--jid", required=True)
-    p.add_argument("--algorithm", choices=keys.ALGORITHMS, default="ecdsa-p256")
-    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--jid", required=True, help="the identity's JID (bare, or a domain)")
+    p.add_argument("--algorithm", choices=keys.ALGORITHMS, default="ecdsa-p256",
+                   help="key algorithm")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="directory for key.pem and cert.pem (created 0700 if missing)")
+    p.add_argument("--days", type=int, default=365, metavar="N",
+                   help="certificate validity in days")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing key.pem/cert.pem")
+    p.add_argument("--passphrase-file", metavar="FILE",
+                   help="encrypt key.pem (PKCS#8) with the first line of FILE")
     p.set_defaults(handler=_keygen)
 
     p = sub.add_parser("sign", help="sign a stanza (XEP-0290)")
-    p.add_argument("--key", required=True, help="PKCS#8 PEM private key")
-    p.add_argument("--cert", required=True, help="certificate with id-on-xmppAddr")
+    c.add_key_options(p, "signer")
     p.add_argument("--signer", help="bare JID or domain (default: the certificate's xmppAddr)")
-    p.add_argument("--profile", default="spec", choices=sorted(PROFILES))
+    p.add_argument("--profile", default="robust", choices=sorted(PROFILES),
+                   help="robust survives routing through servers; spec is XEP-0290 as "
+                   "written, for interop with another implementation")
     p.add_argument("--include-cert", action="store_true", help="put the certificate in KeyInfo")
     p.add_argument("--in", dest="infile", metavar="FILE", help="stanza (default: stdin)")
     p.add_argument("--out", dest="outfile", metavar="FILE", help="signed stanza (default: stdout)")
@@ -101,8 +166,11 @@ def register(sub: c.Subparsers) -> None:
         metavar="[JID=]CERT",
         help="pin CERT for JID; a bare CERT is pinned for the one JID it names (repeatable)",
     )
-    p.add_argument("--profile", default="auto", choices=["auto", *sorted(PROFILES)])
-    p.add_argument("--now", help="judge timestamps at this RFC 3339 time")
+    p.add_argument("--ca", action="append", default=[], metavar="BUNDLE",
+                   help="trust certificates issued by these CAs (PEM bundle; repeatable)")
+    p.add_argument("--profile", default="auto", choices=["auto", *sorted(PROFILES)],
+                   help="accept only this signature profile (auto: either)")
+    p.add_argument("--now", help="judge timestamps at this RFC 3339 time (default: the clock)")
     p.add_argument(
         "--optimistic",
         action="store_true",
@@ -113,13 +181,10 @@ def register(sub: c.Subparsers) -> None:
         metavar="DOMAIN",
         help="your server: its XEP-0203 delay stamps judge offline messages",
     )
-    p.add_argument(
-        "--replay-db",
-        metavar="PATH|URL",
-        help="replay store: a SQLite file, or redis://host:port/db shared by a cluster",
-    )
+    c.add_replay_options(p)
     p.add_argument("--legacy", action="store_true", help="accept SHA-1 and DSA")
-    p.add_argument("--json", action="store_true", help="print a JSON report on stdout")
+    p.add_argument("--json", action="store_true",
+                   help="print the JSON report (docs/cli.md) on stdout")
     p.add_argument("--in", dest="infile", metavar="FILE", help="stanza (default: stdin)")
     p.add_argument(
         "--archive",
@@ -139,3 +204,4 @@ def register(sub: c.Subparsers) -> None:
         "LocalCluster",
     )
     p.set_defaults(handler=_verify)
+

@@ -10,7 +10,6 @@ import argparse
 import sys
 
 from ..e2e import (
-    OpenedStanza,
     error_condition,
     gateway_unwrap,
     gateway_wrap,
@@ -22,35 +21,18 @@ from ..replay import MemoryReplayStore
 from . import _common as c
 
 
-def _report(opened: OpenedStanza | None, exc: XmppSecError | None) -> dict[str, object]:
-    if opened is None:
-        assert exc is not None  # noqa: S101 - one of the two is always given
-        return {
-            "valid": False,
-            "error": type(exc).__name__,
-            "reason": str(exc),
-            "condition": error_condition(exc),
-        }
-    return {
-        "valid": True,
-        "signed": opened.signed,
-        "encrypted": opened.encrypted,
-        "signer": opened.signer,
-        "timestamp": opened.timestamp.isoformat().replace("+00:00", "Z"),
-        "content_type": opened.content_type,
-        "digest_algorithm": opened.digest_algorithm,
-        "stanza": opened.xml.decode("utf-8"),
-    }
-
-
 def _open(args: argparse.Namespace, *, decrypt: bool) -> int:
     data = c.read_input(args.input)
     # An RFC 3923 sender is a JID: pins come from id-on-xmppAddr only, never a DNS name.
-    trust = c.trust_store(args.trust, domains=False)
-    key = c.load_key(args.key) if decrypt else None
-    cert = c.load_cert(args.cert) if decrypt else None
+    if not args.trust and not args.ca:
+        raise UsageError("nothing to trust: pass --trust SENDER_CERT or --ca BUNDLE")
+    trust = c.with_ca(c.trust_store(args.trust, domains=False), args.ca)
+    key, cert = (
+        c.load_identity(args.key, args.cert, c.passphrase(args)) if decrypt else (None, None)
+    )
     now = c.parse_now(args.now)
-    replay = c.replay_store(args.replay_db) if args.replay_db else MemoryReplayStore()
+    # On by default (RFC 3923 §9: a replayed object is refused); --no-replay: none kept.
+    replay = c.replay_from(args) or MemoryReplayStore()
     try:
         with c.replay_failures():
             opened = open_stanza(
@@ -63,37 +45,44 @@ def _open(args: argparse.Namespace, *, decrypt: bool) -> int:
         raise
     except XmppSecError as exc:
         if args.json:
-            c.print_json(_report(None, exc))
+            c.print_json(
+                c.report(kind="rfc-3923", checked_at=now, error=exc,
+                         condition=error_condition(exc))
+            )
         return c.reject(exc)
     if args.json:
-        c.print_json(_report(opened, None))
+        c.print_json(c.report(kind="rfc-3923", checked_at=now, opened=opened))
     else:
         c.write_output(args.output, opened.xml + b"\n")
     return c.EXIT_OK
 
 
 def _encrypt(args: argparse.Namespace) -> int:
+    key, cert = c.load_identity(args.key, args.cert, c.passphrase(args))
     out = seal_stanza(
         c.read_input(args.input),
-        key=c.load_key(args.key),
-        certificate=c.load_cert(args.cert),
+        key=key,
+        certificate=cert,
         recipients=[cert for path in args.to_cert for cert in c.load_certs(path)],
         digest=args.digest,
         pss=args.pss,
         cipher=args.cipher,
+        content_type=args.content_type,
     )
     c.write_output(args.output, out + b"\n")
     return c.EXIT_OK
 
 
 def _sign(args: argparse.Namespace) -> int:
+    key, cert = c.load_identity(args.key, args.cert, c.passphrase(args))
     out = seal_stanza(
         c.read_input(args.input),
-        key=c.load_key(args.key),
-        certificate=c.load_cert(args.cert),
+        key=key,
+        certificate=cert,
         encrypt=False,
         digest=args.digest,
         pss=args.pss,
+        content_type=args.content_type,
     )
     c.write_output(args.output, out + b"\n")
     return c.EXIT_OK
@@ -113,10 +102,15 @@ def _unwrap(args: argparse.Namespace) -> int:
 
 
 def _wrap(args: argparse.Namespace) -> int:
-    out = gateway_wrap(
-        c.read_input(args.input), to=args.to, sender=args.sender, kind=args.kind,
-        stanza_type=args.type,
-    )
+    if args.kind == "iq" and not args.id:
+        raise UsageError("an iq needs an id (RFC 6120 §8.1.3): pass --id")
+    try:
+        out = gateway_wrap(
+            c.read_input(args.input), to=args.to, sender=args.sender, kind=args.kind,
+            stanza_type=args.type, stanza_id=args.id,
+        )
+    except XmppSecError as exc:  # a bad JID or entity given on the command line
+        raise UsageError(f"cannot wrap: {exc}") from None
     c.write_output(args.output, out + b"\n")
     return c.EXIT_OK
 
@@ -127,27 +121,31 @@ def _io(p: argparse.ArgumentParser) -> None:
 
 
 def _signing(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--key", required=True, help="signer private key (PEM/DER)")
-    p.add_argument("--cert", required=True, help="signer certificate (PEM/DER)")
+    c.add_key_options(p, "signer")
     p.add_argument(
         "--digest", default="sha256", choices=["sha256", "sha384", "sha512", "sha1"],
         help="digest (default sha256; sha1 is RFC 3923's MTI, for peers that need it)",
     )
     p.add_argument("--pss", action="store_true", help="RSASSA-PSS instead of PKCS#1 v1.5")
+    p.add_argument(
+        "--content-type", metavar="TYPE",
+        help="CPIM payload type: application/xmpp+xml (the whole stanza), text/plain (a "
+        "message body) or application/pidf+xml (a presence); default: by stanza kind",
+    )
 
 
 def _opening(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--trust", required=True, action="append", metavar="[JID=]SENDER_CERT",
+        "--trust", action="append", default=[], metavar="[JID=]SENDER_CERT",
         help="sender certificate to trust for JID, or for the one xmppAddr it names (repeatable)",
     )
-    p.add_argument("--json", action="store_true", help="print a JSON report")
+    p.add_argument("--ca", action="append", default=[], metavar="BUNDLE",
+                   help="trust sender certificates issued by these CAs (repeatable)")
+    p.add_argument("--json", action="store_true",
+                   help="print the JSON report (docs/cli.md) on stdout")
     p.add_argument("--allow-sha1", action="store_true", help="accept SHA-1 signatures")
     p.add_argument("--now", help="check timestamps against this RFC 3339 time")
-    p.add_argument(
-        "--replay-db", metavar="PATH|URL",
-        help="replay store: a SQLite file or a Redis URL (default: none kept between runs)",
-    )
+    c.add_replay_options(p)
 
 
 def register(sub: c.Subparsers) -> None:
@@ -172,8 +170,7 @@ def register(sub: c.Subparsers) -> None:
     p.set_defaults(handler=_encrypt)
 
     p = esub.add_parser("decrypt", help="decrypt and verify; print the inner stanza")
-    p.add_argument("--key", required=True, help="recipient private key")
-    p.add_argument("--cert", required=True, help="recipient certificate")
+    c.add_key_options(p, "recipient")
     _opening(p)
     _io(p)
     p.set_defaults(handler=_decrypt)
@@ -196,6 +193,7 @@ def register(sub: c.Subparsers) -> None:
     p.add_argument("--to", required=True, metavar="JID")
     p.add_argument("--from", dest="sender", metavar="JID")
     p.add_argument("--kind", default="message", choices=["message", "presence", "iq"])
-    p.add_argument("--type", help="stanza type attribute")
+    p.add_argument("--type", help="stanza type attribute (default for an iq: set)")
+    p.add_argument("--id", help="stanza id attribute (required for an iq)")
     _io(p)
     p.set_defaults(handler=_wrap)

@@ -34,7 +34,7 @@ from ..parser import DEFAULT_LIMITS, Limits, check_tree, parse
 from ..timestamps import TimestampClock
 from ..xmpp import NS
 from . import _c14n
-from ._profile import SPEC, Profile, ProfileName, resolve_profile
+from ._profile import ROBUST, Profile, ProfileName, resolve_profile
 from ._stanza import (
     DS,
     DSIG_ID,
@@ -66,7 +66,9 @@ class Signer:
 
     ``signer`` is the bare JID of the signing entity, or a domain for a server or service
     (XEP-0290 §2). When a certificate is given, its id-on-xmppAddr must name the signer.
-    ``profile`` is a :class:`Profile` or a built-in profile's name. A configuration that
+    ``profile`` is a :class:`Profile` or a built-in profile's name; the default is the
+    robust profile, which survives routing through real servers; ``profile=SPEC`` signs as
+    XEP-0290 v0.2 is written, for interop with another implementation. A configuration that
     cannot sign raises :class:`~xmppsec.errors.UsageError`.
     """
 
@@ -89,7 +91,7 @@ class Signer:
         certificate: x509.Certificate | None = None,
         method: SignatureMethod | None = None,
         digest_method: DigestMethod = DigestMethod.SHA256,
-        profile: Profile | ProfileName = SPEC,
+        profile: Profile | ProfileName = ROBUST,
         include_certificate: bool = False,
         allow_legacy: bool = False,
         limits: Limits = DEFAULT_LIMITS,
