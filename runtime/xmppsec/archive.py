@@ -137,6 +137,8 @@ class ArchiveSummary:
     was verified; an incomplete last one was not."""
 
 
+# A report line from (result, place, time judged at); it must hold the place dict under
+# "archive" (a sharded run shifts place["n"] to the index within the whole archive).
 ReportLine = Callable[[VerificationResult, dict[str, Any], datetime | None], dict[str, Any]]
 """Shapes one archive line (the CLI's report, docs/cli.md)."""
 
@@ -681,10 +683,18 @@ def executor_from_spec(
     raise UsageError(f"--executor must be local or dask://HOST:PORT, not {spec!r}")
 
 
-def _renumber(lines: Sequence[str], base: int) -> str:
-    # Each line starts with '{"n":<index within the shard>,': shift it to the archive index.
+def _renumber(lines: Sequence[str], base: int, custom: bool) -> str:
+    """Shift each line's index within its shard to the index within the archive."""
     out = []
     for line in lines:
+        if custom:
+            # A config.report line holds the place under "archive" (ReportLine): the same
+            # dict re-serialized with the same separators gives the same bytes.
+            record = json.loads(line)
+            record["archive"]["n"] += base
+            out.append(json.dumps(record, separators=(",", ":")) + "\n")
+            continue
+        # Each record line starts with '{"n":<index within the shard>,'.
         comma = line.index(",", 5)
         out.append(f'{{"n":{base + int(line[5:comma])}{line[comma:]}\n')
     return "".join(out)
@@ -703,7 +713,7 @@ def _verify_sharded(
     started = time.perf_counter()
     shards = plan_shards(path, shard_bytes=shard_bytes)
     for result in executor.map_ordered(verify_shard, shards, config):
-        out.write(_renumber(result.lines, summary.stanzas))
+        out.write(_renumber(result.lines, summary.stanzas, config.report is not None))
         summary.stanzas += len(result.lines)
         summary.valid += result.valid
         summary.rejected += len(result.lines) - result.valid
