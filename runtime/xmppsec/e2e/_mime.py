@@ -183,6 +183,10 @@ MICALG = {"sha1": "sha1", "sha224": "sha-224", "sha256": "sha-256", "sha384": "s
           "sha512": "sha-512"}
 
 
+#: The preamble ``openssl cms -sign`` writes (with ``-crlfeol``), the only one accepted.
+OPENSSL_PREAMBLE = b"This is an S/MIME signed message\r\n"
+
+
 def new_boundary() -> str:
     return "----=_xmppsec_" + secrets.token_hex(12)
 
@@ -232,19 +236,23 @@ def parse_multipart_signed(entity: MimeEntity) -> MultipartSigned:
     d = b"--" + boundary.encode()
     body = entity.body
     # RFC 2046 §5.1.1: a delimiter is CRLF "--" boundary; the first may start the body.
+    # Exactly one entity (issue 13): no preamble but OpenSSL's fixed line, nothing after
+    # the close delimiter but OpenSSL's CRLFs. Bytes an attacker appends to a CBC
+    # plaintext land there; accepting them made the padding observable.
     if body.startswith(d + b"\r\n"):
         start = len(d) + 2
+    elif body.startswith(OPENSSL_PREAMBLE + b"\r\n" + d + b"\r\n"):
+        start = len(OPENSSL_PREAMBLE) + len(d) + 4
     else:
-        i = body.find(b"\r\n" + d + b"\r\n")
-        if i < 0:
-            raise SMIMEFormatError("multipart/signed: first boundary not found")
-        start = i + len(d) + 4
+        raise SMIMEFormatError("multipart/signed: a preamble or no first boundary")
     mid = body.find(b"\r\n" + d + b"\r\n", start)
     if mid < 0:
         raise SMIMEFormatError("multipart/signed: second boundary not found")
     end = body.find(b"\r\n" + d + b"--", mid + 2)
     if end < 0:
         raise SMIMEFormatError("multipart/signed: closing boundary not found")
+    if body[end + len(d) + 4 :] not in (b"", b"\r\n", b"\r\n\r\n"):
+        raise SMIMEFormatError("multipart/signed: bytes after the closing boundary")
     if body.find(b"\r\n" + d, mid + 2, end) >= 0:
         raise SMIMEFormatError("multipart/signed must have exactly two parts")
     signed_part = body[start:mid]
@@ -264,7 +272,7 @@ def parse_multipart_signed(entity: MimeEntity) -> MultipartSigned:
 
 def build_pkcs7_mime(der: bytes, *, smime_type: str) -> bytes:
     """RFC 8551 §3.2 (RFC 3923 §3.4): an enveloped-data or signed-data entity, base64."""
-    if smime_type not in ("enveloped-data", "signed-data"):
+    if smime_type not in ("enveloped-data", "authEnveloped-data", "signed-data"):
         raise SMIMEFormatError(f"unsupported smime-type {smime_type}")
     return (
         f"Content-Type: application/pkcs7-mime; smime-type={smime_type}; name=smime.p7m\r\n"
