@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from xmppsec.algorithms import DigestMethod
 from xmppsec.e2e import (
     NS_E2E,
     OpenedStanza,
@@ -118,7 +119,18 @@ def test_message_round_trip_text_plain() -> None:
     assert o.timestamp == NOW
     assert o.stanza.findtext("{jabber:client}body") == "Wherefore art thou, Romeo?\nSecond line é"
     assert o.stanza.get("{http://www.w3.org/XML/1998/namespace}lang") == "en"
-    assert o.digest_algorithm == "sha256"
+    assert o.digest_algorithm == "sha256" and o.digest_method is DigestMethod.SHA256
+
+
+def test_digest_vocabulary_and_usage_errors() -> None:
+    """xmppsec.algorithms' DigestMethod names the digest; legacy names still work; the
+    caller's mistakes are UsageError."""
+    o = open_(seal(digest=DigestMethod.SHA384, encrypt=False))
+    assert o.digest_method is DigestMethod.SHA384 and o.digest_algorithm == "sha384"
+    assert open_(seal(digest="sha-512")).digest_method is DigestMethod.SHA512
+    for bad in ({"digest": "md5"}, {"cipher": "des"}, {"recipients": ()}):
+        with pytest.raises(UsageError):
+            seal(**bad)
 
 
 def test_iq_and_rich_message_as_xmpp_xml() -> None:

@@ -25,6 +25,7 @@ from cryptography import x509
 from lxml import etree
 
 from xmppsec._lxml import nsmap
+from xmppsec.algorithms import DigestMethod
 from xmppsec.errors import (
     CPIMFormatError,
     DecryptionError,
@@ -113,6 +114,7 @@ class OpenedStanza:
     content_type: str
     cpim: CPIMMessage
     digest_algorithm: str | None
+    digest_method: DigestMethod | None = None
     recipient: str | None = None
     authenticated_encryption: bool = False
 
@@ -195,7 +197,7 @@ def seal_stanza(
     recipients: Sequence[x509.Certificate] = (),
     sign: bool = True,
     encrypt: bool = True,
-    digest: str = "sha256",
+    digest: DigestMethod | str = DigestMethod.SHA256,
     pss: bool = False,
     cipher: ContentCipher | str = DEFAULT_CIPHER,
     key_transport: KeyTransport | None = None,
@@ -218,6 +220,7 @@ def seal_stanza(
     """
     if not sign and not encrypt:
         raise UsageError("nothing to do: neither sign nor encrypt")
+    digest = _cms.digest_method(digest)  # "sha256" and the like are accepted too
     if encrypt and not recipients:
         raise UsageError("encryption needs at least one recipient certificate")
     root = load_stanza(stanza)
@@ -287,7 +290,7 @@ def seal_stanza(
 
 
 def _sign_without_cert(
-    entity: bytes, key: object, certificate: x509.Certificate, digest: str, pss: bool
+    entity: bytes, key: object, certificate: x509.Certificate, digest: DigestMethod, pss: bool
 ) -> bytes:
     # RFC 3923 §6.3: the certificate SHOULD be included at least every 5 minutes; callers
     # that track sessions may leave it out in between (the peer must have it pinned).
@@ -486,6 +489,7 @@ def _open_entity(
         content_type=cpim.content_type,
         cpim=cpim,
         digest_algorithm=info.digest_algorithm if info is not None else None,
+        digest_method=info.digest_method if info is not None else None,
         recipient=to_bare if me is not None else None,
         authenticated_encryption=authenticated,
     )

@@ -54,6 +54,7 @@ from xmppsec.errors import (
 
 from ._asn1 import cms, core, keys
 from ._asn1 import x509 as ax509
+from ._cms import DIGESTS
 from ._der import check_ber
 
 
@@ -87,23 +88,15 @@ _CBC = frozenset({"aes128_cbc", "aes256_cbc"})
 GCM_NONCE_BYTES = 12  # RFC 5084 §3.2: "12 octets is RECOMMENDED"; the only size accepted
 GCM_ICV_BYTES = 16  # RFC 5084 §3.2 allows 12..16; we write and accept 16 only
 
-_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "sha1": hashes.SHA1,
-    "sha224": hashes.SHA224,
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
-}
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {name: h for name, h in DIGESTS.values()}
 #: RFC 5753 §7.1.4 / SEC 1 key agreement schemes -> the KDF's hash. The cofactor variants
 #: equal the standard ones on P-256/384/521 (cofactor 1).
 ECDH_SCHEMES: dict[str, str] = {
     "1.3.133.16.840.63.0.2": "sha1",  # dhSinglePass-stdDH-sha1kdf-scheme
-    "1.3.132.1.11.0": "sha224",
     "1.3.132.1.11.1": "sha256",
     "1.3.132.1.11.2": "sha384",
     "1.3.132.1.11.3": "sha512",
     "1.3.133.16.840.63.0.3": "sha1",  # dhSinglePass-cofactorDH-sha1kdf-scheme
-    "1.3.132.1.14.0": "sha224",
     "1.3.132.1.14.1": "sha256",
     "1.3.132.1.14.2": "sha384",
     "1.3.132.1.14.3": "sha512",
@@ -344,7 +337,7 @@ def _oaep_params(params: Any) -> tuple[str, str]:
     ps = params["p_source_algorithm"]
     if ps["algorithm"].native != "p_specified" or ps["parameters"].native not in (b"", None):
         raise UnsupportedAlgorithm("RSAES-OAEP with a label")
-    if h not in _HASHES or h == "sha224" or mh not in _HASHES:
+    if h not in _HASHES or mh not in _HASHES:
         raise UnsupportedAlgorithm(f"RSAES-OAEP with {h}/{mh}")
     return str(h), str(mh)
 
