@@ -1045,6 +1045,13 @@ def _envelope_run(data: bytes, seed: int) -> tuple[str, str | None]:
     return "ok", None
 
 
+def _envelope_parse_run(data: bytes, seed: int) -> tuple[str, str | None]:
+    """The structural pass alone (no key): GCMParameters, OAEP parameters, originator
+    keys, recipient identifiers of hostile DER. Typed errors only."""
+    env = _envelope.inspect(data)
+    return ("authenticated" if env.authenticated else "ok"), None
+
+
 # recipient binding (issue 13 §2) --------------------------------------------------------
 
 MALLORY = "mallory@evil.example"
@@ -1258,6 +1265,13 @@ TARGETS: dict[str, Target] = {
             _envelope_seeds,
             lambda s, ops: mutate_bytes(_envelope_seeds()[s], ops),
             _envelope_run,
+        ),
+        Target(
+            "envelope_parse",
+            "(Auth)EnvelopedData structure checks alone (no key) on mutated DER",
+            _envelope_seeds,
+            lambda s, ops: mutate_bytes(_envelope_seeds()[s], ops),
+            _envelope_parse_run,
         ),
         Target(
             "open_binding",
