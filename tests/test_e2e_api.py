@@ -496,10 +496,15 @@ def test_gateway_unwrap_is_openssl_readable(tmp_path: Path) -> None:
 @pytest.mark.integration
 @pytest.mark.parametrize("digest", ["sha1", "sha256"])
 @pytest.mark.parametrize("pss", [False, True])
-def test_openssl_produced_object_opens(tmp_path: Path, digest: str, pss: bool) -> None:
-    """A foreign S/MIME object (openssl cms -sign | -encrypt), wrapped by a gateway."""
+@pytest.mark.parametrize(("cipher", "kind"), [("-aes128", "rsa-2048"),
+                                              ("-aes-256-gcm", "ecdsa-p256")])
+def test_openssl_produced_object_opens(tmp_path: Path, digest: str, pss: bool, cipher: str,
+                                       kind: str) -> None:
+    """A foreign S/MIME object (openssl cms -sign | -encrypt), wrapped by a gateway: CBC to
+    an RSA recipient, AES-GCM AuthEnvelopedData to an EC (ECDH) recipient."""
     jk, jc = juliet().write(tmp_path, "juliet")
-    rk, rc = romeo().write(tmp_path, "romeo")
+    rcpt = make_ident(ROMEO, kind)
+    rk, rc = rcpt.write(tmp_path, "romeo")
     cpim = build_cpim(sender=JULIET, recipients=[ROMEO], timestamp=NOW,
                       content_type="text/plain; charset=utf-8", content=b"from openssl\r\n")
     (tmp_path / "cpim").write_bytes(cpim.raw)
@@ -507,12 +512,13 @@ def test_openssl_produced_object_opens(tmp_path: Path, digest: str, pss: bool) -
     signed = openssl("cms", "-sign", "-binary", "-crlfeol", "-in", str(tmp_path / "cpim"),
                      "-signer", str(jc), "-inkey", str(jk), "-md", digest, *keyopt)
     (tmp_path / "signed").write_bytes(signed)
-    enc = openssl("cms", "-encrypt", "-binary", "-crlfeol", "-aes128",
+    enc = openssl("cms", "-encrypt", "-binary", "-crlfeol", cipher,
                   "-in", str(tmp_path / "signed"), str(rc))
     stanza = gateway_wrap(enc, to=ROMEO + "/orchard", sender=JULIET + "/gw", stanza_type="chat")
-    o = open_(stanza, allow_sha1=True)
+    o = open_(stanza, allow_sha1=True, key=rcpt.key, certificate=rcpt.cert)
     assert o.stanza.findtext("{jabber:client}body") == "from openssl\n"
     assert o.signer == JULIET and o.encrypted
+    assert o.authenticated_encryption == (cipher == "-aes-256-gcm")
 
 
 def test_gateway_wrap_refuses_non_smime() -> None:
