@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from xmppsec.algorithms import DigestMethod
+from xmppsec.algorithms import DigestMethod, SignatureMethod
 from xmppsec.e2e import (
     NS_E2E,
     OpenedStanza,
@@ -127,6 +127,11 @@ def test_digest_vocabulary_and_usage_errors() -> None:
     caller's mistakes are UsageError."""
     o = open_(seal(digest=DigestMethod.SHA384, encrypt=False))
     assert o.digest_method is DigestMethod.SHA384 and o.digest_algorithm == "sha384"
+    assert o.signature_method is SignatureMethod.RSA_SHA384
+    assert open_(seal(pss=True)).signature_method is SignatureMethod.RSA_PSS_SHA256
+    ec = make_ident(JULIET, "ecdsa-p256")
+    o = open_(seal(key=ec.key, certificate=ec.cert), trust=TrustStore().pin(JULIET, ec.cert))
+    assert o.signature_method is SignatureMethod.ECDSA_SHA256
     assert open_(seal(digest="sha-512")).digest_method is DigestMethod.SHA512
     for bad in ({"digest": "md5"}, {"cipher": "des"}, {"recipients": ()}):
         with pytest.raises(UsageError):

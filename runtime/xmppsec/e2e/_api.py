@@ -25,7 +25,7 @@ from cryptography import x509
 from lxml import etree
 
 from xmppsec._lxml import nsmap
-from xmppsec.algorithms import DigestMethod
+from xmppsec.algorithms import DigestMethod, SignatureMethod
 from xmppsec.errors import (
     CPIMFormatError,
     DecryptionError,
@@ -115,6 +115,7 @@ class OpenedStanza:
     cpim: CPIMMessage
     digest_algorithm: str | None
     digest_method: DigestMethod | None = None
+    signature_method: SignatureMethod | None = None
     recipient: str | None = None
     authenticated_encryption: bool = False
 
@@ -490,6 +491,7 @@ def _open_entity(
         cpim=cpim,
         digest_algorithm=info.digest_algorithm if info is not None else None,
         digest_method=info.digest_method if info is not None else None,
+        signature_method=info.signature_method if info is not None else None,
         recipient=to_bare if me is not None else None,
         authenticated_encryption=authenticated,
     )

@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from xmppsec.algorithms import LEGACY_DIGESTS, DigestMethod
+from xmppsec.algorithms import LEGACY_DIGESTS, DigestMethod, SignatureMethod
 from xmppsec.errors import (
     InvalidSignature,
     KeyLoadError,
@@ -48,6 +48,36 @@ DIGESTS: dict[DigestMethod, tuple[str, type[hashes.HashAlgorithm]]] = {
 }
 _BY_NAME: dict[str, DigestMethod] = {name: m for m, (name, _h) in DIGESTS.items()}
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {name: h for name, h in DIGESTS.values()}
+
+
+#: (key family, digest) -> the xmppsec.algorithms SignatureMethod a CMS signature is.
+_SIGNATURE_METHODS: dict[tuple[str, DigestMethod], SignatureMethod] = {
+    ("rsa", DigestMethod.SHA1): SignatureMethod.RSA_SHA1,
+    ("rsa", DigestMethod.SHA256): SignatureMethod.RSA_SHA256,
+    ("rsa", DigestMethod.SHA384): SignatureMethod.RSA_SHA384,
+    ("rsa", DigestMethod.SHA512): SignatureMethod.RSA_SHA512,
+    ("rsa-pss", DigestMethod.SHA256): SignatureMethod.RSA_PSS_SHA256,
+    ("rsa-pss", DigestMethod.SHA384): SignatureMethod.RSA_PSS_SHA384,
+    ("rsa-pss", DigestMethod.SHA512): SignatureMethod.RSA_PSS_SHA512,
+    ("ecdsa", DigestMethod.SHA256): SignatureMethod.ECDSA_SHA256,
+    ("ecdsa", DigestMethod.SHA384): SignatureMethod.ECDSA_SHA384,
+    ("ecdsa", DigestMethod.SHA512): SignatureMethod.ECDSA_SHA512,
+    ("ed25519", DigestMethod.SHA512): SignatureMethod.ED25519,
+}
+
+
+def _signature_method(sig_alg: str, method: DigestMethod) -> SignatureMethod | None:
+    """The SignatureMethod of a verified CMS signature (None: no name for it there, e.g.
+    RSASSA-PSS or ECDSA with SHA-1)."""
+    if sig_alg == "rsassa_pss":
+        family = "rsa-pss"
+    elif sig_alg == "ed25519":
+        family = "ed25519"
+    elif sig_alg.endswith("_ecdsa"):
+        family = "ecdsa"
+    else:
+        family = "rsa"
+    return _SIGNATURE_METHODS.get((family, method))
 
 
 def digest_method(value: DigestMethod | str) -> DigestMethod:
@@ -96,7 +126,8 @@ class SignedDataInfo:
     certificate: x509.Certificate
     digest_algorithm: str  # the CMS name, e.g. "sha256"
     digest_method: DigestMethod
-    signature_algorithm: str
+    signature_algorithm: str  # the CMS name, e.g. "sha256_ecdsa"
+    signature_method: SignatureMethod | None
     signature: bytes
     signing_time: datetime | None
 
@@ -494,6 +525,7 @@ def verify_parsed(
         digest_algorithm=p.digest,
         digest_method=method,
         signature_algorithm=p.sig_alg,
+        signature_method=_signature_method(p.sig_alg, method),
         signature=p.signature,
         signing_time=p.signing_time,
     )
