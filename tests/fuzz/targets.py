@@ -714,7 +714,7 @@ def _e2e_layers(seed: int, ops: Sequence[Op]) -> bytes:
         return _rewrap(sealed, mutate_lines(entity, rest))
     parsed = parse_entity(entity)
     encrypted = parsed.get("Content-Type") or ""
-    if "enveloped-data" not in encrypted:
+    if "enveloped-data" not in encrypted.lower():  # also authEnveloped-data (AES-GCM)
         # signed only: mutate the signature DER in the multipart/signed
         ms = parse_multipart_signed(parsed)
         sig = mutate_bytes(ms.signature, rest)
