@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from xmppsec.algorithms import DigestMethod, SignatureMethod
 from xmppsec.e2e import (
     NS_E2E,
     OpenedStanza,
@@ -27,6 +28,7 @@ from xmppsec.e2e import (
     seal_stanza,
 )
 from xmppsec.e2e._element import make_e2e, new_stanza, serialize
+from xmppsec.e2e._envelope import ContentCipher
 from xmppsec.e2e._mime import build_multipart_signed, build_pkcs7_mime
 from xmppsec.errors import (
     DecryptionError,
@@ -41,6 +43,7 @@ from xmppsec.errors import (
     TimestampError,
     UnsupportedAlgorithm,
     UntrustedKey,
+    UsageError,
     XmppSecError,
 )
 from xmppsec.replay import MemoryReplayStore
@@ -116,7 +119,23 @@ def test_message_round_trip_text_plain() -> None:
     assert o.timestamp == NOW
     assert o.stanza.findtext("{jabber:client}body") == "Wherefore art thou, Romeo?\nSecond line é"
     assert o.stanza.get("{http://www.w3.org/XML/1998/namespace}lang") == "en"
-    assert o.digest_algorithm == "sha256"
+    assert o.digest_algorithm == "sha256" and o.digest_method is DigestMethod.SHA256
+
+
+def test_digest_vocabulary_and_usage_errors() -> None:
+    """xmppsec.algorithms' DigestMethod names the digest; legacy names still work; the
+    caller's mistakes are UsageError."""
+    o = open_(seal(digest=DigestMethod.SHA384, encrypt=False))
+    assert o.digest_method is DigestMethod.SHA384 and o.digest_algorithm == "sha384"
+    assert o.signature_method is SignatureMethod.RSA_SHA384
+    assert open_(seal(pss=True)).signature_method is SignatureMethod.RSA_PSS_SHA256
+    ec = make_ident(JULIET, "ecdsa-p256")
+    o = open_(seal(key=ec.key, certificate=ec.cert), trust=TrustStore().pin(JULIET, ec.cert))
+    assert o.signature_method is SignatureMethod.ECDSA_SHA256
+    assert open_(seal(digest="sha-512")).digest_method is DigestMethod.SHA512
+    for bad in ({"digest": "md5"}, {"cipher": "des"}, {"recipients": ()}):
+        with pytest.raises(UsageError):
+            seal(**bad)
 
 
 def test_iq_and_rich_message_as_xmpp_xml() -> None:
@@ -155,8 +174,10 @@ def test_signed_only(kind: str, digest: str) -> None:
 
 def test_sha1_mti_only_when_allowed() -> None:
     sealed = seal(digest="sha1", pss=True)
-    with pytest.raises(UnsupportedAlgorithm):
+    with pytest.raises(DecryptionError):  # encrypted: opaque after the key unwrap
         open_(sealed)
+    with pytest.raises(UnsupportedAlgorithm):
+        open_(seal(digest="sha1", encrypt=False))
     o = open_stanza(sealed, trust=trust_juliet(), key=romeo().key, certificate=romeo().cert,
                     now=NOW, allow_sha1=True)
     assert o.digest_algorithm == "sha1"
@@ -206,18 +227,21 @@ def test_e2e_element_shape() -> None:
 def test_attacker_certificate_claiming_victim_is_untrusted() -> None:
     """security-cases #24: a self-signed cert with the victim's xmppAddr."""
     fake = make_ident(JULIET, "ecdsa-p256")
-    sealed = seal(key=fake.key, certificate=fake.cert)
     with pytest.raises(UntrustedKey):
-        open_(sealed)
+        open_(seal(key=fake.key, certificate=fake.cert, encrypt=False))
+    with pytest.raises(DecryptionError):
+        open_(seal(key=fake.key, certificate=fake.cert))
 
 
 def test_outer_from_rewritten() -> None:
     mallory = make_ident("mallory@evil.example")
     trust = trust_juliet().pin("mallory@evil.example", mallory.cert)
-    with pytest.raises(SignerMismatch):
-        seal(key=mallory.key, certificate=mallory.cert)  # refused at the sender already
+    with pytest.raises(UsageError):
+        seal(key=mallory.key, certificate=mallory.cert)  # the caller's mistake: refused
     # Mallory signs a CPIM object claiming to be Juliet with her own key
     sealed = craft(MSG_XML_PAYLOAD, signer=mallory)
+    with pytest.raises(DecryptionError):
+        open_(craft(MSG_XML_PAYLOAD, signer=mallory, encrypt=True), trust=trust)
     with pytest.raises(UntrustedKey):
         open_(sealed, trust=trust)  # from=juliet: Mallory's key is not Juliet's
     rewritten = sealed.replace(b"juliet@example.com/balcony", b"mallory@evil.example/x")
@@ -231,9 +255,16 @@ def test_resource_is_ignored_but_bare_jid_matters() -> None:
 
 
 def test_cpim_to_must_match_stanza_to() -> None:
-    sealed = seal().replace(b"romeo@example.net/orchard", b"benvolio@example.net")
+    benvolio = make_ident("benvolio@example.net")
+    sealed = seal(encrypt=False).replace(b"romeo@example.net/orchard", b"benvolio@example.net")
     with pytest.raises(StanzaMismatch):
+        open_(sealed, key=benvolio.key, certificate=benvolio.cert)
+    with pytest.raises(StanzaMismatch):  # and it is not addressed to Romeo either
         open_(sealed)
+    encrypted = seal(recipients=[benvolio.cert]).replace(b"romeo@example.net/orchard",
+                                                         b"benvolio@example.net")
+    with pytest.raises(DecryptionError):
+        open_(encrypted, key=benvolio.key, certificate=benvolio.cert)
 
 
 # -- timestamps and replay ------------------------------------------------------------------
@@ -245,24 +276,35 @@ def test_cpim_to_must_match_stanza_to() -> None:
                                                      "future")],
 )
 def test_timestamp_window(delta: timedelta, kind: str) -> None:
-    sealed = seal()
+    sealed = seal(encrypt=False)
     with pytest.raises(TimestampError) as info:
         open_(sealed, now=NOW + delta)
     assert info.value.kind == kind
     assert error_condition(info.value) == "bad-timestamp"
     open_(sealed, now=NOW + delta - (delta / abs(delta.total_seconds())) * 0.001)
+    encrypted = seal()
+    with pytest.raises(DecryptionError) as dinfo:  # issue 13: opaque after the key unwrap
+        open_(encrypted, now=NOW + delta)
+    assert error_condition(dinfo.value) == "decryption-failed"
+    open_(encrypted, now=NOW + delta - (delta / abs(delta.total_seconds())) * 0.001)
 
 
 def test_replay_and_decreasing_timestamps() -> None:
     store = MemoryReplayStore()
-    early = seal(now=NOW - timedelta(seconds=30))
-    late = seal(now=NOW)
+    early = seal(now=NOW - timedelta(seconds=30), encrypt=False)
+    late = seal(now=NOW, encrypt=False)
     open_(late, replay=store)
     with pytest.raises(ReplayError) as info:
         open_(late, replay=store)
     assert error_condition(info.value) == "bad-timestamp"
     with pytest.raises(ReplayError):
         open_(early, replay=store)  # older than one already accepted: "decreasing"
+    store = MemoryReplayStore()
+    early, late = seal(now=NOW - timedelta(seconds=30)), seal(now=NOW)
+    open_(late, replay=store)
+    for again in (late, early):
+        with pytest.raises(DecryptionError):  # encrypted: opaque after the key unwrap
+            open_(again, replay=store)
 
 
 # -- encryption policy (security-cases #32, #33) -------------------------------------------
@@ -270,11 +312,13 @@ def test_replay_and_decreasing_timestamps() -> None:
 
 def test_encrypted_only_refused_unless_allowed() -> None:
     sealed = seal(sign=False)
-    with pytest.raises(NotSigned):
+    with pytest.raises(DecryptionError):  # refused, opaquely (after the key unwrap)
         open_(sealed)
     o = open_(sealed, allow_unsigned=True)
-    assert o.signer is None and o.encrypted
-    with pytest.raises(SMIMEFormatError):
+    assert o.signer is None and o.encrypted and o.authenticated_encryption
+    with pytest.raises(DecryptionError):  # CBC without a signature is malleable: never
+        open_(seal(sign=False, cipher="aes128"), allow_unsigned=True)
+    with pytest.raises(UsageError):
         seal(sign=False, encrypt=False)
 
 
@@ -313,16 +357,17 @@ MSG_XML_PAYLOAD = b"<xmpp xmlns='jabber:client'><message><body>hi</body></messag
 
 def craft(content: bytes, content_type: str = "application/xmpp+xml", *,
           kind: str = "message", attrs: dict[str, str] | None = None,
-          signer: Ident | None = None) -> bytes:
+          signer: Ident | None = None, encrypt: bool = False) -> bytes:
     """What a legitimate-but-hostile sender could produce: any CPIM content (From: Juliet),
-    properly signed (by Juliet unless ``signer``) and encrypted to Romeo."""
+    properly signed (by Juliet unless ``signer``), encrypted to Romeo if ``encrypt``."""
     who = signer or juliet()
     cpim = build_cpim(sender=JULIET, recipients=[ROMEO], timestamp=NOW,
                       content_type=content_type, content=content)
     sig = _cms.sign(cpim.raw, who.key, who.cert)
-    inner = build_multipart_signed(cpim.raw, sig, digest="sha256")
-    entity = build_pkcs7_mime(_envelope.encrypt(inner, [romeo().cert]),
-                              smime_type="enveloped-data")
+    entity = build_multipart_signed(cpim.raw, sig, digest="sha256")
+    if encrypt:
+        entity = build_pkcs7_mime(_envelope.encrypt(entity, [romeo().cert]),
+                                  smime_type="authEnveloped-data")
     root = new_stanza(kind, attrs or {"from": JULIET + "/balcony", "to": ROMEO})
     make_e2e(root, entity)
     return serialize(root)
@@ -356,8 +401,15 @@ def craft(content: bytes, content_type: str = "application/xmpp+xml", *,
     ],
 )
 def test_hostile_decrypted_content(payload: bytes, error: type[Exception]) -> None:
-    with pytest.raises(error):
-        open_(craft(payload))
+    try:
+        signed = craft(payload)
+    except SMIMEFormatError:  # UTF-16: not XML text, cannot travel signed-only
+        signed = b""
+    if signed:
+        with pytest.raises(error):
+            open_(signed)  # signed only: the reason is given
+    with pytest.raises(DecryptionError):  # encrypted: the one opaque error
+        open_(craft(payload, encrypt=True))
 
 
 def test_xinclude_in_decrypted_content_is_never_expanded() -> None:
@@ -431,9 +483,11 @@ def test_gateway_unwrap_is_openssl_readable(tmp_path: Path) -> None:
     """What we send decrypts and verifies with openssl cms (sign-then-encrypt)."""
     jk, jc = juliet().write(tmp_path, "juliet")
     rk, rc = romeo().write(tmp_path, "romeo")
-    for digest in ("sha256", "sha1"):
-        entity = gateway_unwrap(seal(digest=digest))
-        assert entity.startswith(b"Content-Type: application/pkcs7-mime; smime-type=enveloped")
+    for digest, cipher, smime_type in (("sha256", ContentCipher.AES256_GCM, b"authEnveloped"),
+                                       ("sha1", ContentCipher.AES128_CBC, b"enveloped")):
+        entity = gateway_unwrap(seal(digest=digest, cipher=cipher))
+        assert entity.startswith(b"Content-Type: application/pkcs7-mime; smime-type="
+                                 + smime_type + b"-data")
         (tmp_path / "enc.smime").write_bytes(entity)
         signed = openssl("cms", "-decrypt", "-in", str(tmp_path / "enc.smime"),
                          "-recip", str(rc), "-inkey", str(rk))
@@ -447,10 +501,15 @@ def test_gateway_unwrap_is_openssl_readable(tmp_path: Path) -> None:
 @pytest.mark.integration
 @pytest.mark.parametrize("digest", ["sha1", "sha256"])
 @pytest.mark.parametrize("pss", [False, True])
-def test_openssl_produced_object_opens(tmp_path: Path, digest: str, pss: bool) -> None:
-    """A foreign S/MIME object (openssl cms -sign | -encrypt), wrapped by a gateway."""
+@pytest.mark.parametrize(("cipher", "kind"), [("-aes128", "rsa-2048"),
+                                              ("-aes-256-gcm", "ecdsa-p256")])
+def test_openssl_produced_object_opens(tmp_path: Path, digest: str, pss: bool, cipher: str,
+                                       kind: str) -> None:
+    """A foreign S/MIME object (openssl cms -sign | -encrypt), wrapped by a gateway: CBC to
+    an RSA recipient, AES-GCM AuthEnvelopedData to an EC (ECDH) recipient."""
     jk, jc = juliet().write(tmp_path, "juliet")
-    rk, rc = romeo().write(tmp_path, "romeo")
+    rcpt = make_ident(ROMEO, kind)
+    rk, rc = rcpt.write(tmp_path, "romeo")
     cpim = build_cpim(sender=JULIET, recipients=[ROMEO], timestamp=NOW,
                       content_type="text/plain; charset=utf-8", content=b"from openssl\r\n")
     (tmp_path / "cpim").write_bytes(cpim.raw)
@@ -458,12 +517,13 @@ def test_openssl_produced_object_opens(tmp_path: Path, digest: str, pss: bool) -
     signed = openssl("cms", "-sign", "-binary", "-crlfeol", "-in", str(tmp_path / "cpim"),
                      "-signer", str(jc), "-inkey", str(jk), "-md", digest, *keyopt)
     (tmp_path / "signed").write_bytes(signed)
-    enc = openssl("cms", "-encrypt", "-binary", "-crlfeol", "-aes128",
+    enc = openssl("cms", "-encrypt", "-binary", "-crlfeol", cipher,
                   "-in", str(tmp_path / "signed"), str(rc))
     stanza = gateway_wrap(enc, to=ROMEO + "/orchard", sender=JULIET + "/gw", stanza_type="chat")
-    o = open_(stanza, allow_sha1=True)
+    o = open_(stanza, allow_sha1=True, key=rcpt.key, certificate=rcpt.cert)
     assert o.stanza.findtext("{jabber:client}body") == "from openssl\n"
     assert o.signer == JULIET and o.encrypted
+    assert o.authenticated_encryption == (cipher == "-aes-256-gcm")
 
 
 def test_gateway_wrap_refuses_non_smime() -> None:

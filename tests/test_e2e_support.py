@@ -62,6 +62,10 @@ def make_ident(jid: str, kind: str = "rsa-2048", *, xmpp_addr: str | None = None
         key = rsa.generate_private_key(public_exponent=65537, key_size=int(kind[4:]))
     elif kind == "ecdsa-p256":
         key = ec.generate_private_key(ec.SECP256R1())
+    elif kind == "ecdsa-p384":
+        key = ec.generate_private_key(ec.SECP384R1())
+    elif kind == "ecdsa-p521":
+        key = ec.generate_private_key(ec.SECP521R1())
     elif kind == "ed25519":
         key = ed25519.Ed25519PrivateKey.generate()
     else:

@@ -10,7 +10,7 @@ import pytest
 from cryptography import x509
 
 from xmppsec.e2e import gateway_unwrap, gateway_wrap, open_stanza, parse_cpim
-from xmppsec.errors import TimestampError, UnsupportedAlgorithm
+from xmppsec.errors import DecryptionError, TimestampError
 from xmppsec.keys import load_certificate, load_private_key, xmpp_addrs
 from xmppsec.replay import MemoryReplayStore
 from xmppsec.trust import TrustStore
@@ -71,8 +71,11 @@ def test_sha1_vector_needs_opt_in() -> None:
     key, cert = _romeo()
     stanza = gateway_wrap((V / "openssl-sha1-aes128.smime").read_bytes(),
                           to="romeo@example.net", sender="juliet@example.com")
-    with pytest.raises(UnsupportedAlgorithm):
+    # encrypted: after the key unwrap every refusal is the one opaque error (issue 13)
+    with pytest.raises(DecryptionError):
         open_stanza(stanza, trust=_trust(), key=key, certificate=cert, now=NOW)
+    assert open_stanza(stanza, trust=_trust(), key=key, certificate=cert, now=NOW,
+                       allow_sha1=True).digest_algorithm == "sha1"
 
 
 @pytest.mark.parametrize(
@@ -94,9 +97,12 @@ def test_own_vectors_open(name: str, kind: str) -> None:
 
 def test_own_vectors_expire() -> None:
     key, cert = _romeo()
-    with pytest.raises(TimestampError) as info:
+    with pytest.raises(DecryptionError):  # encrypted: opaque after the key unwrap
         open_stanza((V / "xmppsec-sha256-aes128.xml").read_bytes(), trust=_trust(), key=key,
                     certificate=cert, now=T0 + timedelta(minutes=6))
+    with pytest.raises(TimestampError) as info:  # signed only: the reason is given
+        open_stanza((V / "xmppsec-sha1-signed.xml").read_bytes(), trust=_trust(), key=key,
+                    certificate=cert, now=T0 + timedelta(minutes=6), allow_sha1=True)
     assert info.value.kind == "old"
 
 

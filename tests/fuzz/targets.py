@@ -47,6 +47,7 @@ from xmppsec.e2e import (
     seal_stanza,
 )
 from xmppsec.e2e._element import e2e_entity, find_e2e, make_e2e, new_stanza, serialize
+from xmppsec.e2e._envelope import ContentCipher, KeyTransport
 from xmppsec.e2e._mime import (
     build_multipart_signed,
     build_pkcs7_mime,
@@ -713,7 +714,7 @@ def _e2e_layers(seed: int, ops: Sequence[Op]) -> bytes:
         return _rewrap(sealed, mutate_lines(entity, rest))
     parsed = parse_entity(entity)
     encrypted = parsed.get("Content-Type") or ""
-    if "enveloped-data" not in encrypted:
+    if "enveloped-data" not in encrypted.lower():  # also authEnveloped-data (AES-GCM)
         # signed only: mutate the signature DER in the multipart/signed
         ms = parse_multipart_signed(parsed)
         sig = mutate_bytes(ms.signature, rest)
@@ -1004,6 +1005,134 @@ def _time_run(data: bytes, seed: int) -> tuple[str, str | None]:
     return verdict, None
 
 
+# (Auth)EnvelopedData, ECDH / OAEP recipients (issue 13) --------------------------------
+
+_ENVELOPE_CONTENT = (
+    b"Content-Type: Message/CPIM\r\n\r\nFrom: <im:juliet@capulet.net>\r\n\r\n" + b"x" * 64
+)
+# (cipher, recipients, who decrypts, key transport); GCM seeds are authenticated: whatever
+# opens must be the original content
+_ENVELOPE_SEEDS: tuple[tuple[ContentCipher, tuple[str, ...], str, KeyTransport | None], ...] = (
+    (ContentCipher.AES256_GCM, ("romeo", "romeo-ec"), "romeo-ec", None),
+    (ContentCipher.AES128_GCM, ("romeo-ec",), "romeo-ec", None),
+    (ContentCipher.AES128_CBC, ("romeo-ec", "romeo"), "romeo-ec", None),
+    (ContentCipher.AES256_GCM, ("romeo",), "romeo", KeyTransport.RSA_OAEP),
+    (ContentCipher.AES256_CBC, ("romeo",), "romeo", KeyTransport.RSA_OAEP),
+)
+
+
+def _envelope_seeds() -> tuple[bytes, ...]:
+    return _stored("envelope", _build_envelope_seeds)
+
+
+def _build_envelope_seeds() -> tuple[bytes, ...]:
+    return tuple(
+        _envelope.encrypt(_ENVELOPE_CONTENT, [_ident(n).cert for n in names], cipher=cipher,
+                          key_transport=transport)
+        for cipher, names, _who, transport in _ENVELOPE_SEEDS
+    )
+
+
+def _envelope_run(data: bytes, seed: int) -> tuple[str, str | None]:
+    """Oracle: typed errors only; an AES-GCM object opens to the original content or not
+    at all (CBC is malleable: a changed plaintext is expected there)."""
+    cipher, _names, who, _t = _ENVELOPE_SEEDS[seed]
+    ident = _ident(who)
+    out = _envelope.decrypt(data, ident.cert, ident.key)
+    gcm = cipher in (ContentCipher.AES128_GCM, ContentCipher.AES256_GCM)
+    if gcm and out != _ENVELOPE_CONTENT:
+        return "ok", f"AES-GCM object opened to different content: {out[:80]!r}"
+    return "ok", None
+
+
+def _envelope_parse_run(data: bytes, seed: int) -> tuple[str, str | None]:
+    """The structural pass alone (no key): GCMParameters, OAEP parameters, originator
+    keys, recipient identifiers of hostile DER. Typed errors only."""
+    _envelope.inspect(data)
+    return "ok", None
+
+
+# recipient binding (issue 13 §2) --------------------------------------------------------
+
+MALLORY = "mallory@evil.example"
+
+
+def _binding_seeds() -> tuple[bytes, ...]:
+    return _stored("binding", _build_binding_seeds)
+
+
+def _build_binding_seeds() -> tuple[bytes, ...]:
+    j, rec = _ident("juliet"), _ident("romeo-ec")
+    to_mallory = _E2E_MESSAGE.replace(b"romeo@montague.net/orchard", MALLORY.encode())
+
+    def seal(stanza: bytes, encrypt: bool, recipients: Sequence[x509.Certificate] = ()) -> bytes:
+        return seal_stanza(stanza, key=j.key, certificate=j.cert, encrypt=encrypt,
+                           recipients=recipients or [rec.cert], now=NOW)
+
+    forwarded = seal(to_mallory, False)  # Juliet to Mallory, signed ...
+    signed = e2e_entity(find_e2e(parse(forwarded)))  # ... Mallory re-encrypts it to Romeo
+    entity = build_pkcs7_mime(_envelope.encrypt(signed, [rec.cert]),
+                              smime_type="authEnveloped-data")
+    return (
+        seal(_E2E_MESSAGE, False),
+        seal(_E2E_IQ, False),
+        forwarded,
+        seal(_E2E_MESSAGE, True),
+        _rewrap(forwarded, entity),
+    )
+
+
+def _binding_mutate(seed: int, ops: Sequence[Op]) -> bytes:
+    """Either the stanza XML (outer to/from/type), or — Juliet being trusted but hostile —
+    the CPIM object's lines (To, From, the inner stanza), re-signed by her and re-encrypted
+    to Romeo when the seed was encrypted."""
+    sealed = _binding_seeds()[seed]
+    if not ops or ops[0][0] % 2 == 0:
+        return mutate_xml(sealed, ops)
+    rec = _ident("romeo-ec")
+    entity = e2e_entity(find_e2e(parse(sealed)))
+    parsed = parse_entity(entity)
+    encrypted = "nveloped-data" in (parsed.get("Content-Type") or "")
+    if encrypted:
+        _, der = pkcs7_mime_der(parsed)
+        parsed = parse_entity(_envelope.decrypt(der, rec.cert, rec.key))
+    cpim = mutate_lines(parse_multipart_signed(parsed).signed_part, ops)
+    j = _ident("juliet")
+    out = build_multipart_signed(cpim, _cms.sign(cpim, j.key, j.cert, signing_time=NOW),
+                                 digest="sha256")
+    if encrypted:
+        out = build_pkcs7_mime(_envelope.encrypt(out, [rec.cert]),
+                               smime_type="authEnveloped-data")
+    return _rewrap(sealed, out)
+
+
+def _binding_run(data: bytes, seed: int) -> tuple[str, str | None]:
+    """Oracle: what opens for Romeo is addressed to Romeo (outer to and CPIM To), from the
+    signer (outer from, CPIM From), and its inner stanza has the outer type, and the outer
+    full JIDs where the outer stanza has a resource."""
+    rec = _ident("romeo-ec")
+    opened = open_stanza(data, trust=_trust(), key=rec.key, certificate=rec.cert, now=NOW)
+    outer = parse(data)
+    to, frm = outer.get("to") or "", outer.get("from") or ""
+    if bare_jid(to) != ROMEO or ROMEO not in {r.jid for r in opened.cpim.recipients}:
+        return "ok", f"opened for Romeo but addressed to {to!r} / {opened.cpim.recipients!r}"
+    if opened.signer != bare_jid(frm) or opened.cpim.sender.jid != opened.signer:
+        return "ok", f"signer {opened.signer!r} is not the sender {frm!r}"
+    inner = opened.stanza
+    kind = etree.QName(outer).localname
+    default = "normal" if kind == "message" else None  # RFC 6121 §5.2.2
+    itype, otype = inner.get("type") or default, outer.get("type") or default
+    if itype != otype:
+        return "ok", f"inner type {itype!r} differs from the outer {otype!r}"
+    for attr in ("from", "to"):
+        value, outer_value = inner.get(attr), outer.get(attr)
+        if value is not None and outer_value and parse_jid(outer_value).resource and (
+            parse_jid(value) != parse_jid(outer_value)
+        ):
+            return "ok", f"inner {attr} {value!r} differs from the outer {outer_value!r}"
+    return "ok", None
+
+
 def _safe(mutate: Callable[[int, Sequence[Op]], bytes]) -> Callable[[int, Sequence[Op]], bytes]:
     # A mutation the harness cannot apply (e.g. the layer it targets no longer parses)
     # falls back to the unmutated seed's byte mutations: the harness never crashes itself.
@@ -1012,6 +1141,20 @@ def _safe(mutate: Callable[[int, Sequence[Op]], bytes]) -> Callable[[int, Sequen
             return mutate(seed, ops)
         except XmppSecError:
             return mutate_xml(_e2e_seeds()[seed], ops)
+
+    return wrapped
+
+
+def _safe_for(
+    seeds: Callable[[], Sequence[bytes]], mutate: Callable[[int, Sequence[Op]], bytes]
+) -> Callable[[int, Sequence[Op]], bytes]:
+    """:func:`_safe` for another seed list."""
+
+    def wrapped(seed: int, ops: Sequence[Op]) -> bytes:
+        try:
+            return mutate(seed, ops)
+        except XmppSecError:
+            return mutate_xml(seeds()[seed], ops)
 
     return wrapped
 
@@ -1114,6 +1257,30 @@ TARGETS: dict[str, Target] = {
             _e2e_seeds,
             _safe(_e2e_layers),
             _e2e_run,
+        ),
+        Target(
+            "envelope",
+            "(Auth)EnvelopedData decryption (AES-GCM/CBC; ECDH P-256, RSA-OAEP and v1.5"
+            " recipients) on mutated DER",
+            _envelope_seeds,
+            lambda s, ops: mutate_bytes(_envelope_seeds()[s], ops),
+            _envelope_run,
+        ),
+        Target(
+            "envelope_parse",
+            "(Auth)EnvelopedData structure checks alone (no key) on mutated DER",
+            _envelope_seeds,
+            lambda s, ops: mutate_bytes(_envelope_seeds()[s], ops),
+            _envelope_parse_run,
+        ),
+        Target(
+            "open_binding",
+            "xmppsec.e2e.open_stanza recipient binding: signed-only and ECDH-encrypted"
+            " stanzas, one forwarded by Mallory, mutated outside or re-signed inside",
+            _binding_seeds,
+            _safe_for(_binding_seeds, _binding_mutate),
+            _binding_run,
+            valid_seeds=False,  # seeds 2 and 4 are addressed to Mallory: never open
         ),
     )
 }

@@ -10,6 +10,8 @@ import argparse
 import sys
 
 from ..e2e import (
+    ContentCipher,
+    KeyTransport,
     error_condition,
     gateway_unwrap,
     gateway_wrap,
@@ -37,7 +39,7 @@ def _open(args: argparse.Namespace, *, decrypt: bool) -> int:
         with c.replay_failures():
             opened = open_stanza(
                 data, trust=trust, key=key, certificate=cert, replay=replay, now=now,
-                allow_sha1=args.allow_sha1,
+                allow_sha1=args.allow_sha1, recipient=args.recipient,
             )
         if decrypt and not opened.encrypted:
             raise NotSigned("the stanza was signed but not encrypted (use 'e2e verify')")
@@ -66,7 +68,8 @@ def _encrypt(args: argparse.Namespace) -> int:
         recipients=[cert for path in args.to_cert for cert in c.load_certs(path)],
         digest=args.digest,
         pss=args.pss,
-        cipher=args.cipher,
+        cipher=ContentCipher(args.cipher),
+        key_transport=KeyTransport(args.key_transport) if args.key_transport else None,
         content_type=args.content_type,
     )
     c.write_output(args.output, out + b"\n")
@@ -145,6 +148,9 @@ def _opening(p: argparse.ArgumentParser) -> None:
                    help="print the JSON report (docs/cli.md) on stdout")
     p.add_argument("--allow-sha1", action="store_true", help="accept SHA-1 signatures")
     p.add_argument("--now", help="check timestamps against this RFC 3339 time")
+    p.add_argument("--recipient", metavar="JID",
+                   help="who opens it: the stanza and CPIM To must name this JID (default: the "
+                   "decrypting certificate's xmppAddr; for 'verify', the stanza's to)")
     c.add_replay_options(p)
 
 
@@ -164,8 +170,14 @@ def register(sub: c.Subparsers) -> None:
     p = esub.add_parser("encrypt", help="sign then encrypt a stanza (stanza in, <e2e/> out)")
     _signing(p)
     p.add_argument("--to-cert", required=True, action="append", metavar="RCPT",
-                   help="recipient certificate (RSA; repeatable)")
-    p.add_argument("--cipher", default="aes128", choices=["aes128", "aes256"])
+                   help="recipient certificate: RSA or EC P-256/384/521; repeatable (each "
+                   "device of the recipient, and your own to read it back)")
+    p.add_argument("--cipher", default=ContentCipher.AES256_GCM.value,
+                   choices=[c.value for c in ContentCipher],
+                   help="content encryption: AES-GCM AuthEnvelopedData (RFC 5083/5084), or "
+                   "AES-CBC EnvelopedData (RFC 3923's mandatory one) on request")
+    p.add_argument("--key-transport", default=None, choices=[k.value for k in KeyTransport],
+                   help="for RSA recipients (default: rsa-oaep); EC recipients use ECDH")
     _io(p)
     p.set_defaults(handler=_encrypt)
 

@@ -1,7 +1,8 @@
 """RFC 3923 end-to-end signing and object encryption for XMPP.
 
 A stanza is turned into a Message/CPIM object (RFC 3862), signed (CMS SignedData in
-multipart/signed) and encrypted (CMS EnvelopedData, AES-CBC), and carried as text in
+multipart/signed) and encrypted (CMS AuthEnvelopedData, AES-256-GCM, by default; AES-CBC
+EnvelopedData on request) to RSA or EC recipients, and carried as text in
 ``<e2e xmlns='urn:ietf:params:xml:ns:xmpp-e2e'/>``::
 
     from xmppsec.e2e import seal_stanza, open_stanza
@@ -26,6 +27,7 @@ from ._element import (
     gateway_wrap,
     received_error_condition,
 )
+from ._envelope import ContentCipher, KeyTransport
 
 __all__ = [
     "NS_E2E",
@@ -33,6 +35,8 @@ __all__ = [
     "CPIMHeader",
     "CPIMMessage",
     "CertificateResolver",
+    "ContentCipher",
+    "KeyTransport",
     "OpenedStanza",
     "build_cpim",
     "error_condition",

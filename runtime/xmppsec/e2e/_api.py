@@ -25,20 +25,23 @@ from cryptography import x509
 from lxml import etree
 
 from xmppsec._lxml import nsmap
+from xmppsec.algorithms import DigestMethod, SignatureMethod
 from xmppsec.errors import (
     CPIMFormatError,
     DecryptionError,
     JIDError,
     KeyLoadError,
-    LimitExceeded,
     NotSigned,
+    ReplayStoreError,
     RestrictedXMLError,
     SignerMismatch,
     SMIMEFormatError,
     StanzaMismatch,
     StanzaSchemaError,
+    UsageError,
+    XmppSecError,
 )
-from xmppsec.jid import bare_jid
+from xmppsec.jid import bare_jid, parse_jid
 from xmppsec.keys import xmpp_addrs
 from xmppsec.parser import DEFAULT_LIMITS, Limits, parse
 from xmppsec.replay import ReplayStore
@@ -58,6 +61,7 @@ from ._element import (
     new_stanza,
     serialize,
 )
+from ._envelope import DEFAULT_CIPHER, ContentCipher, KeyTransport
 from ._mime import (
     MimeEntity,
     build_multipart_signed,
@@ -98,7 +102,9 @@ class OpenedStanza:
 
     ``stanza`` is the inner stanza (decrypted ``application/xmpp+xml``, or rebuilt from a
     text/plain body or PIDF document with the outer stanza's attributes); ``signer`` the
-    bare JID whose signature verified; ``encrypted`` whether it arrived encrypted.
+    bare JID whose signature verified; ``encrypted`` whether it arrived encrypted,
+    ``authenticated_encryption`` whether in AES-GCM AuthEnvelopedData; ``recipient`` the
+    bare JID of the opening party the object was checked to be addressed to.
     """
 
     stanza: etree._Element
@@ -111,6 +117,10 @@ class OpenedStanza:
     content_type: str
     cpim: CPIMMessage
     digest_algorithm: str | None
+    digest_method: DigestMethod | None = None
+    signature_method: SignatureMethod | None = None
+    recipient: str | None = None
+    authenticated_encryption: bool = False
 
     def stanza_as(self, cls: type[_T]) -> _T:
         """The inner stanza as an instance of the generated dataclass ``cls`` (for example
@@ -193,9 +203,10 @@ def seal_stanza(
     recipients: Sequence[x509.Certificate] = (),
     sign: bool = True,
     encrypt: bool = True,
-    digest: str = "sha256",
+    digest: DigestMethod | str = DigestMethod.SHA256,
     pss: bool = False,
-    cipher: str = "aes128",
+    cipher: ContentCipher | str = DEFAULT_CIPHER,
+    key_transport: KeyTransport | None = None,
     content_type: str | None = None,
     clock: TimestampClock | None = None,
     now: datetime | None = None,
@@ -204,14 +215,20 @@ def seal_stanza(
     """Protect ``stanza`` per RFC 3923 and return the stanza carrying ``<e2e/>``.
 
     Signs with (key, certificate) then encrypts to ``recipients`` (sign-then-encrypt,
-    §6.2). ``digest="sha1"`` is RFC 3923's MTI for peers that need it; SHA-256 is the
-    default. The stanza needs ``to`` (presence MUST be directed, §4). ``clock`` (a
-    :class:`~xmppsec.timestamps.TimestampClock`) makes DateTime strictly increasing.
+    §6.2): every certificate (RSA or EC P-256/384/521; each device of the recipient, and
+    the sender's own to read it back) gets a RecipientInfo. ``cipher`` defaults to
+    AES-256-GCM AuthEnvelopedData; ``ContentCipher.AES128_CBC`` writes RFC 3923's MTI
+    EnvelopedData. ``key_transport`` chooses RSA-OAEP or PKCS#1 v1.5 for RSA recipients
+    (default: OAEP, v1.5 with CBC). ``digest="sha1"`` is RFC 3923's MTI for peers that need
+    it; SHA-256 is the default. The stanza needs ``to`` (presence MUST be directed, §4).
+    ``clock`` (a :class:`~xmppsec.timestamps.TimestampClock`) makes DateTime strictly
+    increasing.
     """
     if not sign and not encrypt:
-        raise SMIMEFormatError("nothing to do: neither sign nor encrypt")
+        raise UsageError("nothing to do: neither sign nor encrypt")
+    digest = _cms.digest_method(digest)  # "sha256" and the like are accepted too
     if encrypt and not recipients:
-        raise KeyLoadError("encryption needs at least one recipient certificate")
+        raise UsageError("encryption needs at least one recipient certificate")
     root = load_stanza(stanza)
     kind = stanza_kind(root)
     to = root.get("to")
@@ -225,7 +242,7 @@ def seal_stanza(
     if sender is None:
         addrs = xmpp_addrs(certificate)
         if not addrs:
-            raise SignerMismatch("no 'from' and the certificate names no XMPP address")
+            raise UsageError("no 'from' and the certificate names no XMPP address")
         sender = addrs[0]
     try:
         sender_bare = bare_jid(sender)
@@ -233,7 +250,7 @@ def seal_stanza(
         raise StanzaSchemaError(f"invalid from: {exc}") from None
     if sign and sender_bare not in {_bare_or_none(a) for a in xmpp_addrs(certificate)}:
         # the receiver would refuse it (RFC 3923 §6.3): fail here, not at the peer
-        raise SignerMismatch(f"the signing certificate does not name {sender_bare}")
+        raise UsageError(f"the signing certificate does not name {sender_bare}")
     ctype, content = _payload(root, kind, content_type)
     if ctype == CT_PIDF:
         validate_document(content)  # RFC 3863 schema
@@ -266,8 +283,12 @@ def seal_stanza(
         )
         entity = build_multipart_signed(entity, sig, digest=digest)
     if encrypt:
+        der = _envelope.encrypt(entity, recipients, cipher=cipher, key_transport=key_transport)
         entity = build_pkcs7_mime(
-            _envelope.encrypt(entity, recipients, cipher=cipher), smime_type="enveloped-data"
+            der,
+            smime_type="enveloped-data"
+            if ContentCipher(cipher) in (ContentCipher.AES128_CBC, ContentCipher.AES256_CBC)
+            else "authEnveloped-data",  # RFC 8551 §3.2.2
         )
     out = new_stanza(kind, copy_attrs(root))
     make_e2e(out, entity)
@@ -275,7 +296,7 @@ def seal_stanza(
 
 
 def _sign_without_cert(
-    entity: bytes, key: object, certificate: x509.Certificate, digest: str, pss: bool
+    entity: bytes, key: object, certificate: x509.Certificate, digest: DigestMethod, pss: bool
 ) -> bytes:
     # RFC 3923 §6.3: the certificate SHOULD be included at least every 5 minutes; callers
     # that track sessions may leave it out in between (the peer must have it pinned).
@@ -302,12 +323,31 @@ def _signed_object(
     return _cms.parse(der, max_certificates=limits.max_chain_length), None
 
 
+def _opening_party(recipient: str | None, certificate: x509.Certificate | None) -> set[str] | None:
+    """Who is opening (issue 13 §2): ``recipient`` when given, else the id-on-xmppAddr of
+    the decrypting certificate; None when neither is known (signed-only, legacy)."""
+    if recipient is not None:
+        try:
+            return {bare_jid(recipient)}
+        except JIDError as exc:
+            raise UsageError(f"invalid recipient= JID: {exc}") from None
+    if certificate is None:
+        return None
+    names = {n for n in (_bare_or_none(a) for a in xmpp_addrs(certificate)) if n}
+    if not names:
+        raise UsageError(
+            "the decrypting certificate names no XMPP address: pass recipient= to say who opens"
+        )
+    return names
+
+
 def open_stanza(
     stanza: bytes | etree._Element,
     *,
     trust: CertificateResolver,
     key: object | None = None,
     certificate: x509.Certificate | None = None,
+    recipient: str | None = None,
     replay: ReplayStore | None = None,
     now: datetime | None = None,
     allow_sha1: bool = False,
@@ -316,11 +356,20 @@ def open_stanza(
 ) -> OpenedStanza:
     """Decrypt and verify an RFC 3923 stanza; return the inner stanza or raise.
 
+    The opening party is ``recipient`` (a JID) when given, else the id-on-xmppAddr of
+    ``certificate``; the stanza's ``to`` and the CPIM ``To`` must name it (bare JID), so a
+    signed object cannot be forwarded to someone else (surreptitious forwarding). A
+    signed-only object opened with neither is bound to the stanza's ``to`` only.
+
     Raises NotSigned (no ``<e2e/>``, or signed-less content unless ``allow_unsigned``),
-    StanzaSchemaError, SMIMEFormatError, DecryptionError (opaque), UnsupportedAlgorithm,
-    InvalidSignature, UntrustedKey, SignerMismatch, StanzaMismatch, CPIMFormatError,
-    TimestampError (old/future), ReplayError (repeat or not increasing within 10 min).
-    Map any of them to a §7 condition with :func:`error_condition`.
+    StanzaSchemaError, SMIMEFormatError, UnsupportedAlgorithm (before any key is used),
+    KeyLoadError / UsageError (the caller's key, certificate or recipient), and then:
+    for an encrypted object only ``DecryptionError`` — every failure after the key unwrap
+    (padding, MIME, CMS, signature, signer, CPIM, inner stanza, timestamp, replay) is that
+    one opaque error, so that nothing about the plaintext leaks (issue 13 §1); for a
+    signed-only object InvalidSignature, UntrustedKey, SignerMismatch, StanzaMismatch,
+    CPIMFormatError, TimestampError, ReplayError. Map any of them to a §7 condition with
+    :func:`error_condition`.
     """
     when = _aware(now)
     root = load_stanza(stanza, limits)
@@ -341,38 +390,70 @@ def open_stanza(
         raise StanzaSchemaError(f"invalid stanza address: {exc}") from None
     entity = parse_entity(e2e_entity(e2e))
     media, params = content_type_of(entity)
-    encrypted = False
-    if (
-        media in ("application/pkcs7-mime", "application/x-pkcs7-mime")
-        and params.get("smime-type", "").lower() == "enveloped-data"
-    ):
+    if media in ("application/pkcs7-mime", "application/x-pkcs7-mime") and params.get(
+        "smime-type", ""
+    ).lower() in ("enveloped-data", "authenveloped-data"):
         if key is None or certificate is None:
             raise KeyLoadError("an encrypted e2e object needs the recipient key and cert")
+        me = _opening_party(recipient, certificate)
         _smime_type, der = pkcs7_mime_der(entity)
-        plaintext = _envelope.decrypt(der, certificate, key)
-        encrypted = True
+        decrypted = _envelope.open_envelope(der, certificate, key)
+        # From here on every failure is the one opaque DecryptionError (issue 13 §1); the
+        # same checks run whatever the plaintext, including one whose CBC padding failed.
         try:
-            entity = parse_entity(plaintext)
-            media, params = content_type_of(entity)
-        except (SMIMEFormatError, LimitExceeded):
-            raise DecryptionError() from None  # no distinction after the key was used
+            opened = _open_entity(
+                root, kind, signer, to_bare, me, decrypted.plaintext, True,
+                decrypted.authenticated, trust, replay, when, allow_sha1, allow_unsigned,
+                limits,
+            )
+        except ReplayStoreError:
+            raise  # the store did not answer: ours, reached only by authentic objects
+        except XmppSecError:
+            raise DecryptionError() from None
+        if not decrypted.padding_ok:
+            raise DecryptionError()
+        return opened
+    me = _opening_party(recipient, certificate)
+    return _open_entity(
+        root, kind, signer, to_bare, me, entity.raw, False, False, trust, replay, when,
+        allow_sha1, allow_unsigned, limits,
+    )
+
+
+def _open_entity(
+    root: etree._Element,
+    kind: str,
+    signer: str,
+    to_bare: str,
+    me: set[str] | None,
+    data: bytes,
+    encrypted: bool,
+    authenticated: bool,
+    trust: CertificateResolver,
+    replay: ReplayStore | None,
+    when: datetime,
+    allow_sha1: bool,
+    allow_unsigned: bool,
+    limits: Limits,
+) -> OpenedStanza:
+    """Everything after decryption: the one MIME entity, its signature, the CPIM object,
+    the opening party, time, replay and the inner stanza."""
+    entity = parse_entity(data)
+    media, _params = content_type_of(entity)
     info: _cms.SignedDataInfo | None = None
     if media == "message/cpim":
-        if not allow_unsigned:
-            raise NotSigned(
-                "unsigned RFC 3923 content refused (encrypted-only content is malleable "
-                "in CBC mode); pass allow_unsigned=True to accept it"
-            )
         if not encrypted:
             raise NotSigned("the e2e object is neither signed nor encrypted")
+        if not allow_unsigned:
+            raise NotSigned(
+                "unsigned RFC 3923 content refused; pass allow_unsigned=True to accept it"
+            )
+        if not authenticated:
+            # AES-CBC without a signature is malleable: never accepted
+            raise NotSigned("unsigned content in CBC EnvelopedData is refused")
         signed_bytes = entity.raw
     else:
-        try:
-            parsed, detached = _signed_object(entity, limits)
-        except (SMIMEFormatError, LimitExceeded):
-            if encrypted:
-                raise DecryptionError() from None  # no distinction after the key was used
-            raise
+        parsed, detached = _signed_object(entity, limits)
 
         def select(presented: Sequence[x509.Certificate]) -> Sequence[x509.Certificate]:
             return trust.resolve_all(signer, presented, now=when)
@@ -388,14 +469,21 @@ def open_stanza(
     cpim = parse_cpim(signed_bytes)
     if cpim.sender.jid != signer:
         raise SignerMismatch("CPIM From differs from the stanza's from (RFC 3923 §6.5)")
-    if to_bare not in {r.jid for r in cpim.recipients}:
+    cpim_to = {r.jid for r in cpim.recipients}
+    if to_bare not in cpim_to:
         raise StanzaMismatch("CPIM To does not name the stanza's to (RFC 3923 §6.5)")
+    if me is not None and (to_bare not in me or not cpim_to & me) and not (
+        info is not None and signer in me
+    ):
+        # issue 13 §2: an object signed for someone else, forwarded (surreptitiously). The
+        # signer reading back its own signed object (a carbon, an archive) is the exception.
+        raise StanzaMismatch("the object is not addressed to the party opening it")
     ts = cpim.datetime
     check_window(ts, when, TIMESTAMP_WINDOW)
+    inner = _inner_stanza(root, kind, cpim, signer, to_bare, limits)
     if replay is not None:
         token = info.signature if info is not None else hashlib.sha256(signed_bytes).digest()
         replay.check_and_record(signer, token, ts, now=when, window=REPLAY_WINDOW)
-    inner = _inner_stanza(root, kind, cpim, signer, to_bare, limits)
     return OpenedStanza(
         stanza=inner,
         xml=serialize(inner),
@@ -407,6 +495,10 @@ def open_stanza(
         content_type=cpim.content_type,
         cpim=cpim,
         digest_algorithm=info.digest_algorithm if info is not None else None,
+        digest_method=info.digest_method if info is not None else None,
+        signature_method=info.signature_method if info is not None else None,
+        recipient=to_bare if me is not None else None,
+        authenticated_encryption=authenticated,
     )
 
 
@@ -480,14 +572,35 @@ def _inner_stanza(
         if stanza_kind(inner) != kind:
             raise StanzaMismatch("the protected stanza is not the same kind as the outer one")
         try:
-            if inner.get("from") is not None and bare_jid(str(inner.get("from"))) != signer:
-                raise SignerMismatch("the protected stanza's from is not the signer")
-            if inner.get("to") is not None and bare_jid(str(inner.get("to"))) != to_bare:
+            if not _same_address(inner.get("from"), outer.get("from"), signer):
+                raise SignerMismatch("the protected stanza's from is not the outer from")
+            if not _same_address(inner.get("to"), outer.get("to"), to_bare):
                 raise StanzaMismatch("the protected stanza's to differs from the outer to")
         except JIDError as exc:
             raise StanzaSchemaError(f"invalid address in the protected stanza: {exc}") from None
-        return validate(serialize(inner))  # a standalone tree with jabber:client as default
+        checked = validate(serialize(inner))  # a standalone tree, jabber:client as default
+        if _stanza_type(kind, checked.get("type")) != _stanza_type(kind, outer.get("type")):
+            # issue 13 §2: a chat line must not be replayed as a headline, an iq get as a set
+            raise StanzaMismatch("the protected stanza's type differs from the outer one")
+        return checked
     raise CPIMFormatError(f"unsupported encapsulated content type {media}")
+
+
+def _stanza_type(kind: str, value: str | None) -> str | None:
+    """RFC 6120 §8.2.3 / RFC 6121 §5.2.2: a message without a type is "normal"."""
+    return "normal" if kind == "message" and value is None else value
+
+
+def _same_address(inner: str | None, outer: str | None, expected_bare: str) -> bool:
+    """An inner from/to (when present) names the outer one: as a full JID where the outer
+    stanza carries a resource, else as a bare JID."""
+    if inner is None:
+        return True
+    if outer is not None:
+        outer_jid = parse_jid(outer)
+        if outer_jid.resource:
+            return parse_jid(inner) == outer_jid
+    return bare_jid(inner) == expected_bare
 
 
 def _strip_xml_decl(body: bytes) -> bytes:

@@ -9,11 +9,13 @@ from typing import Any
 from asn1crypto import algos as _algos
 from asn1crypto import cms as _cms
 from asn1crypto import core as _core
+from asn1crypto import keys as _keys
 from asn1crypto import x509 as _x509
 
 algos: Any = _algos
 cms: Any = _cms
 core: Any = _core
+keys: Any = _keys
 x509: Any = _x509
 
-__all__ = ["algos", "cms", "core", "x509"]
+__all__ = ["algos", "cms", "core", "keys", "x509"]

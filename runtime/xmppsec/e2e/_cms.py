@@ -19,13 +19,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
+from xmppsec.algorithms import LEGACY_DIGESTS, DigestMethod, SignatureMethod
 from xmppsec.errors import (
     InvalidSignature,
     KeyLoadError,
-    LimitExceeded,
     SMIMEFormatError,
     UnsupportedAlgorithm,
     UntrustedKey,
+    UsageError,
+    check_limit,
 )
 from xmppsec.keys import check_key_strength
 
@@ -35,15 +37,68 @@ from ._der import check_ber
 
 MAX_CERTIFICATES = 8
 
-_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "sha1": hashes.SHA1,
-    "sha224": hashes.SHA224,
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
+#: The one digest table of xmppsec.e2e: xmppsec.algorithms' DigestMethod -> the CMS
+#: (asn1crypto) name and cryptography's hash. SHA-1 is RFC 3923 §6.10's MTI, accepted
+#: only on request (``allow_sha1``); MD5 and anything else are never accepted.
+DIGESTS: dict[DigestMethod, tuple[str, type[hashes.HashAlgorithm]]] = {
+    DigestMethod.SHA1: ("sha1", hashes.SHA1),
+    DigestMethod.SHA256: ("sha256", hashes.SHA256),
+    DigestMethod.SHA384: ("sha384", hashes.SHA384),
+    DigestMethod.SHA512: ("sha512", hashes.SHA512),
 }
-#: Digests that are never accepted (RFC 6151, RFC 8551 §2.1).
-WEAK_DIGESTS = frozenset({"md2", "md5", "sha1"})
+_BY_NAME: dict[str, DigestMethod] = {name: m for m, (name, _h) in DIGESTS.items()}
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {name: h for name, h in DIGESTS.values()}
+
+
+#: (key family, digest) -> the xmppsec.algorithms SignatureMethod a CMS signature is.
+_SIGNATURE_METHODS: dict[tuple[str, DigestMethod], SignatureMethod] = {
+    ("rsa", DigestMethod.SHA1): SignatureMethod.RSA_SHA1,
+    ("rsa", DigestMethod.SHA256): SignatureMethod.RSA_SHA256,
+    ("rsa", DigestMethod.SHA384): SignatureMethod.RSA_SHA384,
+    ("rsa", DigestMethod.SHA512): SignatureMethod.RSA_SHA512,
+    ("rsa-pss", DigestMethod.SHA256): SignatureMethod.RSA_PSS_SHA256,
+    ("rsa-pss", DigestMethod.SHA384): SignatureMethod.RSA_PSS_SHA384,
+    ("rsa-pss", DigestMethod.SHA512): SignatureMethod.RSA_PSS_SHA512,
+    ("ecdsa", DigestMethod.SHA256): SignatureMethod.ECDSA_SHA256,
+    ("ecdsa", DigestMethod.SHA384): SignatureMethod.ECDSA_SHA384,
+    ("ecdsa", DigestMethod.SHA512): SignatureMethod.ECDSA_SHA512,
+    ("ed25519", DigestMethod.SHA512): SignatureMethod.ED25519,
+}
+
+
+def _signature_method(sig_alg: str, method: DigestMethod) -> SignatureMethod | None:
+    """The SignatureMethod of a verified CMS signature (None: no name for it there, e.g.
+    RSASSA-PSS or ECDSA with SHA-1)."""
+    if sig_alg == "rsassa_pss":
+        family = "rsa-pss"
+    elif sig_alg == "ed25519":
+        family = "ed25519"
+    elif sig_alg.endswith("_ecdsa"):
+        family = "ecdsa"
+    else:
+        family = "rsa"
+    return _SIGNATURE_METHODS.get((family, method))
+
+
+def digest_method(value: DigestMethod | str) -> DigestMethod:
+    """The DigestMethod ``value`` names: the enum itself, its URI, or a CMS / micalg name
+    (``"sha256"``, ``"sha-256"``). UsageError for anything else."""
+    if isinstance(value, DigestMethod):
+        return value
+    try:
+        return DigestMethod(value)
+    except ValueError:
+        pass
+    method = _BY_NAME.get(value.lower().replace("-", ""))
+    if method is None:
+        raise UsageError(f"unsupported digest {value!r}")
+    return method
+
+
+def cms_name(method: DigestMethod) -> str:
+    """The CMS (asn1crypto) name of a digest method, e.g. ``"sha256"``."""
+    return DIGESTS[method][0]
+
 _RSA_V15 = {f"{h}_rsa": h for h in _HASHES}
 _ECDSA = {f"{h}_ecdsa": h for h in _HASHES}
 
@@ -69,8 +124,10 @@ class SignedDataInfo:
 
     content: bytes
     certificate: x509.Certificate
-    digest_algorithm: str
-    signature_algorithm: str
+    digest_algorithm: str  # the CMS name, e.g. "sha256"
+    digest_method: DigestMethod
+    signature_algorithm: str  # the CMS name, e.g. "sha256_ecdsa"
+    signature_method: SignatureMethod | None
     signature: bytes
     signing_time: datetime | None
 
@@ -89,7 +146,7 @@ def sign(
     private_key: object,
     certificate: x509.Certificate,
     *,
-    digest: str = "sha256",
+    digest: DigestMethod | str = DigestMethod.SHA256,
     pss: bool = False,
     detached: bool = True,
     extra_certificates: Sequence[x509.Certificate] = (),
@@ -100,10 +157,9 @@ def sign(
 
     Signed attributes (RFC 5652 §11, RFC 8551 §2.5): contentType id-data, signingTime,
     messageDigest. The signer is identified by issuer and serial number (version 1).
-    ``digest="sha1"`` exists for peers that implement only RFC 3923's MTI.
+    ``DigestMethod.SHA1`` exists for peers that implement only RFC 3923's MTI.
     """
-    if digest not in _HASHES:
-        raise UnsupportedAlgorithm(f"unsupported digest {digest!r}")
+    digest = cms_name(digest_method(digest))
     if not isinstance(
         private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
     ):
@@ -258,13 +314,7 @@ def parse(der: bytes, *, max_certificates: int = MAX_CERTIFICATES) -> ParsedSign
         certificates: list[x509.Certificate] = []
         certs_field = sd["certificates"]
         if not _absent(certs_field):
-            if len(certs_field) > max_certificates:
-                raise LimitExceeded(
-                    "too many certificates in SignedData",
-                    limit="max_chain_length",
-                    value=len(certs_field),
-                    maximum=max_certificates,
-                )
+            check_limit("max_chain_length", len(certs_field), max_certificates)
             for choice in certs_field:
                 if choice.name == "certificate":
                     certificates.append(x509.load_der_x509_certificate(choice.chosen.dump()))
@@ -451,9 +501,8 @@ def verify_parsed(
     allow_sha1: bool = False,
 ) -> SignedDataInfo:
     """:func:`verify` on an object :func:`parse` already checked."""
-    if p.digest not in _HASHES or (
-        p.digest in WEAK_DIGESTS and not (allow_sha1 and p.digest == "sha1")
-    ):
+    method = _BY_NAME.get(p.digest)
+    if method is None or (method in LEGACY_DIGESTS and not allow_sha1):
         raise UnsupportedAlgorithm(f"digest algorithm {p.digest} is not allowed")
     if detached_content is not None and p.econtent is not None:
         raise SMIMEFormatError("SignedData carries content but detached content was given")
@@ -474,7 +523,9 @@ def verify_parsed(
         content=content,
         certificate=cert,
         digest_algorithm=p.digest,
+        digest_method=method,
         signature_algorithm=p.sig_alg,
+        signature_method=_signature_method(p.sig_alg, method),
         signature=p.signature,
         signing_time=p.signing_time,
     )

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from xmppsec.errors import CPIMFormatError, JIDError, LimitExceeded, TimestampError
+from xmppsec.errors import CPIMFormatError, JIDError, TimestampError, check_limit
 from xmppsec.jid import bare_jid
 from xmppsec.timestamps import format_timestamp, parse_rfc3339
 
@@ -306,10 +306,7 @@ def parse_cpim(data: bytes) -> CPIMMessage:
     least one To, exactly one DateTime (RFC 3339). NS prefixes must be declared before use;
     a ``Require`` naming a header this implementation does not know is refused.
     """
-    if len(data) > MAX_CPIM_BYTES:
-        raise LimitExceeded(
-            "CPIM object too large", limit="max_bytes", value=len(data), maximum=MAX_CPIM_BYTES
-        )
+    check_limit("max_bytes", len(data), MAX_CPIM_BYTES)
     outer = parse_entity(data, error=CPIMFormatError)
     ctype, _params = content_type_of(outer, error=CPIMFormatError)
     if ctype != "message/cpim":
@@ -321,10 +318,7 @@ def parse_cpim(data: bytes) -> CPIMMessage:
     if end < 0:
         raise CPIMFormatError("CPIM message headers are not followed by a blank line")
     lines = _split_lines(body[:end])
-    if len(lines) > MAX_HEADERS:
-        raise LimitExceeded(
-            "too many CPIM headers", limit="max_headers", value=len(lines), maximum=MAX_HEADERS
-        )
+    check_limit("max_headers", len(lines), MAX_HEADERS)
     headers: list[CPIMHeader] = []
     namespaces: dict[str, str] = {}
     counts: dict[str, int] = {}

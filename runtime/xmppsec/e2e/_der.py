@@ -8,7 +8,7 @@ rejects every length that runs past its enclosing value (or the buffer) at once.
 
 from __future__ import annotations
 
-from xmppsec.errors import LimitExceeded, SMIMEFormatError
+from xmppsec.errors import SMIMEFormatError, check_limit
 
 MAX_DER_BYTES = 1 << 20  # a Message/CPIM object is small; certificates make up most of it
 MAX_DER_DEPTH = 32  # SignedData with certificates nests ~14 levels deep
@@ -27,10 +27,7 @@ def check_ber(
     n = len(data)
     if n == 0:
         raise SMIMEFormatError("empty CMS object")
-    if n > max_bytes:
-        raise LimitExceeded(
-            "CMS object too large", limit="max_bytes", value=n, maximum=max_bytes
-        )
+    check_limit("max_bytes", n, max_bytes)
     # Stack of enclosing ends (-1 marks an indefinite-length constructed value) and, in
     # step, the effective limit for the children of each (the nearest definite end).
     ends: list[int] = []
@@ -48,11 +45,7 @@ def check_ber(
         if pos >= limit:
             raise SMIMEFormatError("truncated BER value")
         count += 1
-        if count > max_elements:
-            raise LimitExceeded(
-                "too many BER elements", limit="max_elements", value=count,
-                maximum=max_elements,
-            )
+        check_limit("max_elements", count, max_elements)
         tag = data[pos]
         pos += 1
         constructed = bool(tag & 0x20)
@@ -75,11 +68,7 @@ def check_ber(
                 raise SMIMEFormatError("indefinite length on a primitive value")
             ends.append(-1)
             limits.append(limit)
-            if len(ends) > max_depth:
-                raise LimitExceeded(
-                    "BER nesting too deep", limit="max_depth", value=len(ends),
-                    maximum=max_depth,
-                )
+            check_limit("max_depth", len(ends), max_depth)
             continue
         if first & 0x80:
             k = first & 0x7F
@@ -106,11 +95,7 @@ def check_ber(
                 continue
             ends.append(end)
             limits.append(end)
-            if len(ends) > max_depth:
-                raise LimitExceeded(
-                    "BER nesting too deep", limit="max_depth", value=len(ends),
-                    maximum=max_depth,
-                )
+            check_limit("max_depth", len(ends), max_depth)
         else:
             pos = end
         if not ends:

@@ -15,7 +15,10 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from xmppsec.errors import LimitExceeded, SMIMEFormatError, XmppSecError
+from xmppsec.algorithms import DigestMethod
+from xmppsec.errors import SMIMEFormatError, XmppSecError, check_limit
+
+from ._cms import digest_method
 
 MAX_HEADER_FIELDS = 64
 MAX_HEADER_BYTES = 16384
@@ -63,19 +66,12 @@ def _check_crlf(block: bytes, error: type[XmppSecError]) -> None:
 
 def parse_entity(data: bytes, *, error: type[XmppSecError] = SMIMEFormatError) -> MimeEntity:
     """Split a MIME entity into header fields and body (RFC 2045 §3, RFC 5322 §2.2)."""
-    if len(data) > MAX_ENTITY_BYTES:
-        raise LimitExceeded(
-            "MIME entity too large", limit="max_bytes", value=len(data), maximum=MAX_ENTITY_BYTES
-        )
+    check_limit("max_bytes", len(data), MAX_ENTITY_BYTES)
     if data.startswith(b"\r\n"):
         return MimeEntity(headers=(), body=data[2:], raw=data)
     end = data.find(b"\r\n\r\n", 0, MAX_HEADER_BYTES + 4)
     if end < 0:
-        if len(data) > MAX_HEADER_BYTES:
-            raise LimitExceeded(
-                "MIME header too large", limit="max_header_bytes", value=len(data),
-                maximum=MAX_HEADER_BYTES,
-            )
+        check_limit("max_header_bytes", len(data), MAX_HEADER_BYTES)
         raise error("MIME header fields are not followed by a blank line")
     block = data[:end]
     _check_crlf(block, error)
@@ -91,11 +87,7 @@ def parse_entity(data: bytes, *, error: type[XmppSecError] = SMIMEFormatError) -
         if not sep or not _FIELD_NAME.fullmatch(name_b):
             raise error("malformed MIME header field")
         fields.append((_ascii(name_b, error), _ascii(value_b.strip(b" \t"), error)))
-        if len(fields) > MAX_HEADER_FIELDS:
-            raise LimitExceeded(
-                "too many MIME header fields", limit="max_header_fields", value=len(fields),
-                maximum=MAX_HEADER_FIELDS,
-            )
+        check_limit("max_header_fields", len(fields), MAX_HEADER_FIELDS)
     return MimeEntity(headers=tuple(fields), body=data[end + 4 :], raw=data)
 
 
@@ -179,8 +171,16 @@ def _decode_transfer(entity: MimeEntity) -> bytes:
 # -- multipart/signed ---------------------------------------------------------------------
 
 #: RFC 8551 §3.5.3.2 micalg names (RFC 3851 used "sha1", which RFC 3923 §3.3 shows).
-MICALG = {"sha1": "sha1", "sha224": "sha-224", "sha256": "sha-256", "sha384": "sha-384",
-          "sha512": "sha-512"}
+MICALG: dict[DigestMethod, str] = {
+    DigestMethod.SHA1: "sha1",
+    DigestMethod.SHA256: "sha-256",
+    DigestMethod.SHA384: "sha-384",
+    DigestMethod.SHA512: "sha-512",
+}
+
+
+#: The preamble ``openssl cms -sign`` writes (with ``-crlfeol``), the only one accepted.
+OPENSSL_PREAMBLE = b"This is an S/MIME signed message\r\n"
 
 
 def new_boundary() -> str:
@@ -188,7 +188,11 @@ def new_boundary() -> str:
 
 
 def build_multipart_signed(
-    signed_part: bytes, signature: bytes, *, digest: str, boundary: str | None = None
+    signed_part: bytes,
+    signature: bytes,
+    *,
+    digest: DigestMethod | str,
+    boundary: str | None = None,
 ) -> bytes:
     """RFC 1847 §2.1 / RFC 8551 §3.5.3: ``signed_part`` is the exact first body part
     (headers + body, CRLF); the signature covers exactly these bytes."""
@@ -196,7 +200,7 @@ def build_multipart_signed(
     if b.encode() in signed_part:
         raise SMIMEFormatError("boundary occurs in the signed part")
     head = (
-        f'Content-Type: multipart/signed; boundary="{b}"; micalg={MICALG[digest]}; '
+        f'Content-Type: multipart/signed; boundary="{b}"; micalg={MICALG[digest_method(digest)]}; '
         f'protocol="application/pkcs7-signature"\r\n\r\n'
     ).encode()
     sig_part = (
@@ -232,19 +236,23 @@ def parse_multipart_signed(entity: MimeEntity) -> MultipartSigned:
     d = b"--" + boundary.encode()
     body = entity.body
     # RFC 2046 §5.1.1: a delimiter is CRLF "--" boundary; the first may start the body.
+    # Exactly one entity (issue 13): no preamble but OpenSSL's fixed line, nothing after
+    # the close delimiter but OpenSSL's CRLFs. Bytes an attacker appends to a CBC
+    # plaintext land there; accepting them made the padding observable.
     if body.startswith(d + b"\r\n"):
         start = len(d) + 2
+    elif body.startswith(OPENSSL_PREAMBLE + b"\r\n" + d + b"\r\n"):
+        start = len(OPENSSL_PREAMBLE) + len(d) + 4
     else:
-        i = body.find(b"\r\n" + d + b"\r\n")
-        if i < 0:
-            raise SMIMEFormatError("multipart/signed: first boundary not found")
-        start = i + len(d) + 4
+        raise SMIMEFormatError("multipart/signed: a preamble or no first boundary")
     mid = body.find(b"\r\n" + d + b"\r\n", start)
     if mid < 0:
         raise SMIMEFormatError("multipart/signed: second boundary not found")
     end = body.find(b"\r\n" + d + b"--", mid + 2)
     if end < 0:
         raise SMIMEFormatError("multipart/signed: closing boundary not found")
+    if body[end + len(d) + 4 :] not in (b"", b"\r\n", b"\r\n\r\n"):
+        raise SMIMEFormatError("multipart/signed: bytes after the closing boundary")
     if body.find(b"\r\n" + d, mid + 2, end) >= 0:
         raise SMIMEFormatError("multipart/signed must have exactly two parts")
     signed_part = body[start:mid]
@@ -264,7 +272,7 @@ def parse_multipart_signed(entity: MimeEntity) -> MultipartSigned:
 
 def build_pkcs7_mime(der: bytes, *, smime_type: str) -> bytes:
     """RFC 8551 §3.2 (RFC 3923 §3.4): an enveloped-data or signed-data entity, base64."""
-    if smime_type not in ("enveloped-data", "signed-data"):
+    if smime_type not in ("enveloped-data", "authEnveloped-data", "signed-data"):
         raise SMIMEFormatError(f"unsupported smime-type {smime_type}")
     return (
         f"Content-Type: application/pkcs7-mime; smime-type={smime_type}; name=smime.p7m\r\n"
