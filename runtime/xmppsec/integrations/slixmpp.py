@@ -398,6 +398,8 @@ class XmppsecDsig(BasePlugin):
     def plugin_end(self) -> None:
         self.xmpp.del_filter("in", self._incoming)
         self.xmpp.del_filter("out_sync", self._outgoing)
+        for task in list(self._tasks):  # stanzas held for an async replay check: dropped
+            task.cancel()
 
     # -- public API -------------------------------------------------------------------------
 
