@@ -21,6 +21,13 @@ Four stores implement the protocol: :class:`MemoryReplayStore` (one process),
 run by ``EVALSHA`` reads the token key and the signer's last-timestamp key, compares, then
 ``SET ... PX`` on both (expiry handled by Redis) — one round trip, atomic on the server.
 
+From asyncio (a bot, a component, the slixmpp plugin) the same contract is an
+:class:`AsyncReplayStore` (``async def check_and_record``), so a check never blocks the
+event loop: :class:`AsyncSQLiteReplayStore` runs a :class:`SQLiteReplayStore` in a worker
+thread (``asyncio.to_thread``) and :class:`AsyncRedisReplayStore` uses ``redis.asyncio``
+with the same Lua script and keys as :class:`RedisReplayStore`, so synchronous and
+asynchronous verifiers can share one Redis.
+
 Errors: :class:`~xmppsec.errors.ReplayError` for a replay (the peer's input);
 :class:`~xmppsec.errors.ReplayStoreError` when the store cannot answer (an unusable or
 corrupt SQLite file, a database locked past the timeout, Redis unreachable or timing out):
@@ -35,15 +42,17 @@ acknowledged only once ``WAIT`` says a replica holds it, so a failover loses non
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import heapq
+import inspect
 import os
 import sqlite3
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, Self, TypeGuard, runtime_checkable
 
 from xmppsec.errors import ReplayError, ReplayStoreError, UsageError
 from xmppsec.jid import bare_jid
@@ -51,15 +60,20 @@ from xmppsec.xmpp import require_aware
 
 if TYPE_CHECKING:  # the redis package is optional: imported only by RedisReplayStore users
     import redis
+    import redis.asyncio
     from redis.cluster import RedisCluster
 
 __all__ = [
     "DEFAULT_REDIS_TIMEOUT",
+    "AsyncRedisReplayStore",
+    "AsyncReplayStore",
+    "AsyncSQLiteReplayStore",
     "MemoryReplayStore",
     "RedisClusterReplayStore",
     "RedisReplayStore",
     "ReplayStore",
     "SQLiteReplayStore",
+    "is_async_store",
     "redis_store_from_url",
 ]
 
@@ -93,6 +107,32 @@ class ReplayStore(Protocol):
         ``signer`` within ``window``; otherwise record both. Entries older than the
         window are expired."""
         ...
+
+
+class AsyncReplayStore(Protocol):
+    """The :class:`ReplayStore` contract for asyncio: the same atomic check-and-record,
+    awaited, so the event loop keeps running while the store answers."""
+
+    async def check_and_record(
+        self,
+        signer: str,
+        token: bytes,
+        timestamp: datetime,
+        *,
+        now: datetime,
+        window: timedelta,
+    ) -> None:
+        """As :meth:`ReplayStore.check_and_record`: raise :class:`ReplayError` for a
+        replay, :class:`ReplayStoreError` when the store cannot answer; else record."""
+        ...
+
+
+def is_async_store(store: object) -> TypeGuard[AsyncReplayStore]:
+    """True when ``store.check_and_record`` is a coroutine function (an
+    :class:`AsyncReplayStore`). Both protocols name the same method, so ``isinstance`` with
+    :class:`ReplayStore` cannot tell them apart: a synchronous caller handed an async store
+    would get an un-awaited coroutine and record nothing."""
+    return inspect.iscoroutinefunction(getattr(store, "check_and_record", None))
 
 
 def _micros(dt: datetime, what: str) -> int:
@@ -342,6 +382,23 @@ class SQLiteReplayStore(_Closable):
 #   ARGV    timestamp_us, now_us, expires_us, ttl_ms (decimal strings)
 #   returns 0 recorded, 1 token seen, 2 timestamp not greater
 # Microsecond values (~1.8e15) are exact in Lua's doubles (< 2^53).
+def _redis_keys(prefix: str, signer: str, digest: bytes) -> tuple[str, str]:
+    """(token key, last-timestamp key) of a normalized signer and a token digest."""
+    tag = hashlib.sha256(signer.encode("utf-8")).hexdigest()[:32]
+    base = f"{prefix}{{{tag}}}"
+    return f"{base}:t:{digest.hex()}", f"{base}:last"
+
+
+def _redis_outcome(outcome: object, key: str) -> None:
+    """Turn the Lua script's answer into ReplayError / ReplayStoreError (0: recorded)."""
+    if outcome == 1:
+        raise ReplayError(f"replayed signature from {key}")
+    if outcome == 2:
+        raise ReplayError(f"timestamp from {key} is not greater than the last one accepted")
+    if outcome != 0:
+        raise ReplayStoreError(f"replay store failure: unexpected script result {outcome!r}")
+
+
 _REDIS_SCRIPT = """
 local ts = tonumber(ARGV[1])
 local now = tonumber(ARGV[2])
@@ -438,9 +495,7 @@ class RedisReplayStore:
         return self._keys(key, hashlib.sha256(bytes(token)).digest())
 
     def _keys(self, signer: str, digest: bytes) -> tuple[str, str]:
-        tag = hashlib.sha256(signer.encode("utf-8")).hexdigest()[:32]
-        base = f"{self._prefix}{{{tag}}}"
-        return f"{base}:t:{digest.hex()}", f"{base}:last"
+        return _redis_keys(self._prefix, signer, digest)
 
     def check_and_record(
         self,
@@ -470,6 +525,132 @@ class RedisReplayStore:
             raise ReplayError(f"timestamp from {key} is not greater than the last one accepted")
         if outcome != 0:
             raise ReplayStoreError(f"replay store failure: unexpected script result {outcome!r}")
+
+
+# -- asyncio ------------------------------------------------------------------------------
+
+
+class AsyncSQLiteReplayStore:
+    """A :class:`SQLiteReplayStore` for asyncio: every check runs in a worker thread
+    (``asyncio.to_thread``), so the event loop never waits on SQLite's lock or disk.
+
+    Same file format, atomicity and errors as :class:`SQLiteReplayStore` (the wrapped store
+    serializes calls with its own lock; SQLite's ``BEGIN IMMEDIATE`` makes the check atomic
+    across processes). Give a path, or an open ``SQLiteReplayStore`` to share it with
+    synchronous code in the same process. The constructor opens the file synchronously
+    (once, at start-up); every check after that runs in the worker thread.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | SQLiteReplayStore,
+        *,
+        durable: bool = False,
+        timeout: float = 5.0,
+    ) -> None:
+        if isinstance(path, SQLiteReplayStore):
+            self._store = path
+        else:
+            self._store = SQLiteReplayStore(path, durable=durable, timeout=timeout)
+
+    @property
+    def store(self) -> SQLiteReplayStore:
+        """The synchronous store the checks run on."""
+        return self._store
+
+    async def check_and_record(
+        self,
+        signer: str,
+        token: bytes,
+        timestamp: datetime,
+        *,
+        now: datetime,
+        window: timedelta,
+    ) -> None:
+        await asyncio.to_thread(
+            self._store.check_and_record, signer, token, timestamp, now=now, window=window
+        )
+
+    async def aclose(self) -> None:
+        """Close the SQLite connection (in the worker thread: it may wait for a lock)."""
+        await asyncio.to_thread(self._store.close)
+
+
+class AsyncRedisReplayStore:
+    """:class:`RedisReplayStore` on ``redis.asyncio``: the same Lua script (one ``EVALSHA``,
+    atomic on the server), the same keys and expiry, awaited.
+
+    ``client`` is a ``redis.asyncio.Redis`` connection; the store closes it only when
+    :meth:`from_url` made it. Redis failures raise :class:`ReplayStoreError`, never an
+    acceptance.
+    """
+
+    def __init__(
+        self, client: redis.asyncio.Redis, *, prefix: str = "xmppsec:replay:"
+    ) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._script = client.register_script(_REDIS_SCRIPT)
+        self._owned = False
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = "xmppsec:replay:",
+        timeout: float = DEFAULT_REDIS_TIMEOUT,
+    ) -> AsyncRedisReplayStore:
+        """As :meth:`RedisReplayStore.from_url` (bounded timeouts, no retries); nothing
+        connects before the first check."""
+        import redis.asyncio as _aredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        seconds = _seconds(timeout)
+        try:
+            client = _aredis.Redis.from_url(
+                url,
+                socket_timeout=seconds,
+                socket_connect_timeout=seconds,
+                retry=Retry(NoBackoff(), 0),
+            )
+        except ValueError as exc:
+            raise UsageError(f"unusable Redis URL {url!r}: {exc}") from None
+        store = cls(client, prefix=prefix)
+        store._owned = True
+        return store
+
+    def keys_for(self, signer: str, token: bytes) -> tuple[str, str]:
+        """The (token key, last-timestamp key) a call for ``signer``/``token`` uses."""
+        return _redis_keys(self._prefix, bare_jid(signer), hashlib.sha256(bytes(token)).digest())
+
+    async def check_and_record(
+        self,
+        signer: str,
+        token: bytes,
+        timestamp: datetime,
+        *,
+        now: datetime,
+        window: timedelta,
+    ) -> None:
+        import redis as _redis
+        from redis.exceptions import RedisClusterException
+
+        key, digest, ts, n, expires = _prepare(signer, token, timestamp, now, window)
+        ttl_ms = max(1, -((n - expires) // 1000))  # ceil((expires - now) / 1 ms)
+        try:
+            outcome = await self._script(
+                keys=list(_redis_keys(self._prefix, key, digest)), args=[ts, n, expires, ttl_ms]
+            )
+        except (_redis.RedisError, RedisClusterException, OSError, TimeoutError) as exc:
+            raise ReplayStoreError(f"replay store failure: {type(exc).__name__}: {exc}") from exc
+        _redis_outcome(outcome, key)
+
+    async def aclose(self) -> None:
+        """Close the connection pool if :meth:`from_url` opened it."""
+        if self._owned:
+            await self._client.aclose()
 
 
 # -- Redis Cluster ---------------------------------------------------------------------------

@@ -6,9 +6,10 @@ and ``docs/reference/schemas.md`` from ``schemas/*.xsd``; ``--check`` reports dr
 same way.  Built on xsdata's ``DataclassGenerator`` (subclassed) and our jinja2 templates.
 This package never imports the xmppsec runtime.
 
-xsdata's code generator needs ``click`` and ``toposort`` (xsdata's ``cli`` extra), which the
-runtime does not: they come with ``pip install 'xmppsec[codegen]'``.  Importing this package
-needs neither; :func:`main` reports their absence as a usage error.
+xsdata's code generator needs ``click`` and ``toposort`` (xsdata's ``cli`` extra) and our
+templates need ``jinja2``; the runtime needs none of them: they come with
+``pip install 'xmppsec[codegen]'``.  Importing this package needs none of them; :func:`main`
+reports their absence as a usage error.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     try:
         from xmppsec.codegen._cli import run
     except ModuleNotFoundError as exc:
-        if exc.name not in ("click", "toposort"):
+        if exc.name not in ("click", "toposort", "jinja2"):
             raise
         print(f"{prog or 'xmppsec codegen'}: error: {_EXTRA_HINT} (missing module {exc.name})",
               file=sys.stderr)

@@ -23,15 +23,25 @@ such a re-serialization: the robust profile. The frozen
 :class:`~xmppsec.dsig.VerificationResult` is kept for the stanza
 (:meth:`XmppsecDsig.result_for`) and sent with the events ``xmppsec_verified`` /
 ``xmppsec_unverified``. No xmppsec error ever leaves a filter.
+
+Configuration: a :class:`DsigConfig` (typed, checked by mypy) or the equivalent plugin
+config dict. With an :class:`~xmppsec.replay.AsyncReplayStore` as ``replay`` (e.g.
+:class:`~xmppsec.replay.AsyncRedisReplayStore`), the replay check is awaited in a task instead
+of blocking the event loop: the filter holds a stanza whose signatures verified, and hands it
+to the handlers (``recv_stanza``) once the store has answered, in arrival order.
 """
 
 from __future__ import annotations
 
+import asyncio
+import binascii
+import contextlib
 import logging
 import weakref
 import xml.etree.ElementTree as ET  # noqa: S405 - serializes trees only; parsing is xmppsec.parser
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from datetime import timedelta
 from typing import Any, ClassVar, Literal, TypeVar, cast
 
 from cryptography import x509
@@ -45,7 +55,7 @@ from ..dsig import ROBUST, Policy, Profile, Signer, VerificationResult, Verifier
 from ..errors import StanzaSchemaError, UsageError, VerificationError, XmppSecError
 from ..jid import bare_jid
 from ..parser import parse
-from ..replay import MemoryReplayStore, ReplayStore
+from ..replay import AsyncReplayStore, MemoryReplayStore, ReplayStore, is_async_store
 from ..trust import TrustStore
 from ..xmpp import NS, STANZA_KINDS, stanza_kind_of
 
@@ -54,6 +64,7 @@ __all__ = [
     "EVENT_UNVERIFIED",
     "EVENT_VERIFIED",
     "PLUGIN_NAME",
+    "DsigConfig",
     "DsigSettings",
     "PluginConfigError",
     "SignFailure",
@@ -75,11 +86,14 @@ EVENT_SIGN_FAILED = "xmppsec_sign_failed"
 _KINDS = frozenset(STANZA_KINDS)
 _CLIENT_NS = NS.JABBER_CLIENT
 _SIGNATURE = "{" + NS.DS + "}Signature"
+_SIGNATURE_VALUE = "{" + NS.DS + "}SignatureValue"
 
 T = TypeVar("T")
 
 SignErrorMode = Literal["drop", "send-unsigned"]
+StanzaKind = Literal["message", "presence", "iq"]
 StanzaSelector = Callable[[StanzaBase], bool]
+_MESSAGES: tuple[StanzaKind, ...] = ("message",)
 
 
 class PluginConfigError(UsageError):
@@ -111,6 +125,37 @@ class SignFailure:
     sent: bool
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DsigConfig:
+    """The plugin configuration, typed: ``enable(client, DsigConfig(key=..., trust=...))``.
+
+    The same keys as the plugin config dict (docs/slixmpp.md), with the same defaults;
+    :meth:`as_dict` gives that dict. Checked and resolved into :class:`DsigSettings` when the
+    plugin starts."""
+
+    key: PrivateKey | None = None
+    """Private key to sign with; the signer is the account's bare JID."""
+    certificate: x509.Certificate | None = None
+    include_certificate: bool = False
+    signer: Signer | None = None
+    profile: Profile | None = None
+    trust: TrustStore | None = None
+    policy: Policy | None = None
+    replay: ReplayStore | AsyncReplayStore | Literal["memory"] | None = "memory"
+    """A replay store (sync, or async: awaited without blocking the loop), ``"memory"``
+    or ``None``."""
+    verifier: Verifier | None = None
+    sign: Collection[StanzaKind] = _MESSAGES
+    verify: Collection[StanzaKind] = _MESSAGES
+    select: StanzaSelector | None = None
+    on_sign_error: SignErrorMode = "drop"
+    drop_unverified: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        """The slixmpp plugin config dict of this configuration."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
 @dataclass(frozen=True, slots=True)
 class DsigSettings:
     """The plugin configuration, checked and resolved (built from the plugin config dict)."""
@@ -128,6 +173,11 @@ class DsigSettings:
     on_sign_error: SignErrorMode
     drop_unverified: bool
     """Stop unverified stanzas before any handler sees them (events still fire)."""
+    async_replay: AsyncReplayStore | None = None
+    """Awaited after verification (the verifier then has no replay store of its own)."""
+    replay_window: timedelta = timedelta(minutes=5)
+    """How long the async store remembers a signature (the policy's window, plus the
+    offline age where delays are honoured: as the verifier does)."""
 
     @classmethod
     def from_config(cls, config: Mapping[str, object], *, jid: str) -> DsigSettings:
@@ -159,21 +209,29 @@ class DsigSettings:
             raise PluginConfigError("'certificate' belongs to a 'key'; no 'key' is given")
         verifier = _optional(config, "verifier", Verifier)
         trust = _optional(config, "trust", TrustStore)
+        async_replay: AsyncReplayStore | None = None
         if verifier is None and trust is not None:
             replay_value = config.get("replay", "memory")
             replay: ReplayStore | None
             if replay_value == "memory":
                 replay = MemoryReplayStore()
+            elif is_async_store(replay_value):
+                # checked in a task by the plugin, never called synchronously
+                replay, async_replay = None, replay_value
             elif replay_value is None or isinstance(replay_value, ReplayStore):
                 replay = replay_value
             else:
-                raise PluginConfigError("'replay' is a ReplayStore, None or \"memory\"")
+                raise PluginConfigError(
+                    "'replay' is a ReplayStore, an AsyncReplayStore, None or \"memory\""
+                )
             verifier = Verifier(
                 trust,
                 policy=_typed(config, "policy", Policy, Policy()),
                 replay=replay,
                 profile=profile,
             )
+        elif verifier is not None and is_async_store(verifier.replay):
+            raise PluginConfigError("a Verifier's replay store must be synchronous")
         elif verifier is not None and trust is not None:
             raise PluginConfigError("give either 'verifier' or 'trust' (+ 'policy', 'replay')")
         mode = config.get("on_sign_error", "drop")
@@ -190,7 +248,18 @@ class DsigSettings:
             select=cast(StanzaSelector | None, select),
             on_sign_error=mode,
             drop_unverified=_typed(config, "drop_unverified", bool, False),
+            async_replay=async_replay,
+            replay_window=_replay_window(verifier),
         )
+
+
+def _replay_window(verifier: Verifier | None) -> timedelta:
+    if verifier is None:
+        return timedelta(minutes=5)
+    policy = verifier.policy
+    if policy.own_server is not None:
+        return policy.window + policy.max_offline_age
+    return policy.window
 
 
 def _typed(config: Mapping[str, object], key: str, kind: type[T], default: T) -> T:
@@ -257,6 +326,25 @@ def _merge_signed(target: ET.Element, signed: etree._Element) -> None:
             target.append(_to_etree(child))
 
 
+def _signatures(element: ET.Element) -> list[ET.Element]:
+    """The Signature elements in the verifier's order: the stanza's own, then (robust
+    profile, iq) those inside its single payload."""
+    out = [child for child in element if child.tag == _SIGNATURE]
+    if len(element) == 1:
+        out.extend(child for child in element[0] if child.tag == _SIGNATURE)
+    return out
+
+
+def _signature_value(signature: ET.Element) -> bytes:
+    """The SignatureValue bytes (the replay token the verifier records)."""
+    value = signature.find(_SIGNATURE_VALUE)
+    text = "".join((value.text or "").split()) if value is not None else ""
+    try:
+        return binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise VerificationError("SignatureValue is not base64") from None
+
+
 def serialize_received(element: ET.Element) -> bytes:
     """The bytes xmppsec verifies for a stanza slixmpp received: its parsed tree written by
     the standard library serializer (every attribute kept, its own ``ns0``-style prefixes),
@@ -299,6 +387,10 @@ class XmppsecDsig(BasePlugin):
         self._results: weakref.WeakKeyDictionary[ET.Element, VerificationResult] = (
             weakref.WeakKeyDictionary()
         )
+        self._held: weakref.WeakSet[ET.Element] = weakref.WeakSet()
+        self._released: weakref.WeakSet[ET.Element] = weakref.WeakSet()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._last_release: asyncio.Future[None] | None = None
         self.xmpp.add_filter("in", self._incoming)
         # out_sync runs after every 'out' filter (receipts, chat states...): all of it signed.
         self.xmpp.add_filter("out_sync", self._outgoing)
@@ -306,6 +398,8 @@ class XmppsecDsig(BasePlugin):
     def plugin_end(self) -> None:
         self.xmpp.del_filter("in", self._incoming)
         self.xmpp.del_filter("out_sync", self._outgoing)
+        for task in list(self._tasks):  # stanzas held for an async replay check: dropped
+            task.cancel()
 
     # -- public API -------------------------------------------------------------------------
 
@@ -350,14 +444,80 @@ class XmppsecDsig(BasePlugin):
         s = self._settings
         if s.verifier is None or stanza_kind_of(stanza.xml) not in s.verify:
             return stanza
+        if stanza.xml in self._released:  # back from the async replay check: done
+            self._released.discard(stanza.xml)
+            return stanza
         result = self.verify_stanza(stanza)
+        if s.async_replay is not None and result.valid:
+            # Hold the stanza; the task hands it on when the replay store has answered.
+            self._held.add(stanza.xml)
+            task = asyncio.ensure_future(
+                self._replay_then_release(stanza, result, s.async_replay, self._last_release)
+            )
+            self._last_release = task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return None
+        self._deliver_result(stanza, result)
+        if not result.valid and s.drop_unverified:
+            return None
+        return stanza
+
+    def _deliver_result(self, stanza: StanzaBase, result: VerificationResult) -> None:
         self._results[stanza.xml] = result
         self.xmpp.event(
             EVENT_VERIFIED if result.valid else EVENT_UNVERIFIED, VerifiedStanza(stanza, result)
         )
-        if not result.valid and s.drop_unverified:
-            return None
-        return stanza
+
+    async def _replay_then_release(
+        self,
+        stanza: StanzaBase,
+        result: VerificationResult,
+        store: AsyncReplayStore,
+        previous: asyncio.Future[None] | None,
+    ) -> None:
+        try:
+            try:
+                await self._check_replay(stanza.xml, result, store)
+            except XmppSecError as exc:  # ReplayError, ReplayStoreError: never accepted
+                result = replace(result, valid=False, error=exc)
+            except Exception as exc:  # noqa: BLE001 - a broken store is a refusal, not a crash
+                log.exception("xmppsec: replay store failed unexpectedly")
+                error = VerificationError(f"replay check failed: {type(exc).__name__}")
+                result = replace(result, valid=False, error=error)
+            if previous is not None:  # hand stanzas on in the order they arrived
+                with contextlib.suppress(BaseException):
+                    await previous
+            self._held.discard(stanza.xml)
+            self._deliver_result(stanza, result)
+            if not result.valid and self._settings.drop_unverified:
+                return
+            self._released.add(stanza.xml)
+            self.xmpp.recv_stanza(stanza)
+        except Exception:  # noqa: BLE001 - nothing may escape into slixmpp's loop
+            log.exception("xmppsec: delivering a verified stanza failed")
+
+    async def _check_replay(
+        self, element: ET.Element, result: VerificationResult, store: AsyncReplayStore
+    ) -> None:
+        """The verifier's step 7 for an async store: each valid signature's SignatureValue
+        (the token), signer and timestamp, recorded only after everything else passed."""
+        verifier = self._settings.verifier
+        assert verifier is not None
+        now = verifier.clock()
+        values = [_signature_value(sig) for sig in _signatures(element)]
+        if len(values) != len(result.signatures):
+            raise VerificationError("signatures changed between verification and replay check")
+        for sig, token in zip(result.signatures, values, strict=True):
+            if not sig.valid:
+                continue
+            await store.check_and_record(
+                sig.signer,
+                token,
+                sig.timestamp or now,
+                now=now,
+                window=self._settings.replay_window,
+            )
 
     def _outgoing(self, stanza: StanzaBase) -> StanzaBase | None:
         s = self._settings
@@ -389,12 +549,16 @@ class XmppsecDsig(BasePlugin):
 register_plugin(XmppsecDsig)
 
 
-def enable(client: Any, config: Mapping[str, object] | None = None) -> XmppsecDsig:
+def enable(
+    client: Any, config: DsigConfig | Mapping[str, object] | None = None
+) -> XmppsecDsig:
     """Register and enable the plugin on ``client`` (a ``slixmpp.ClientXMPP``); return it.
 
-    Same as ``client.register_plugin("xmppsec_dsig", dict(config))`` after importing this
-    module, typed."""
-    client.register_plugin(PLUGIN_NAME, dict(config or {}))
+    ``config``: a :class:`DsigConfig` or the plugin config dict. Same as
+    ``client.register_plugin("xmppsec_dsig", config_dict)`` after importing this module,
+    typed."""
+    values = config.as_dict() if isinstance(config, DsigConfig) else dict(config or {})
+    client.register_plugin(PLUGIN_NAME, values)
     plugin = client.plugin[PLUGIN_NAME]
     if not isinstance(plugin, XmppsecDsig):
         raise PluginConfigError(f"{PLUGIN_NAME} is registered to another class")
