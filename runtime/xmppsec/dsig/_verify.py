@@ -36,6 +36,7 @@ from ..errors import (
     InvalidSignature,
     JIDError,
     NotSigned,
+    SchemaError,
     SignatureSchemaError,
     SignerMismatch,
     StanzaMismatch,
@@ -51,6 +52,7 @@ from ..errors import (
 from ..jid import JID, parse_jid
 from ..parser import check_tree, parse
 from ..replay import ReplayStore
+from ..schema import check_received
 from ..timestamps import check_window, parse_rfc3339, parse_timestamp
 from ..trust import TrustStore, usable_public_key
 from ..xmpp import NS, require_aware
@@ -283,6 +285,14 @@ class Verifier:
                 parsed.append(self._parse(sig))
             except XmppSecError as exc:
                 parsed.append(exc)
+        if self.policy.validate:
+            # The compiled schemas and the co-constraints, after the cheap structural checks
+            # and before any cryptography (docs/validation.md). Either refuses the stanza;
+            # the structure phase's own error is the more precise one, so it wins.
+            try:
+                check_received(root, content=self.policy.validate_content)
+            except SchemaError as exc:
+                raise next((p for p in parsed if isinstance(p, XmppSecError)), exc) from None
         # Phase 2: cryptography and the checks that follow it.
         index = _index_ids(root)
         live = live_attributes(root, kind)
