@@ -456,8 +456,16 @@ def check_received(root: etree._Element, *, content: bool = True) -> None:
             raw = _run_schema(sig)
             if raw is not None:
                 error = _fault_error(raw, _as_root(sig), what="signature")
+                # Paths from the Signature validated alone, re-rooted at the stanza.
+                own, full = _readable_path(sig, sig), _readable_path(sig, root)
+                faults = tuple(
+                    SchemaFault(f.message, f.line, full + f.path.removeprefix(own))
+                    if f.path.startswith(own)
+                    else f
+                    for f in error.faults
+                )
                 raise SignatureSchemaError(
-                    str(error.args[0]), line=error.line, path=error.path, faults=error.faults
+                    str(error.args[0]), line=error.line, path=faults[0].path, faults=faults
                 )
     if content:
         check_co_constraints(root)
