@@ -107,7 +107,7 @@ def test_xsd_verdict(case: Case) -> None:
     schema = _xsd()
     doc = _load(case)
     ok = schema.validate(doc)
-    log = schema.error_log
+    log: object = schema.error_log
     if ok:
         ok = _runtime_ok(doc)
         log = "valid by the XSD, refused by the runtime co-constraints"

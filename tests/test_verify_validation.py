@@ -17,10 +17,10 @@ from xmppsec.trust import TrustStore
 
 if TYPE_CHECKING:
     from tests.conftest import (
-        D,
         DS,
         JULIET,
         NOW,
+        D,
         identity,
         make_signer,
         resign,
@@ -32,10 +32,10 @@ if TYPE_CHECKING:
     )
 else:
     from conftest import (
-        D,
         DS,
         JULIET,
         NOW,
+        D,
         identity,
         make_signer,
         resign,
