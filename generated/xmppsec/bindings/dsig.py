@@ -17,7 +17,6 @@ from xsdata.models.datatype import XmlDateTime
 from xmppsec.bindings.xmldsig import (
     DigestMethod,
     DigestMethodType,
-    TransformType,
     Transforms,
 )
 
@@ -27,6 +26,7 @@ __all__ = [
     "ATTR_ID",
     "IqCopyType",
     "IqTypeValue",
+    "LiteralTransformType",
     "LiteralTransformsType",
     "MessageCopyType",
     "MessageTypeValue",
@@ -52,6 +52,19 @@ class IqTypeValue(Enum):
     GET = "get"
     RESULT = "result"
     SET = "set"
+
+
+@dataclass(slots=True, kw_only=True)
+class LiteralTransformType:
+    """
+    A transform of the literal reading: an Algorithm URI and no parameters (XEP-0290's transforms
+    take none).
+    """
+
+    class Meta:
+        name = "LiteralTransformType"
+
+    algorithm: str = field(metadata={"name": "Algorithm", "type": "Attribute"})
 
 
 class MessageTypeValue(Enum):
@@ -91,13 +104,13 @@ class ReferenceType:
 class LiteralTransformsType:
     """
     Transforms as XEP-0290 example 3 literally writes them: Transform children in urn:xmpp:dsig:0,
-    each an XML-DSIG TransformType.
+    each an Algorithm URI without parameters.
     """
 
     class Meta:
         name = "LiteralTransformsType"
 
-    transform: list[TransformType] = field(
+    transform: list[LiteralTransformType] = field(
         default_factory=list,
         metadata={"name": "Transform", "type": "Element", "namespace": "urn:xmpp:dsig:0"},
     )
