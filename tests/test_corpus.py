@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from xmppsec.errors import StanzaSchemaError
 from xmppsec.parser import parse
+from xmppsec.schema import check_co_constraints
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "schemas"
@@ -89,11 +91,26 @@ def test_corpus_size() -> None:
     assert sum(not c.valid for c in CASES) >= 30
 
 
+def _runtime_ok(doc: etree._ElementTree) -> bool:
+    """The co-constraints XSD 1.0 and RELAX NG cannot say (xmppsec.schema), as validate()
+    and strict verification run them after the grammar."""
+    try:
+        check_co_constraints(doc.getroot())
+    except StanzaSchemaError:
+        return False
+    return True
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.path for c in CASES])
 def test_xsd_verdict(case: Case) -> None:
+    # The verdict is the grammar's AND the runtime co-constraints', as in validate().
     schema = _xsd()
-    ok = schema.validate(_load(case))
-    log = schema.error_log
+    doc = _load(case)
+    ok = schema.validate(doc)
+    log: object = schema.error_log
+    if ok:
+        ok = _runtime_ok(doc)
+        log = "valid by the XSD, refused by the runtime co-constraints"
     assert ok is case.valid, f"{case.path}: {case.reason}; XSD log: {log}"
     if not ok:
         assert str(log).strip(), "an invalid verdict must come with an error"
@@ -101,10 +118,30 @@ def test_xsd_verdict(case: Case) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.path for c in CASES])
 def test_relaxng_agrees_with_xsd(case: Case) -> None:
+    # XSD + runtime and RELAX NG + runtime reach the same verdict on every document.
     doc = _load(case)
-    xsd_ok = _xsd().validate(doc)
+    xsd_ok = _xsd().validate(doc) and _runtime_ok(doc)
     rng = _rng()
-    assert rng.validate(doc) is xsd_ok, f"{case.path}: RELAX NG log: {rng.error_log}"
+    rng_ok = rng.validate(doc) and _runtime_ok(doc)
+    assert rng_ok is xsd_ok, f"{case.path}: RELAX NG log: {rng.error_log}"
+
+
+CO_CONSTRAINT_CASES = [c for c in CASES if "co-constraint" in c.reason]
+
+
+def test_every_co_constraint_has_valid_and_invalid_documents() -> None:
+    # Each rule the runtime adds has corpus documents on both sides, and every invalid one
+    # is accepted by both grammars alone: it is the runtime that refuses it.
+    rules = ["5.2.5", "5.2.3", "5.2.4", "4.7.2.1", "4.7.2.2", "4.7.2.3", "8.3.1", "8.2.3"]
+    for rule in rules:
+        cases = [c for c in CO_CONSTRAINT_CASES if f"§{rule}" in c.reason]
+        assert any(not c.valid for c in cases), f"no invalid document for §{rule}"
+    assert sum(c.valid for c in CO_CONSTRAINT_CASES) >= 5
+    for case in CO_CONSTRAINT_CASES:
+        if not case.valid:
+            doc = _load(case)
+            assert _xsd().validate(doc) and _rng().validate(doc), case.path
+            assert not _runtime_ok(doc), case.path
 
 
 @pytest.mark.parametrize("name", XSD_FILES)

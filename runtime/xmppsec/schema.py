@@ -32,15 +32,12 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from lxml import etree
-from xsdata.exceptions import ConverterError, ParserError, SerializerError, XmlHandlerError
-from xsdata.formats.dataclass.context import XmlContext
-from xsdata.formats.dataclass.parsers import XmlParser
-from xsdata.formats.dataclass.parsers.config import ParserConfig
-from xsdata.formats.dataclass.serializers import XmlSerializer
-from xsdata.formats.dataclass.serializers.config import SerializerConfig
+
+if TYPE_CHECKING:
+    from xsdata.formats.dataclass.context import XmlContext
 
 from .errors import (
     SchemaError,
@@ -54,6 +51,7 @@ from .xmpp import NS, stanza_kind_of
 
 __all__ = [
     "SchemaFault",
+    "check_co_constraints",
     "from_binding",
     "register",
     "schema_faults",
@@ -388,15 +386,145 @@ def validate(data: bytes | etree._Element, *, limits: Limits = DEFAULT_LIMITS) -
     raw = _run_schema(root)
     if raw is not None:
         raise _fault_error(raw, _as_root(root), what="stanza")
+    check_co_constraints(root)
     return root
+
+
+# -- the co-constraints XSD 1.0 cannot say (RFC 6120 §8, RFC 6121 §4.7, §5.2) --------------
+
+_XML_LANG = "{" + NS.XML + "}lang"
+_DS_SIGNATURE = "{" + NS.DS + "}Signature"
+_STANZA_NAMESPACES = (NS.JABBER_CLIENT, NS.JABBER_SERVER)
+_STANZA_TAGS = tuple(
+    "{" + ns + "}" + kind for ns in _STANZA_NAMESPACES for kind in ("message", "presence", "iq")
+)
+# Children of which a stanza holds at most one per language (RFC 6121 §5.2.3, §5.2.4,
+# §4.7.2.2) and at most one in all (§5.2.5 thread, §4.7.2.1 show, §4.7.2.3 priority).
+_ONE_PER_LANG = {"message": ("subject", "body"), "presence": ("status",), "iq": ()}
+_ONE_ONLY = {"message": ("thread",), "presence": ("show", "priority"), "iq": ()}
+
+
+def _language(element: etree._Element) -> str:
+    """The element's language: its own xml:lang, else the nearest ancestor's (XML 1.0
+    §2.12; RFC 6120 §8.1.5 makes the stanza's the default of its children), else "".
+    Language tags compare case-insensitively (RFC 5646 §2.1.1)."""
+    node: etree._Element | None = element
+    while node is not None:
+        value = node.get(_XML_LANG)
+        if value is not None:
+            return value.lower()
+        node = node.getparent()
+    return ""
+
+
+def _co_fault(message: str, element: etree._Element, root: etree._Element) -> StanzaSchemaError:
+    path = _readable_path(element, root)
+    fault = SchemaFault(message, _line(element), path)
+    return StanzaSchemaError(message, line=fault.line, path=path, faults=(fault,))
+
+
+def _check_one_stanza(stanza: etree._Element, root: etree._Element) -> None:
+    qname = etree.QName(stanza)
+    kind, ns = qname.localname, "{" + (qname.namespace or "") + "}"
+    stanza_type = stanza.get("type")
+    seen: set[tuple[str, str]] = set()
+    payloads: list[etree._Element] = []
+    has_error = False
+    for child in stanza:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        if tag == ns + "error":
+            has_error = True
+            continue
+        if not tag.startswith(ns):
+            if tag != _DS_SIGNATURE:  # XEP-0290 places the Signature beside an iq payload
+                payloads.append(child)
+            continue
+        local = tag[len(ns) :]
+        if local in _ONE_PER_LANG[kind]:
+            key = (local, _language(child))
+            if key in seen:
+                lang = f"xml:lang {key[1]!r}" if key[1] else "no language"
+                raise _co_fault(
+                    f"more than one <{local}/> for {lang} "
+                    f"(RFC 6121 §{_SECTION[local]}: at most one per language)",
+                    child,
+                    root,
+                )
+            seen.add(key)
+        elif local in _ONE_ONLY[kind]:
+            if (local, "") in seen:
+                raise _co_fault(
+                    f"more than one <{local}/> (RFC 6121 §{_SECTION[local]}: at most one)",
+                    child,
+                    root,
+                )
+            seen.add((local, ""))
+    if stanza_type == "error" and not has_error:
+        # RFC 6120 §8.3.1: a stanza of type error contains an <error/> child.
+        article = "an" if kind == "iq" else "a"
+        raise _co_fault(f"{article} {kind} of type 'error' without an <error/> child", stanza, root)
+    if kind == "iq":
+        # RFC 6120 §8.2.3: get and set carry exactly one payload, result zero or one.
+        if stanza_type in ("get", "set") and len(payloads) != 1:
+            raise _co_fault(
+                f"an iq of type {stanza_type!r} carries {len(payloads)} payloads; "
+                "exactly one is required (RFC 6120 §8.2.3)",
+                payloads[1] if payloads else stanza,
+                root,
+            )
+        if stanza_type == "result" and len(payloads) > 1:
+            raise _co_fault(
+                f"an iq of type 'result' carries {len(payloads)} payloads; at most one is "
+                "allowed (RFC 6120 §8.2.3)",
+                payloads[1],
+                root,
+            )
+
+
+_SECTION = {
+    "subject": "5.2.4",
+    "body": "5.2.3",
+    "thread": "5.2.5",
+    "show": "4.7.2.1",
+    "status": "4.7.2.2",
+    "priority": "4.7.2.3",
+}
+
+
+def check_co_constraints(root: etree._Element) -> None:
+    """The RFC 6120/6121 rules XSD 1.0 cannot say, on ``root`` and every stanza inside it
+    (a forwarded or wrapped one): at most one ``<thread/>``, ``<show/>`` and
+    ``<priority/>``; at most one ``<subject/>``, ``<body/>`` and ``<status/>`` per
+    ``xml:lang`` (a child without one has the stanza's, or an ancestor's, language);
+    ``<error/>`` present when ``type='error'``; an iq of type get/set carries exactly one
+    payload, a result at most one (the XEP-0290 ``ds:Signature`` beside it and ``<error/>``
+    are not payloads). Raises :class:`~xmppsec.errors.StanzaSchemaError`.
+
+    Run by :func:`validate` after the schema, and by strict verification.
+    """
+    for stanza in root.iter(*_STANZA_TAGS):
+        _check_one_stanza(stanza, root)
 
 
 _XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
 
 
+# One C-level pass answers "any xsi:* attribute?"; the Python walk below only runs to name
+# the element when there is one (the walk alone cost a fifth of the schema validation).
+_HAS_XSI = etree.XPath(
+    "boolean(descendant-or-self::*/@*[namespace-uri()='http://www.w3.org/2001/XMLSchema-instance'])"
+)
+
+
 def _refuse_schema_instance_attributes(root: etree._Element) -> None:
     # xsi:type / xsi:schemaLocation / xsi:nil would let the document steer its own
     # validation (and are where XSD and RELAX NG verdicts part); XMPP never needs them.
+    with _lock:  # lxml XPath evaluators are not shared across threads unguarded
+        found = bool(_HAS_XSI(root))
+    if not found:
+        return
     for el in root.iter():
         for raw_name in el.attrib:
             name = raw_name.decode() if isinstance(raw_name, bytes) else raw_name
@@ -406,6 +534,43 @@ def _refuse_schema_instance_attributes(root: etree._Element) -> None:
                     line=_line(el),
                     path=_readable_path(el, root),
                 )
+
+
+def check_received(root: etree._Element, *, content: bool = True) -> None:
+    """What verification runs before any cryptography (``Policy.validate``).
+
+    ``root`` is a parsed stanza that is the root of its document. With ``content``, a
+    ``jabber:client`` stanza gets exactly :func:`validate`: the schemas over the whole stanza
+    (every ds:Signature and stanza-desc in it included, through the lax wildcards) and the
+    co-constraints. The schemas describe ``jabber:client`` only, so of a ``jabber:server``
+    stanza (server-to-server), and of any stanza without ``content``, each ds:Signature is
+    validated as a document of its own (its stanza-desc included); the co-constraints run
+    on the stanza only with ``content``.
+    """
+    if content and etree.QName(root).namespace == NS.JABBER_CLIENT:
+        _refuse_schema_instance_attributes(root)
+        raw = _run_schema(root)
+        if raw is not None:
+            raise _fault_error(raw, root, what="stanza")
+    else:
+        for sig in root.iter(_DS_SIGNATURE):
+            _refuse_schema_instance_attributes(sig)
+            raw = _run_schema(sig)
+            if raw is not None:
+                error = _fault_error(raw, _as_root(sig), what="signature")
+                # Paths from the Signature validated alone, re-rooted at the stanza.
+                own, full = _readable_path(sig, sig), _readable_path(sig, root)
+                faults = tuple(
+                    SchemaFault(f.message, f.line, full + f.path.removeprefix(own))
+                    if f.path.startswith(own)
+                    else f
+                    for f in error.faults
+                )
+                raise SignatureSchemaError(
+                    str(error.args[0]), line=error.line, path=faults[0].path, faults=faults
+                )
+    if content:
+        check_co_constraints(root)
 
 
 def validate_document(
@@ -439,17 +604,17 @@ def _detached_copy(element: etree._Element) -> etree._Element:
     return duplicate
 
 
-_PARSER_CONFIG = ParserConfig(
-    fail_on_converter_warnings=True,
-    fail_on_unknown_properties=True,
-    fail_on_unknown_attributes=True,
-)
+# xsdata is imported where binding happens, not with this module: strict verification
+# imports xmppsec.schema for validation, and binding stays off that path (its import alone
+# costs more than a verification).
 # xsdata's XmlContext fills its caches lazily while parsing and serializing, and nothing
 # documents it as safe to share across threads: one per thread.
 _contexts = threading.local()
 
 
 def _context() -> XmlContext:
+    from xsdata.formats.dataclass.context import XmlContext
+
     context: XmlContext | None = getattr(_contexts, "context", None)
     if context is None:
         context = XmlContext()
@@ -492,7 +657,16 @@ def to_binding(
         raw = _run_schema(private)
         if raw is not None:
             raise _fault_error(raw, private, what="document")
-    parser = XmlParser(config=_PARSER_CONFIG, context=_context())
+    from xsdata.exceptions import ConverterError, ParserError, XmlHandlerError
+    from xsdata.formats.dataclass.parsers import XmlParser
+    from xsdata.formats.dataclass.parsers.config import ParserConfig
+
+    config = ParserConfig(
+        fail_on_converter_warnings=True,
+        fail_on_unknown_properties=True,
+        fail_on_unknown_attributes=True,
+    )
+    parser = XmlParser(config=config, context=_context())
     try:
         result: T = parser.parse(private, cls)
     except (ParserError, ConverterError, XmlHandlerError) as exc:
@@ -516,6 +690,10 @@ def from_binding(obj: object, *, check_schema: bool = True) -> bytes:
     :class:`~xmppsec.errors.StanzaSchemaError` if the object cannot be serialized or the
     result is not schema-valid.
     """
+    from xsdata.exceptions import ConverterError, SerializerError
+    from xsdata.formats.dataclass.serializers import XmlSerializer
+    from xsdata.formats.dataclass.serializers.config import SerializerConfig
+
     cls = type(obj)
     namespace = etree.QName(_meta_qname(cls)).namespace
     ns_map: dict[str | None, str] = {

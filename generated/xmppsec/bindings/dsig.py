@@ -16,6 +16,7 @@ from xsdata.models.datatype import XmlDateTime
 
 from xmppsec.bindings.xmldsig import (
     DigestMethod,
+    DigestMethodType,
     Transforms,
 )
 
@@ -25,6 +26,8 @@ __all__ = [
     "ATTR_ID",
     "IqCopyType",
     "IqTypeValue",
+    "LiteralTransformType",
+    "LiteralTransformsType",
     "MessageCopyType",
     "MessageTypeValue",
     "PresenceCopyType",
@@ -49,6 +52,19 @@ class IqTypeValue(Enum):
     GET = "get"
     RESULT = "result"
     SET = "set"
+
+
+@dataclass(slots=True, kw_only=True)
+class LiteralTransformType:
+    """
+    A transform of the literal reading: an Algorithm URI and no parameters (XEP-0290's transforms
+    take none).
+    """
+
+    class Meta:
+        name = "LiteralTransformType"
+
+    algorithm: str = field(metadata={"name": "Algorithm", "type": "Attribute"})
 
 
 class MessageTypeValue(Enum):
@@ -82,6 +98,22 @@ class ReferenceType:
 
     value: bytes = field(default=b"", metadata={"format": "base64"})
     uri: str = field(metadata={"name": "URI", "type": "Attribute"})
+
+
+@dataclass(slots=True, kw_only=True)
+class LiteralTransformsType:
+    """
+    Transforms as XEP-0290 example 3 literally writes them: Transform children in urn:xmpp:dsig:0,
+    each an Algorithm URI without parameters.
+    """
+
+    class Meta:
+        name = "LiteralTransformsType"
+
+    transform: list[LiteralTransformType] = field(
+        default_factory=list,
+        metadata={"name": "Transform", "type": "Element", "namespace": "urn:xmpp:dsig:0"},
+    )
 
 
 @dataclass(slots=True, kw_only=True)
@@ -182,18 +214,36 @@ class StanzaDescType:
         name = "StanzaDescType"
 
     signer: str = field(metadata={"type": "Element", "namespace": "urn:xmpp:dsig:0"})
-    transforms: Transforms = field(
+    transforms: None | Transforms | LiteralTransformsType = field(
+        default=None,
         metadata={
-            "name": "Transforms",
-            "type": "Element",
-            "namespace": "http://www.w3.org/2000/09/xmldsig#",
+            "type": "Elements",
+            "choices": (
+                {
+                    "name": "Transforms",
+                    "type": Transforms,
+                    "namespace": "http://www.w3.org/2000/09/xmldsig#",
+                },
+                {
+                    "name": "Transforms",
+                    "type": LiteralTransformsType,
+                    "namespace": "urn:xmpp:dsig:0",
+                },
+            ),
         },
     )
-    digest_method: DigestMethod = field(
+    digest_method: None | DigestMethod | DigestMethodType = field(
+        default=None,
         metadata={
-            "name": "DigestMethod",
-            "type": "Element",
-            "namespace": "http://www.w3.org/2000/09/xmldsig#",
+            "type": "Elements",
+            "choices": (
+                {
+                    "name": "DigestMethod",
+                    "type": DigestMethod,
+                    "namespace": "http://www.w3.org/2000/09/xmldsig#",
+                },
+                {"name": "DigestMethod", "type": DigestMethodType, "namespace": "urn:xmpp:dsig:0"},
+            ),
         },
     )
     message_or_presence_or_iq: None | MessageCopyType | PresenceCopyType | IqCopyType = field(

@@ -55,6 +55,14 @@ class Policy:
     whose ``from`` is then the occupant JID (reported as ``sender_relation="muc-occupant"``)."""
     allow_legacy: bool = False
     """Accept SHA-1 and DSA (the XEP's own examples) and keys only legacy peers use."""
+    validate: bool = True
+    """Validate every ds:Signature (with its stanza-desc) against the xmppsec schemas before
+    any cryptography (:func:`xmppsec.schema.check_received`); a fault is a
+    ``SignatureSchemaError``. Turn it off only when the caller has validated already."""
+    validate_content: bool = True
+    """With ``validate``: validate the whole stanza, not only its signatures, and enforce
+    the RFC 6120/6121 co-constraints (one thread, one body per language, ...); a fault in
+    the stanza's own content is a ``StanzaSchemaError``."""
     max_offline_age: timedelta = timedelta(days=30)
     """With ``own_server``: the oldest delay stamp accepted for an offline message. A
     signature accepted while delays are honoured stays in the replay store this long (plus
@@ -65,13 +73,18 @@ class Policy:
         """Report reference failures, unsigned children and timestamps; decide nothing.
 
         The SignatureValue, the stanza-desc digest, the stanza attributes, the signer's
-        identity and replay are still enforced: they are never optional.
+        identity and replay are still enforced: they are never optional. So is schema
+        validation of the signatures (``validate``): they are what the verifier reads. The
+        stanza's own content is not judged (``validate_content=False``): text between its
+        children and unsigned children are reported, as is content the schemas or the
+        RFC 6120/6121 co-constraints refuse (read ``xmppsec.validate`` for a verdict).
         """
         return cls(
             require_all_references=False,
             reject_unsigned_children=False,
             enforce_timestamps=False,
             require_all_signatures=False,
+            validate_content=False,
         )
 
     def legacy(self) -> Policy:

@@ -36,6 +36,7 @@ from ..errors import (
     InvalidSignature,
     JIDError,
     NotSigned,
+    SchemaError,
     SignatureSchemaError,
     SignerMismatch,
     StanzaMismatch,
@@ -51,6 +52,7 @@ from ..errors import (
 from ..jid import JID, parse_jid
 from ..parser import check_tree, parse
 from ..replay import ReplayStore
+from ..schema import check_received
 from ..timestamps import check_window, parse_rfc3339, parse_timestamp
 from ..trust import TrustStore, usable_public_key
 from ..xmpp import NS, require_aware
@@ -83,6 +85,7 @@ _DIGEST_METHOD = DS + "DigestMethod"
 _DIGEST_VALUE = DS + "DigestValue"
 _X509_CERTIFICATE = DS + "X509Certificate"
 _DELAY = "{" + NS.DELAY + "}delay"
+_LITERAL = "{" + NS.XMPP_DSIG + "}"  # the XEP's literal reading of stanza-desc (example 3)
 _XML_LANG = "{" + NS.XML + "}lang"
 # A reference fragment is an NCName-like token: no "/", "..", "(" or ":" (no XPointer, no
 # path tricks; XEP-0290 §4 names exactly one child by its d:id).
@@ -285,6 +288,14 @@ class Verifier:
                 parsed.append(self._parse(sig))
             except XmppSecError as exc:
                 parsed.append(exc)
+        if self.policy.validate:
+            # The compiled schemas and the co-constraints, after the cheap structural checks
+            # and before any cryptography (docs/validation.md). Either refuses the stanza;
+            # the structure phase's own error is the more precise one, so it wins.
+            try:
+                check_received(root, content=self.policy.validate_content)
+            except SchemaError as exc:
+                raise next((p for p in parsed if isinstance(p, XmppSecError)), exc) from None
         # Phase 2: cryptography and the checks that follow it.
         index = _index_ids(root)
         live = live_attributes(root, kind)
@@ -363,15 +374,31 @@ class Verifier:
                 "stanza-desc is signer, Transforms, DigestMethod, the stanza copy, timestamp"
             )
         signer_el = _expect(dp, 0, d + "signer", "stanza-desc")
+        # XEP-0290 example 3 writes Transforms/Transform/DigestMethod without a prefix: read
+        # literally they are in urn:xmpp:dsig:0. Both readings are accepted on receipt for the
+        # XEP's own namespace; xmppsec writes the XML-DSIG elements (docs/decisions/dsig.md).
+        literal = d == _LITERAL and dp[1].tag == _LITERAL + "Transforms"
         child_transforms = _transform_list(
-            _expect(dp, 1, _TRANSFORMS, "stanza-desc"), limits.max_transforms
+            _expect(dp, 1, _LITERAL + "Transforms" if literal else _TRANSFORMS, "stanza-desc"),
+            limits.max_transforms,
+            _LITERAL + "Transform" if literal else _TRANSFORM,
         )
         if child_transforms != profile.child_transforms:
             raise UnsupportedAlgorithm(
                 f"transforms {list(child_transforms)} are not those of the {profile.name} profile"
             )
         child_digest_method = _digest_method(
-            _algorithm(_expect(dp, 2, _DIGEST_METHOD, "stanza-desc")), policy
+            _algorithm(
+                _expect(
+                    dp,
+                    2,
+                    _LITERAL + "DigestMethod"
+                    if d == _LITERAL and dp[2].tag == _LITERAL + "DigestMethod"
+                    else _DIGEST_METHOD,
+                    "stanza-desc",
+                )
+            ),
+            policy,
         )
         copy = dp[3]
         if copy.tag not in (d + "message", d + "presence", d + "iq"):
@@ -686,10 +713,12 @@ def _single_transform(transforms: etree._Element, max_transforms: int) -> str:
     return algorithms[0]
 
 
-def _transform_list(transforms: etree._Element, max_transforms: int) -> tuple[str, ...]:
+def _transform_list(
+    transforms: etree._Element, max_transforms: int, tag: str = DS + "Transform"
+) -> tuple[str, ...]:
     items = _elements(transforms)
     check_limit("max_transforms", len(items), max_transforms)
-    if not items or any(item.tag != _TRANSFORM for item in items):
+    if not items or any(item.tag != tag for item in items):
         raise SignatureSchemaError("Transforms holds one or more Transform elements")
     return tuple(_algorithm(item) for item in items)
 
