@@ -4,7 +4,8 @@ Exit codes (a contract outside tools script against): 0 valid / done, 1 rejected
 on stderr), 2 usage error (bad arguments, unreadable files, unusable keys).
 
 One module per command group: ``_dsig`` (keygen, sign, verify), ``_archive``
-(verify --archive), ``_validate``, ``_e2e`` (RFC 3923), ``_codegen``, ``_demo``.
+(verify --archive), ``_validate``, ``_e2e`` (RFC 3923), ``_codegen``, ``_demo``,
+``_component`` (the XEP-0114 signing service).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from . import _codegen, _demo, _dsig, _e2e, _validate
+from . import _codegen, _component, _demo, _dsig, _e2e, _validate
 from ._common import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, Handler, guarded
 
 __all__ = ["EXIT_OK", "EXIT_REJECTED", "EXIT_USAGE", "main"]
@@ -26,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
         description="XEP-0290 signatures and RFC 3923 end-to-end objects for XMPP stanzas.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (_dsig, _validate, _codegen, _demo, _e2e):
+    for group in (_dsig, _validate, _codegen, _demo, _e2e, _component):
         group.register(sub)
     return parser
 
