@@ -263,6 +263,9 @@ class ServiceCore:
         if nick is None:
             return [_error(stanza, "cancel", "not-acceptable", self.domain)]  # §7.4
         if stanza.get("type") == "groupchat" and target.resource is None:
+            if stanza.find(_q(_FORWARD, "forwarded")) is not None:
+                # the reflection's one <forwarded/> is the original the service nests
+                return [_error(stanza, "modify", "not-acceptable", self.domain)]
             return [self._reflect(stanza, room, nick, to) for to in occupants.values()]
         if stanza.get("type") != "groupchat" and target.resource is not None:
             to = occupants.get(target.resource)
