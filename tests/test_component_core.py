@@ -129,3 +129,25 @@ def test_rooms_reflect_to_every_occupant_signed(service: Identity) -> None:
     )
     assert {o.get("to") for o in left} == {"alice@localhost/a", "bob@localhost/b"}
     assert core.rooms[ROOM] == {"alice": "alice@localhost/a"}
+
+
+def test_rooms_exist_only_while_occupied(service: Identity) -> None:
+    core = _core(service, "rooms")
+    assert (
+        core.handle(_in(f"<presence from='a@localhost/a' to='{ROOM}/x' type='unavailable'/>")) == []
+    )
+    assert (
+        core.handle(_in(f"<presence from='a@localhost/a' to='{ROOM}/x' type='subscribe'/>")) == []
+    )
+    assert core.rooms == {}
+
+
+def test_relay_refuses_a_groupchat(service: Identity) -> None:
+    out = _core(service, "relay").handle(
+        _in(
+            f"<message from='alice@localhost/a' to='{DOMAIN}' type='groupchat' id='1'>"
+            f"<body>x</body><addresses xmlns='{ADDR}'><address type='to' jid='b@localhost'/>"
+            "</addresses></message>"
+        )
+    )
+    assert _condition(out) == "bad-request"

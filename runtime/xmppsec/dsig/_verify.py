@@ -630,7 +630,7 @@ class Verifier:
             # a real JID: children signed by different signers under one occupant JID cannot
             # all be that occupant's (issue "group chat attribution").
             reflected = {
-                o.signer for o in outcomes if o.error is None and o.relation == "muc-occupant"
+                o.signer for o in outcomes if o.error is None and o.relation in _ROOM_ROUTINGS
             }
             if len(reflected) > 1:
                 error = SignerMismatch(

@@ -65,6 +65,9 @@ MAX_ADDRESSES = 16
 """Relay mode: more ``to``/``cc`` addresses than this in one stanza are refused."""
 MAX_OCCUPANTS = 200
 """Rooms mode: occupants per room."""
+MAX_ROOMS = 1000
+"""Rooms mode: rooms at once (a room exists while someone is in it)."""
+_RELAYED_TYPES = frozenset({"chat", "normal", "headline"})  # RFC 6121 §5.2.2, 1:1 types
 
 
 def _q(ns: str, local: str) -> str:
@@ -172,7 +175,13 @@ class ServiceCore:
             for a in (addresses if addresses is not None else [])
             if a.tag == _q(_ADDRESS, "address") and a.get("type") in ("to", "cc")
         ]
-        if not targets or len(targets) > MAX_ADDRESSES or any(_jid(t) is None for t in targets):
+        bad_type = (stanza.get("type") or "normal") not in _RELAYED_TYPES
+        if (
+            bad_type
+            or not targets
+            or len(targets) > MAX_ADDRESSES
+            or any(_jid(t) is None for t in targets)
+        ):
             return [_error(stanza, "modify", "bad-request", self.domain)]
         out = []
         for target in targets:
@@ -200,7 +209,7 @@ class ServiceCore:
         if target.local is None or target.resource is None:
             return []
         room, nick, real = str(target.bare), target.resource, str(sender)
-        occupants = self.rooms.setdefault(room, {})
+        occupants = self.rooms.get(room, {})
         if stanza.get("type") == "unavailable":
             if occupants.get(nick) != real:
                 return []
@@ -218,6 +227,10 @@ class ServiceCore:
             return [_error(stanza, "cancel", "conflict", self.domain)]
         if nick not in occupants and len(occupants) >= MAX_OCCUPANTS:
             return [_error(stanza, "wait", "service-unavailable", self.domain)]
+        if room not in self.rooms:
+            if len(self.rooms) >= MAX_ROOMS:
+                return [_error(stanza, "wait", "resource-constraint", self.domain)]
+            self.rooms[room] = occupants
         occupants[nick] = real
         # XEP-0045 §7.2.3: the others' presence first, then the newcomer's to everyone,
         # its own copy last with status 110.
