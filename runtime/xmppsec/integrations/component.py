@@ -106,7 +106,7 @@ def to_component_bytes(stanza: etree._Element) -> bytes:
     head, sep, rest = data.partition(b">")
     decl = b' xmlns="' + _CLIENT.encode() + b'"'
     if decl not in head:
-        raise ValueError("the stanza is not in jabber:client")  # a bug here, not input
+        raise ValueError(f"the stanza is not in {_CLIENT}")  # a bug here, not input
     return head.replace(decl, b"", 1) + sep + rest
 
 
