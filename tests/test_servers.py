@@ -301,6 +301,21 @@ def render_doc(data: dict[str, Any]) -> str:
                 )
             lines.append("")
     lines += ["## Reading the table", ""] + data["notes"] + [""]
+    lines += [
+        "## Who vouches for what, per XEP-0274 use case",
+        "",
+        "Robust profile, strict policy, through both servers; each row is asserted by the test",
+        "named in its last column (docs/component.md runs the service of cases 3b and 5).",
+        "",
+        "| use case | signer | `sender_relation` | who vouches for what | asserted by |",
+        "|---|---|---|---|---|",
+    ]
+    for row in data.get("use_cases", []):
+        lines.append(
+            f"| {row['case']} | {row['signer']} | {row['relation']} | {row['vouches']} "
+            f"| {row['test']} |"
+        )
+    lines.append("")
     return "\n".join(lines)
 
 

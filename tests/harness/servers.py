@@ -45,6 +45,8 @@ DOMAIN = "localhost"
 MUC_DOMAIN = "muc.localhost"
 ROOM = f"sigroom@{MUC_DOMAIN}"
 RESOURCE = "xmppsec"
+COMPONENT_DOMAIN = "rooms.localhost"
+"""An XEP-0114 component subdomain both servers accept (``xmppsec component``)."""
 USERS: Mapping[str, str] = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw"}
 MARKER = "XMPPSEC_HARNESS_ID"
 START_TIMEOUT = 60.0
@@ -133,6 +135,9 @@ class Server:
     muc_room: str = ROOM
     resource: str = RESOURCE
     users: Mapping[str, str] = field(default_factory=lambda: dict(USERS))
+    component_port: int = 0
+    component_domain: str = COMPONENT_DOMAIN
+    component_secret: str = ""
     started_in: float = 0.0
     stopped_in: float = 0.0
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
@@ -276,6 +281,8 @@ def start_prosody(workdir: Path) -> Server:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "data").mkdir(exist_ok=True)
     port = free_port()
+    component_port = free_port()
+    component_secret = secrets.token_hex(16)
     marker = f"prosody-{secrets.token_hex(8)}"
     config = workdir / "prosody.cfg.lua"
     config.write_text(
@@ -287,6 +294,9 @@ def start_prosody(workdir: Path) -> Server:
                 "C2S_PORT": str(port),
                 "DOMAIN": DOMAIN,
                 "MUC_DOMAIN": MUC_DOMAIN,
+                "COMPONENT_PORT": str(component_port),
+                "COMPONENT_DOMAIN": COMPONENT_DOMAIN,
+                "COMPONENT_SECRET": component_secret,
             },
         )
     )
@@ -298,7 +308,9 @@ def start_prosody(workdir: Path) -> Server:
         workdir=workdir,
         logs=(workdir / "prosody.log", console),
         marker=marker,
-        ports=(port,),
+        ports=(port, component_port),
+        component_port=component_port,
+        component_secret=component_secret,
         _env=env,
     )
     ctl = [progs["prosodyctl"], "--config", str(config)]
@@ -344,6 +356,8 @@ def start_ejabberd(workdir: Path) -> Server:
     logdir.mkdir(exist_ok=True)
     port = free_port()
     dist_port = free_port()
+    component_port = free_port()
+    component_secret = secrets.token_hex(16)
     marker = f"ejabberd-{secrets.token_hex(8)}"
     node = f"xmppsec{secrets.token_hex(4)}@localhost"
     cookie = secrets.token_hex(16)
@@ -351,7 +365,14 @@ def start_ejabberd(workdir: Path) -> Server:
     config.write_text(
         _fill(
             (CONFIGS / "ejabberd.yml").read_text(),
-            {"C2S_PORT": str(port), "DOMAIN": DOMAIN, "MUC_DOMAIN": MUC_DOMAIN},
+            {
+                "C2S_PORT": str(port),
+                "DOMAIN": DOMAIN,
+                "MUC_DOMAIN": MUC_DOMAIN,
+                "COMPONENT_PORT": str(component_port),
+                "COMPONENT_DOMAIN": COMPONENT_DOMAIN,
+                "COMPONENT_SECRET": component_secret,
+            },
         )
     )
     env = _base_env(marker, workdir)
@@ -399,7 +420,9 @@ def start_ejabberd(workdir: Path) -> Server:
         workdir=workdir,
         logs=(logdir / "ejabberd.log", console),
         marker=marker,
-        ports=(port, dist_port),
+        ports=(port, dist_port, component_port),
+        component_port=component_port,
+        component_secret=component_secret,
         _stop_cmd=[*ctl, "stop"],
         _env=env,
     )

@@ -6,7 +6,7 @@ on stderr), 2 usage error (bad arguments, unreadable files, unusable keys).
 One module per command group: ``_dsig`` (keygen, sign, verify), ``_archive``
 (verify --archive), ``_inspect``, ``_validate``, ``_e2e`` (RFC 3923), ``_codegen``,
 ``_demo``. The JSON report of every verifying command is one shape (``_common.report``,
-documented in docs/cli.md).
+documented in docs/cli.md). ``_component`` (the XEP-0114 signing service).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
-from . import _codegen, _demo, _dsig, _e2e, _inspect, _validate
+from . import _codegen, _component, _demo, _dsig, _e2e, _inspect, _validate
 from ._common import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, Handler, guarded, usage
 
 
@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"xmppsec {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (_dsig, _inspect, _validate, _codegen, _demo, _e2e):
+    for group in (_dsig, _inspect, _validate, _codegen, _demo, _e2e, _component):
         group.register(sub)
     return parser
 

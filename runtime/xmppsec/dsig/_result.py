@@ -79,7 +79,12 @@ class SignatureResult:
     """How the live stanza's ``from`` relates to the signer: ``sender`` (the signed
     ``from``), ``server-stamped`` (the sender left ``from`` out; its server stamped a JID of
     the signer), or ``muc-occupant`` (a MUC room reflected the stanza: ``from`` is the
-    occupant JID ``room@service/nick``, which nothing here ties to the signer)."""
+    occupant JID ``room@service/nick``, which nothing here ties to the signer),
+    ``muc-private`` (a MUC private message, XEP-0045 §7.5: signed to an occupant JID with a
+    signed muc#user ``<x/>``, delivered from the sender's occupant JID of the same room to the
+    recipient's real JID), or ``broadcast`` (a presence signed without ``to``; the server
+    addressed this copy to a subscriber, RFC 6121 §4.2.2; ``from`` is checked as for
+    ``sender``)."""
     signature_element: etree._Element | None = field(default=None, repr=False, compare=False)
     """The ds:Signature element this result describes (the verified tree's own node)."""
 

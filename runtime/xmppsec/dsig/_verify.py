@@ -13,7 +13,7 @@ import binascii
 import copy
 import hmac
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -501,9 +501,10 @@ class Verifier:
                 raise first_failure
             # 4. stanza attributes in stanza-desc vs the live stanza, then
             # 5. signer ↔ certificate (checked by the trust store) ↔ stanza from.
-            out.relation = _attributes(kind, live, p, policy)
-            if out.relation == "muc-occupant":
-                # The room rewrote from to the occupant JID; a from in the signed original
+            signed_tags = {r.element for r in out.references if r.status is ReferenceStatus.OK}
+            out.relation = _attributes(kind, live, p, policy, signed_tags)
+            if out.relation in _ROOM_ROUTINGS:
+                # The room rewrote from to an occupant JID; a from in the signed original
                 # still names the sender, who must be the signer.
                 _check_identity(p.signer, p.copy.get("from"))
             else:
@@ -664,7 +665,7 @@ class Verifier:
             # a real JID: children signed by different signers under one occupant JID cannot
             # all be that occupant's (issue "group chat attribution").
             reflected = {
-                o.signer for o in outcomes if o.error is None and o.relation == "muc-occupant"
+                o.signer for o in outcomes if o.error is None and o.relation in _ROOM_ROUTINGS
             }
             if len(reflected) > 1:
                 error = SignerMismatch(
@@ -768,7 +769,13 @@ def _jid_equal(a: str, b: str) -> bool:
         return a == b
 
 
-def _attributes(kind: str, live: dict[str, str], p: _Parsed, policy: Policy) -> str:
+def _attributes(
+    kind: str,
+    live: dict[str, str],
+    p: _Parsed,
+    policy: Policy,
+    signed_tags: Collection[str] = (),
+) -> str:
     """Every attribute of the stanza-desc copy must equal the live stanza's (XEP-0290 §2,
     security case 15); returns how the live ``from`` relates to the signer.
 
@@ -776,44 +783,83 @@ def _attributes(kind: str, live: dict[str, str], p: _Parsed, policy: Policy) -> 
     (RFC 6120 §8.1.5 lets a server add it) and ``from`` when the sender left it out and its
     server stamped it (RFC 6120 §8.1.2.1; checked against the signer afterwards). Defaults
     apply to both sides (a message copy without type describes ``type='normal'``, RFC 6121
-    §5.2.2). Under the robust profile's routing rules a MUC room's reflection may also
-    rewrite ``from`` and ``to`` (docs/robust-profile.md, "Stanza attributes")."""
+    §5.2.2). Under the robust profile's routing rules a recognised routing (``_ROUTINGS``:
+    a MUC reflection or private message, a presence broadcast) may also rewrite or add
+    ``from`` and ``to`` (docs/robust-profile.md, "Stanza attributes"). ``signed_tags``: the
+    qualified names of the children whose reference is ok."""
     copy_kind = etree.QName(p.copy).localname
     if copy_kind != kind:
         raise StanzaMismatch(f"signed a {copy_kind}, received a {kind}")
     signed = live_attributes(p.copy, kind)
-    reflected = p.profile.attribute_rules == "routed" and _is_reflection(signed, live)
-    if reflected and not policy.allow_muc_reflection:
-        raise StanzaMismatch("a MUC reflection; the policy does not accept occupant JIDs")
+    routed = p.profile.attribute_rules == "routed"
+    routing = _routing(kind, signed, live, signed_tags) if routed else ""
+    if routing in _ROOM_ROUTINGS and not policy.allow_muc_reflection:
+        raise StanzaMismatch(f"a {routing} stanza; the policy does not accept occupant JIDs")
+    rewritten, added = _ROUTINGS[routing]
     for name, value in signed.items():
+        if name in rewritten:
+            continue
         got = live.get(name)
-        if got is None and not (reflected and name in ("from", "to")):
+        if got is None:
             raise StanzaMismatch(f"attribute {name} was signed but is missing")
-        if name in ("from", "to"):
-            # the room rewrites from to the occupant JID, and to per recipient
-            same = reflected or (got is not None and _jid_equal(got, value))
-        else:
-            same = got == value
+        same = _jid_equal(got, value) if name in ("from", "to") else got == value
         if not same:
             raise StanzaMismatch(f"attribute {name} changed from {value!r} to {got!r}")
     for name in live:
-        if name not in signed and name not in ("from", _XML_LANG):
+        if name not in signed and name not in ("from", _XML_LANG) and name not in added:
             raise StanzaMismatch(f"attribute {name} was added after signing")
-    if reflected:
-        return "muc-occupant"
+    if routing:
+        return routing
     return "sender" if "from" in signed else "server-stamped"
 
 
-def _is_reflection(signed: dict[str, str], live: dict[str, str]) -> bool:
-    """A groupchat message signed for a room and delivered from an occupant JID of it."""
-    live_from, room = live.get("from"), signed.get("to")
-    return (
-        signed.get("type") == "groupchat"
-        and live.get("type") == "groupchat"
-        and live_from is not None
-        and room is not None
-        and _bare_equal(live_from, room)
-    )
+# Routings the robust profile recognises (docs/robust-profile.md, "Stanza attributes"): the
+# signed attributes each may rewrite, and the attributes it may add.
+_ROUTINGS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "": (frozenset(), frozenset()),
+    "muc-occupant": (frozenset({"from", "to"}), frozenset()),  # XEP-0045 §7.4
+    "muc-private": (frozenset({"from", "to"}), frozenset()),  # XEP-0045 §7.5
+    "broadcast": (frozenset(), frozenset({"to"})),  # RFC 6121 §4.2.2, §4.5.2
+}
+_ROOM_ROUTINGS = frozenset({"muc-occupant", "muc-private"})
+_MUC_USER_X = "{http://jabber.org/protocol/muc#user}x"
+_BROADCAST_TYPES = frozenset({None, "unavailable"})  # RFC 6121 §4.2.2, §4.5.2
+
+
+def _routing(
+    kind: str, signed: dict[str, str], live: dict[str, str], signed_tags: Collection[str]
+) -> str:
+    """Which routing (a key of ``_ROUTINGS``) turned the signed copy into the live stanza."""
+    if kind == "presence":
+        # Signed without to, as sent for broadcast; the server addresses each copy.
+        if "to" not in signed and "to" in live and signed.get("type") in _BROADCAST_TYPES:
+            return "broadcast"
+        return ""
+    if kind != "message":
+        return ""
+    live_from, target = live.get("from"), signed.get("to")
+    if live_from is None or target is None or not _bare_equal(live_from, target):
+        return ""
+    if signed.get("type") == "groupchat" and live.get("type") == "groupchat":
+        return "muc-occupant"  # signed for the room, from an occupant JID of it
+    if (
+        signed.get("type") not in ("groupchat", "error")
+        and _has_resource(target)
+        and _has_resource(live_from)
+        # XEP-0045 §7.5: the sender marks a private message with a muc#user <x/>; signed, it
+        # says the signer meant an occupant, so a 1:1 message to a full JID re-sent by its
+        # recipient is not taken for one.
+        and _MUC_USER_X in signed_tags
+    ):
+        return "muc-private"
+    return ""
+
+
+def _has_resource(jid: str) -> bool:
+    try:
+        return parse_jid(jid).resource is not None
+    except JIDError:
+        return False
 
 
 def _check_identity(signer: JID, sender: str | None) -> None:

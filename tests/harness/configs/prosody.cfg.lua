@@ -15,7 +15,8 @@ c2s_direct_tls_ports = {}
 s2s_ports = {}
 s2s_direct_tls_ports = {}
 legacy_ssl_ports = {}
-component_ports = {}
+component_ports = { @COMPONENT_PORT@ }
+component_interfaces = { "127.0.0.1" }
 http_ports = {}
 https_ports = {}
 
@@ -34,3 +35,7 @@ Component "@MUC_DOMAIN@" "muc"
   modules_enabled = { "muc_mam" }
   muc_room_locking = false
   restrict_room_creation = false
+
+-- XEP-0114: `xmppsec component` attaches here (docs/component.md)
+Component "@COMPONENT_DOMAIN@"
+  component_secret = "@COMPONENT_SECRET@"
