@@ -298,9 +298,12 @@ def test_plugin_awaits_an_async_store_and_hands_stanzas_on_in_order(
                 bob.recv_stanza(stanza)  # the filter holds each one
             assert handled == []
             await asyncio.gather(*plugin._tasks)
-            await asyncio.sleep(0)  # slixmpp queues the handlers on the loop
-            await asyncio.sleep(0.05)
-            assert handled == ["m0", "m1", "m2"]  # in arrival order; the replay dropped
+            for _ in range(1000):  # slixmpp queues the handlers on the loop: wait for them
+                if len(handled) >= 3:
+                    break
+                await asyncio.sleep(0.01)
+            # Checked and handed on in arrival order; the replay dropped.
+            assert handled == ["m0", "m1", "m2"], handled
             assert ("m0", False) in events and events.count(("m0", True)) == 1
             replay_result = plugin.result_for(replayed)
             assert replay_result is not None and isinstance(replay_result.error, ReplayError)

@@ -399,6 +399,17 @@ def _redis_outcome(outcome: object, key: str) -> None:
         raise ReplayStoreError(f"replay store failure: unexpected script result {outcome!r}")
 
 
+def _redis_call(
+    prefix: str, signer: str, token: bytes, timestamp: datetime, now: datetime,
+    window: timedelta,
+) -> tuple[str, list[str], list[int]]:
+    """(bare signer, the script's keys, its arguments) for one check-and-record: the one
+    layout every Redis store (plain, cluster, asyncio) uses."""
+    key, digest, ts, n, expires = _prepare(signer, token, timestamp, now, window)
+    ttl_ms = max(1, -((n - expires) // 1000))  # ceil((expires - now) / 1 ms)
+    return key, list(_redis_keys(prefix, key, digest)), [ts, n, expires, ttl_ms]
+
+
 _REDIS_SCRIPT = """
 local ts = tonumber(ARGV[1])
 local now = tonumber(ARGV[2])
@@ -509,22 +520,14 @@ class RedisReplayStore:
         import redis as _redis
         from redis.exceptions import RedisClusterException
 
-        key, digest, ts, n, expires = _prepare(signer, token, timestamp, now, window)
-        ttl_ms = max(1, -((n - expires) // 1000))  # ceil((expires - now) / 1 ms)
+        key, keys, args = _redis_call(self._prefix, signer, token, timestamp, now, window)
         try:
-            outcome = self._script(
-                keys=list(self._keys(key, digest)), args=[ts, n, expires, ttl_ms]
-            )
+            outcome = self._script(keys=keys, args=args)
         except (_redis.RedisError, RedisClusterException, OSError) as exc:
             # RedisClusterException is no RedisError; OSError: a socket error redis-py
             # did not wrap. Never an acceptance.
             raise ReplayStoreError(f"replay store failure: {type(exc).__name__}: {exc}") from exc
-        if outcome == 1:
-            raise ReplayError(f"replayed signature from {key}")
-        if outcome == 2:
-            raise ReplayError(f"timestamp from {key} is not greater than the last one accepted")
-        if outcome != 0:
-            raise ReplayStoreError(f"replay store failure: unexpected script result {outcome!r}")
+        _redis_outcome(outcome, key)
 
 
 # -- asyncio ------------------------------------------------------------------------------
@@ -637,12 +640,9 @@ class AsyncRedisReplayStore:
         import redis as _redis
         from redis.exceptions import RedisClusterException
 
-        key, digest, ts, n, expires = _prepare(signer, token, timestamp, now, window)
-        ttl_ms = max(1, -((n - expires) // 1000))  # ceil((expires - now) / 1 ms)
+        key, keys, args = _redis_call(self._prefix, signer, token, timestamp, now, window)
         try:
-            outcome = await self._script(
-                keys=list(_redis_keys(self._prefix, key, digest)), args=[ts, n, expires, ttl_ms]
-            )
+            outcome = await self._script(keys=keys, args=args)
         except (_redis.RedisError, RedisClusterException, OSError, TimeoutError) as exc:
             raise ReplayStoreError(f"replay store failure: {type(exc).__name__}: {exc}") from exc
         _redis_outcome(outcome, key)
@@ -772,17 +772,9 @@ class RedisClusterReplayStore(_Closable):
         now: datetime,
         window: timedelta,
     ) -> None:
-        key, digest, ts, n, expires = _prepare(signer, token, timestamp, now, window)
-        ttl_ms = max(1, -((n - expires) // 1000))
-        tag = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-        base = f"{self._prefix}{{{tag}}}"
-        keys = (f"{base}:t:{digest.hex()}", f"{base}:last")
+        key, keys, args = _redis_call(self._prefix, signer, token, timestamp, now, window)
         deadline = time.monotonic() + self._timeout
-        outcome = self._run(keys, (ts, n, expires, ttl_ms), deadline)
-        if outcome == 1:
-            raise ReplayError(f"replayed signature from {key}")
-        if outcome == 2:
-            raise ReplayError(f"timestamp from {key} is not greater than the last one accepted")
+        _redis_outcome(self._run((keys[0], keys[1]), tuple(args), deadline), key)
 
     def _run(self, keys: tuple[str, str], args: tuple[int, ...], deadline: float) -> int:
         """Script + WAIT on the slot owner; retried only while the script surely did not

@@ -477,6 +477,12 @@ class XmppsecDsig(BasePlugin):
         previous: asyncio.Future[None] | None,
     ) -> None:
         try:
+            # One check at a time, in arrival order: the store refuses a timestamp that is not
+            # greater than the signer's last accepted one (XEP-0290 §5), so checks racing each
+            # other would refuse genuine stanzas that merely arrived first.
+            if previous is not None:
+                with contextlib.suppress(BaseException):
+                    await previous
             try:
                 await self._check_replay(stanza.xml, result, store)
             except XmppSecError as exc:  # ReplayError, ReplayStoreError: never accepted
@@ -485,10 +491,7 @@ class XmppsecDsig(BasePlugin):
                 log.exception("xmppsec: replay store failed unexpectedly")
                 error = VerificationError(f"replay check failed: {type(exc).__name__}")
                 result = replace(result, valid=False, error=error)
-            if previous is not None:  # hand stanzas on in the order they arrived
-                with contextlib.suppress(BaseException):
-                    await previous
-            self._held.discard(stanza.xml)
+            self._held.discard(stanza.xml)  # the previous stanza was handed on above
             self._deliver_result(stanza, result)
             if not result.valid and self._settings.drop_unverified:
                 return
