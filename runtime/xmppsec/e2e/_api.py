@@ -438,7 +438,9 @@ def _open_entity(
 ) -> OpenedStanza:
     """Everything after decryption: the one MIME entity, its signature, the CPIM object,
     the opening party, time, replay and the inner stanza."""
-    entity = parse_entity(data)
+    # A decrypted entity may be framed with LF line ends (openssl cms without -crlfeol);
+    # what arrived as XML text was restored to CRLF already (XML 1.0 §2.11).
+    entity = parse_entity(data, lf_ok=encrypted)
     media, _params = content_type_of(entity)
     info: _cms.SignedDataInfo | None = None
     if media == "message/cpim":
