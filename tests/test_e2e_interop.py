@@ -23,6 +23,7 @@ from xmppsec.e2e import (
 )
 from xmppsec.e2e._asn1 import algos, cms
 from xmppsec.e2e._element import make_e2e, new_stanza, serialize
+from xmppsec.e2e._envelope import ContentCipher
 from xmppsec.e2e._mime import (
     build_multipart_signed,
     build_pkcs7_mime,
@@ -233,7 +234,7 @@ def test_signed_xml_with_line_break_verified_by_openssl(tmp_path: Path, stanza: 
                       "-purpose", "any")
     assert b"\r\n" in content and b"\n" not in content.replace(b"\r\n", b"")
     sealed = seal_stanza(stanza, key=juliet().key, certificate=juliet().cert,
-                         recipients=[romeo().cert], cipher="aes128-cbc", now=when)
+                         recipients=[romeo().cert], cipher=ContentCipher.AES128_CBC, now=when)
     (tmp_path / "e.smime").write_bytes(gateway_unwrap(sealed))
     dec = openssl("cms", "-decrypt", "-binary", "-in", str(tmp_path / "e.smime"),
                   "-recip", str(rc), "-inkey", str(rk))

@@ -70,6 +70,7 @@ from ._mime import (
     parse_entity,
     parse_multipart_signed,
     pkcs7_mime_der,
+    to_crlf,
 )
 
 NS_PIDF = NS.PIDF.value
@@ -156,15 +157,20 @@ def _payload(root: etree._Element, kind: str, content_type: str | None) -> tuple
         if kind != "message" or len(children) != 1:
             raise StanzaSchemaError("text/plain carries exactly one message <body/>")
         text = children[0].text or ""
-        return CT_TEXT, text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
+        return CT_TEXT, to_crlf(text.encode("utf-8"))
+    # Every payload is signed in canonical form, line ends CRLF (RFC 5751 §3.1.1): that is
+    # what text/* requires, and the only form of a line end that survives the trip as XML
+    # text in <e2e/> (XML 1.0 §2.11 turns CRLF into LF; the receiver restores CRLF). For
+    # the XML payloads this changes no XML: the serializer writes CR in character data as
+    # &#13;, so each raw line end is an LF, which an XML parser reads back as LF either way.
     if media == CT_PIDF:
         if kind != "presence":
             raise StanzaSchemaError("application/pidf+xml carries presence only")
-        return CT_PIDF, _presence_to_pidf(root)
+        return CT_PIDF, to_crlf(_presence_to_pidf(root))
     if media == CT_XMPP:
         wrapper = etree.Element(f"{{{JABBER_CLIENT}}}xmpp", nsmap=nsmap({None: JABBER_CLIENT}))
         wrapper.append(_clone(root))
-        return CT_XMPP, serialize(wrapper)
+        return CT_XMPP, to_crlf(serialize(wrapper))
     raise StanzaSchemaError(f"unsupported RFC 3923 content type {content_type!r}")
 
 
