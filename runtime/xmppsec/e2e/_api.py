@@ -285,7 +285,7 @@ def seal_stanza(
                 signing_time=when,
             )
             if include_certificate
-            else _sign_without_cert(entity, key, certificate, digest, pss)
+            else _sign_without_cert(entity, key, certificate, digest, pss, when)
         )
         entity = build_multipart_signed(entity, sig, digest=digest)
     if encrypt:
@@ -302,12 +302,18 @@ def seal_stanza(
 
 
 def _sign_without_cert(
-    entity: bytes, key: object, certificate: x509.Certificate, digest: DigestMethod, pss: bool
+    entity: bytes,
+    key: object,
+    certificate: x509.Certificate,
+    digest: DigestMethod,
+    pss: bool,
+    when: datetime,
 ) -> bytes:
     # RFC 3923 §6.3: the certificate SHOULD be included at least every 5 minutes; callers
     # that track sessions may leave it out in between (the peer must have it pinned).
     return _cms.sign(
-        entity, key, certificate, digest=digest, pss=pss, detached=True, omit_certificates=True
+        entity, key, certificate, digest=digest, pss=pss, detached=True,
+        omit_certificates=True, signing_time=when,
     )
 
 
@@ -473,6 +479,10 @@ def _open_entity(
         if signer not in names:
             # RFC 3923 §6.3: the JID in the signer's certificate matches the stanza's from
             raise SignerMismatch(f"the signer certificate does not name {signer}")
+        if info.signing_time is not None:
+            # issue 14 §5: a signingTime (RFC 5652 §11.3), when present, lies in the same
+            # window as the CPIM DateTime (RFC 3923 §6.9): a stale or future one is refused.
+            check_window(_signing_moment(info.signing_time, when), when, TIMESTAMP_WINDOW)
         signed_bytes = info.content
     cpim = parse_cpim(signed_bytes)
     if cpim.sender.jid != signer:
@@ -508,6 +518,15 @@ def _open_entity(
         recipient=to_bare if me is not None else None,
         authenticated_encryption=authenticated,
     )
+
+
+def _signing_moment(signing_time: datetime, when: datetime) -> datetime:
+    """The moment of signing nearest to ``when`` that ``signing_time`` allows: signers
+    (xmppsec, OpenSSL) write it in whole seconds (RFC 5280 §4.1.2.5.1/.2, no fractions),
+    so a signature made at 12:00:00.9 says 12:00:00 and lies in [t, t + 1 s)."""
+    if signing_time.microsecond:
+        return signing_time
+    return min(max(when, signing_time), signing_time + timedelta(seconds=1))
 
 
 def _bare_or_none(jid: str) -> str | None:

@@ -372,7 +372,11 @@ def parse(der: bytes, *, max_certificates: int = MAX_CERTIFICATES) -> ParsedSign
                     message_digest = values[0].native
                 else:
                     st = values[0].native
-                    signing_time = st if isinstance(st, datetime) else None
+                    if not isinstance(st, datetime) or st.tzinfo is None:
+                        # compared with the receiver's clock: a naive or year-0 time
+                        # has no place on it (RFC 5652 §11.3: UTCTime or GeneralizedTime Z)
+                        raise SMIMEFormatError("signingTime is not a UTC time")
+                    signing_time = st
         if not content_type_attr or not message_digest:
             raise SMIMEFormatError("contentType and messageDigest signed attributes required")
         if content_type_attr != econtent_type:
