@@ -368,3 +368,21 @@ def test_inner_xml_is_not_changed() -> None:
                          now=when)
     o = _open(sealed, when, encrypted=False)
     assert etree.tostring(o.stanza).count(b"\r") == 0
+
+
+@pytest.mark.parametrize("raw_time", [b"\x18\x0e20260101120000", b"\x18\x0f00000101120000Z"])
+def test_signing_time_without_zone_or_year_zero_is_malformed(raw_time: bytes) -> None:
+    """A signingTime that has no place on the receiver's clock (no zone, year 0) is a
+    format error, not silently ignored."""
+    der = _cms.sign(b"x", juliet().key, juliet().cert, detached=False)
+    ci = cms.ContentInfo.load(der)
+    si = ci["content"]["signer_infos"][0]
+    attrs = [a for a in si["signed_attrs"] if a["type"].native != "signing_time"]
+    oid = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x09\x05"  # id-signingTime
+    values = b"\x31" + bytes([len(raw_time)]) + raw_time
+    attrs.append(cms.CMSAttribute.load(b"\x30" + bytes([len(oid + values)]) + oid + values))
+    si["signed_attrs"] = cms.CMSAttributes(attrs)
+    der = ci.dump()  # not force: the loaded attribute keeps its bytes
+    assert raw_time in der
+    with pytest.raises(SMIMEFormatError):
+        _cms.parse(der)
