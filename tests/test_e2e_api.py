@@ -363,7 +363,7 @@ def craft(content: bytes, content_type: str = "application/xmpp+xml", *,
     who = signer or juliet()
     cpim = build_cpim(sender=JULIET, recipients=[ROMEO], timestamp=NOW,
                       content_type=content_type, content=content)
-    sig = _cms.sign(cpim.raw, who.key, who.cert)
+    sig = _cms.sign(cpim.raw, who.key, who.cert, signing_time=NOW)
     entity = build_multipart_signed(cpim.raw, sig, digest="sha256")
     if encrypt:
         entity = build_pkcs7_mime(_envelope.encrypt(entity, [romeo().cert]),
@@ -510,7 +510,8 @@ def test_openssl_produced_object_opens(tmp_path: Path, digest: str, pss: bool, c
     jk, jc = juliet().write(tmp_path, "juliet")
     rcpt = make_ident(ROMEO, kind)
     rk, rc = rcpt.write(tmp_path, "romeo")
-    cpim = build_cpim(sender=JULIET, recipients=[ROMEO], timestamp=NOW,
+    now = datetime.now(UTC)  # openssl writes the real time as signingTime (checked, issue 14)
+    cpim = build_cpim(sender=JULIET, recipients=[ROMEO], timestamp=now,
                       content_type="text/plain; charset=utf-8", content=b"from openssl\r\n")
     (tmp_path / "cpim").write_bytes(cpim.raw)
     keyopt = ["-keyopt", "rsa_padding_mode:pss"] if pss else []
@@ -520,7 +521,7 @@ def test_openssl_produced_object_opens(tmp_path: Path, digest: str, pss: bool, c
     enc = openssl("cms", "-encrypt", "-binary", "-crlfeol", cipher,
                   "-in", str(tmp_path / "signed"), str(rc))
     stanza = gateway_wrap(enc, to=ROMEO + "/orchard", sender=JULIET + "/gw", stanza_type="chat")
-    o = open_(stanza, allow_sha1=True, key=rcpt.key, certificate=rcpt.cert)
+    o = open_(stanza, allow_sha1=True, key=rcpt.key, certificate=rcpt.cert, now=now)
     assert o.stanza.findtext("{jabber:client}body") == "from openssl\n"
     assert o.signer == JULIET and o.encrypted
     assert o.authenticated_encryption == (cipher == "-aes-256-gcm")

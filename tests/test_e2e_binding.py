@@ -78,7 +78,7 @@ def _craft(inner: bytes, outer: dict[str, str]) -> bytes:
     cpim = build_cpim(sender=JULIET, recipients=[ROMEO], timestamp=NOW,
                       content_type="application/xmpp+xml",
                       content=b"<xmpp xmlns='jabber:client'>" + inner + b"</xmpp>")
-    entity = build_multipart_signed(cpim.raw, _cms.sign(cpim.raw, j.key, j.cert),
+    entity = build_multipart_signed(cpim.raw, _cms.sign(cpim.raw, j.key, j.cert, signing_time=NOW),
                                     digest="sha256")
     root = new_stanza("message", outer)
     make_e2e(root, entity)

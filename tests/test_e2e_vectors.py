@@ -23,6 +23,10 @@ else:
 V = Path(__file__).parent / "vectors" / "e2e"
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 NOW = T0 + timedelta(minutes=1)
+#: The OpenSSL vectors carry signingTime 2026-11-22T11:52:00Z, the wall clock when they were
+#: made; it must lie within 5 minutes of "now" as DateTime (T0) must (issue 14 §5): opened
+#: at 11:56:30Z, 4:30 after the one and 3:30 before the other.
+OPENSSL_NOW = T0 - timedelta(minutes=3, seconds=30)
 BODY = "Wherefore art thou, Romeo?"
 
 
@@ -59,7 +63,7 @@ def test_openssl_vectors_open(name: str, encrypted: bool, digest: str) -> None:
     key, cert = _romeo()
     stanza = gateway_wrap((V / name).read_bytes(), to="romeo@example.net/orchard",
                           sender="juliet@example.com/balcony", stanza_type="chat")
-    o = open_stanza(stanza, trust=_trust(), key=key, certificate=cert, now=NOW,
+    o = open_stanza(stanza, trust=_trust(), key=key, certificate=cert, now=OPENSSL_NOW,
                     allow_sha1=True, replay=MemoryReplayStore())
     assert o.encrypted is encrypted and o.signed and o.signer == "juliet@example.com"
     assert o.digest_algorithm == digest
@@ -73,9 +77,24 @@ def test_sha1_vector_needs_opt_in() -> None:
                           to="romeo@example.net", sender="juliet@example.com")
     # encrypted: after the key unwrap every refusal is the one opaque error (issue 13)
     with pytest.raises(DecryptionError):
-        open_stanza(stanza, trust=_trust(), key=key, certificate=cert, now=NOW)
-    assert open_stanza(stanza, trust=_trust(), key=key, certificate=cert, now=NOW,
+        open_stanza(stanza, trust=_trust(), key=key, certificate=cert, now=OPENSSL_NOW)
+    assert open_stanza(stanza, trust=_trust(), key=key, certificate=cert, now=OPENSSL_NOW,
                        allow_sha1=True).digest_algorithm == "sha1"
+
+
+def test_openssl_vector_signing_time_is_checked() -> None:
+    """At T0 + 1 min the DateTime is fresh but the signingTime (11:52:00Z) is 9 minutes old:
+    refused, with the reason for the signed-only vector, opaquely for the encrypted one."""
+    key, cert = _romeo()
+    signed = gateway_wrap((V / "openssl-sha256-signed.smime").read_bytes(),
+                          to="romeo@example.net", sender="juliet@example.com")
+    with pytest.raises(TimestampError) as info:
+        open_stanza(signed, trust=_trust(), recipient="romeo@example.net", now=NOW)
+    assert info.value.kind == "old"
+    encrypted = gateway_wrap((V / "openssl-sha256-pss-aes256.smime").read_bytes(),
+                             to="romeo@example.net", sender="juliet@example.com")
+    with pytest.raises(DecryptionError):
+        open_stanza(encrypted, trust=_trust(), key=key, certificate=cert, now=NOW)
 
 
 @pytest.mark.parametrize(

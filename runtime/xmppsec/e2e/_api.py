@@ -70,6 +70,7 @@ from ._mime import (
     parse_entity,
     parse_multipart_signed,
     pkcs7_mime_der,
+    to_crlf,
 )
 
 NS_PIDF = NS.PIDF.value
@@ -156,15 +157,20 @@ def _payload(root: etree._Element, kind: str, content_type: str | None) -> tuple
         if kind != "message" or len(children) != 1:
             raise StanzaSchemaError("text/plain carries exactly one message <body/>")
         text = children[0].text or ""
-        return CT_TEXT, text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
+        return CT_TEXT, to_crlf(text.encode("utf-8"))
+    # Every payload is signed in canonical form, line ends CRLF (RFC 5751 §3.1.1): that is
+    # what text/* requires, and the only form of a line end that survives the trip as XML
+    # text in <e2e/> (XML 1.0 §2.11 turns CRLF into LF; the receiver restores CRLF). For
+    # the XML payloads this changes no XML: the serializer writes CR in character data as
+    # &#13;, so each raw line end is an LF, which an XML parser reads back as LF either way.
     if media == CT_PIDF:
         if kind != "presence":
             raise StanzaSchemaError("application/pidf+xml carries presence only")
-        return CT_PIDF, _presence_to_pidf(root)
+        return CT_PIDF, to_crlf(_presence_to_pidf(root))
     if media == CT_XMPP:
         wrapper = etree.Element(f"{{{JABBER_CLIENT}}}xmpp", nsmap=nsmap({None: JABBER_CLIENT}))
         wrapper.append(_clone(root))
-        return CT_XMPP, serialize(wrapper)
+        return CT_XMPP, to_crlf(serialize(wrapper))
     raise StanzaSchemaError(f"unsupported RFC 3923 content type {content_type!r}")
 
 
@@ -279,7 +285,7 @@ def seal_stanza(
                 signing_time=when,
             )
             if include_certificate
-            else _sign_without_cert(entity, key, certificate, digest, pss)
+            else _sign_without_cert(entity, key, certificate, digest, pss, when)
         )
         entity = build_multipart_signed(entity, sig, digest=digest)
     if encrypt:
@@ -296,12 +302,18 @@ def seal_stanza(
 
 
 def _sign_without_cert(
-    entity: bytes, key: object, certificate: x509.Certificate, digest: DigestMethod, pss: bool
+    entity: bytes,
+    key: object,
+    certificate: x509.Certificate,
+    digest: DigestMethod,
+    pss: bool,
+    when: datetime,
 ) -> bytes:
     # RFC 3923 §6.3: the certificate SHOULD be included at least every 5 minutes; callers
     # that track sessions may leave it out in between (the peer must have it pinned).
     return _cms.sign(
-        entity, key, certificate, digest=digest, pss=pss, detached=True, omit_certificates=True
+        entity, key, certificate, digest=digest, pss=pss, detached=True,
+        omit_certificates=True, signing_time=when,
     )
 
 
@@ -438,7 +450,9 @@ def _open_entity(
 ) -> OpenedStanza:
     """Everything after decryption: the one MIME entity, its signature, the CPIM object,
     the opening party, time, replay and the inner stanza."""
-    entity = parse_entity(data)
+    # A decrypted entity may be framed with LF line ends (openssl cms without -crlfeol);
+    # what arrived as XML text was restored to CRLF already (XML 1.0 §2.11).
+    entity = parse_entity(data, lf_ok=encrypted)
     media, _params = content_type_of(entity)
     info: _cms.SignedDataInfo | None = None
     if media == "message/cpim":
@@ -465,6 +479,10 @@ def _open_entity(
         if signer not in names:
             # RFC 3923 §6.3: the JID in the signer's certificate matches the stanza's from
             raise SignerMismatch(f"the signer certificate does not name {signer}")
+        if info.signing_time is not None:
+            # issue 14 §5: a signingTime (RFC 5652 §11.3), when present, lies in the same
+            # window as the CPIM DateTime (RFC 3923 §6.9): a stale or future one is refused.
+            check_window(_signing_moment(info.signing_time, when), when, TIMESTAMP_WINDOW)
         signed_bytes = info.content
     cpim = parse_cpim(signed_bytes)
     if cpim.sender.jid != signer:
@@ -500,6 +518,15 @@ def _open_entity(
         recipient=to_bare if me is not None else None,
         authenticated_encryption=authenticated,
     )
+
+
+def _signing_moment(signing_time: datetime, when: datetime) -> datetime:
+    """The moment of signing nearest to ``when`` that ``signing_time`` allows: signers
+    (xmppsec, OpenSSL) write it in whole seconds (RFC 5280 §4.1.2.5.1/.2, no fractions),
+    so a signature made at 12:00:00.9 says 12:00:00 and lies in [t, t + 1 s)."""
+    if signing_time.microsecond:
+        return signing_time
+    return min(max(when, signing_time), signing_time + timedelta(seconds=1))
 
 
 def _bare_or_none(jid: str) -> str | None:

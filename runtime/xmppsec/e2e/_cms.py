@@ -132,6 +132,20 @@ class SignedDataInfo:
     signing_time: datetime | None
 
 
+def _digest_algorithm(name: str) -> Any:
+    """A digest AlgorithmIdentifier with its parameters absent: RFC 5754 §2 (SHA-2) and
+    RFC 3370 §2.1 (SHA-1) say to write it so, as OpenSSL does. asn1crypto would add NULL,
+    so the DER is built here and loaded (a loaded value is re-encoded as it was read)."""
+    oid: bytes = algos.DigestAlgorithmId(name).dump()
+    return algos.DigestAlgorithm.load(b"\x30" + bytes([len(oid)]) + oid)
+
+
+def _check_digest_parameters(alg: Any) -> None:
+    """RFC 5754 §2, RFC 3370 §2.1: accept absent and NULL parameters, nothing else."""
+    if alg["parameters"].dump() not in (b"", b"\x05\x00"):
+        raise SMIMEFormatError("digest algorithm parameters must be absent or NULL")
+
+
 def _hash(name: str, data: bytes) -> bytes:
     h = hashes.Hash(_HASHES[name]())
     h.update(data)
@@ -234,7 +248,7 @@ def sign(
                     )
                 }
             ),
-            "digest_algorithm": {"algorithm": digest},
+            "digest_algorithm": _digest_algorithm(digest),
             "signed_attrs": signed_attrs,
             "signature_algorithm": sig_alg,
             "signature": signature,
@@ -252,7 +266,7 @@ def sign(
     signed_data = cms.SignedData(
         {
             "version": "v1",
-            "digest_algorithms": [{"algorithm": digest}],
+            "digest_algorithms": [_digest_algorithm(digest)],
             "encap_content_info": {
                 "content_type": "data",
                 "content": None if detached else content,
@@ -323,6 +337,9 @@ def parse(der: bytes, *, max_certificates: int = MAX_CERTIFICATES) -> ParsedSign
             raise SMIMEFormatError("exactly one SignerInfo is supported")
         si = infos[0]
         digest = si["digest_algorithm"]["algorithm"].native
+        _check_digest_parameters(si["digest_algorithm"])
+        for listed_alg in sd["digest_algorithms"]:
+            _check_digest_parameters(listed_alg)
         listed = {a["algorithm"].native for a in sd["digest_algorithms"]}
         if digest not in listed:
             raise SMIMEFormatError("SignerInfo digest algorithm not listed in SignedData")
@@ -355,7 +372,11 @@ def parse(der: bytes, *, max_certificates: int = MAX_CERTIFICATES) -> ParsedSign
                     message_digest = values[0].native
                 else:
                     st = values[0].native
-                    signing_time = st if isinstance(st, datetime) else None
+                    if not isinstance(st, datetime) or st.tzinfo is None:
+                        # compared with the receiver's clock: a naive or year-0 time
+                        # has no place on it (RFC 5652 §11.3: UTCTime or GeneralizedTime Z)
+                        raise SMIMEFormatError("signingTime is not a UTC time")
+                    signing_time = st
         if not content_type_attr or not message_digest:
             raise SMIMEFormatError("contentType and messageDigest signed attributes required")
         if content_type_attr != econtent_type:

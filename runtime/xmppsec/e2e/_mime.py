@@ -2,7 +2,9 @@
 application/pkcs7-mime (RFC 8551 §3.2), written and read CRLF-exactly.
 
 Only what RFC 3923 needs is implemented, strictly: CRLF line ends (``to_crlf`` restores them
-after an XML parser turned them into LF), ASCII header fields (unfolded on reading, never
+after an XML parser turned them into LF; on receipt, a decrypted entity may use LF-only
+framing as ``openssl cms`` writes it without ``-crlfeol``, consistently, see
+:func:`parse_entity`), ASCII header fields (unfolded on reading, never
 folded on writing), base64 transfer encoding for the CMS parts (RFC 3923 §6.4's "binary"
 cannot travel inside XML; the RFC's own examples use base64).
 """
@@ -42,6 +44,7 @@ class MimeEntity:
     headers: tuple[tuple[str, str], ...]
     body: bytes
     raw: bytes
+    eol: bytes = b"\r\n"  # the line end of the header block (LF only with ``lf_ok``)
 
     def get(self, name: str) -> str | None:
         """The value of the one header field ``name`` (case-insensitive); None if absent.
@@ -64,19 +67,32 @@ def _check_crlf(block: bytes, error: type[XmppSecError]) -> None:
         raise error("MIME header lines must end with CRLF")
 
 
-def parse_entity(data: bytes, *, error: type[XmppSecError] = SMIMEFormatError) -> MimeEntity:
-    """Split a MIME entity into header fields and body (RFC 2045 §3, RFC 5322 §2.2)."""
+def parse_entity(
+    data: bytes, *, error: type[XmppSecError] = SMIMEFormatError, lf_ok: bool = False
+) -> MimeEntity:
+    """Split a MIME entity into header fields and body (RFC 2045 §3, RFC 5322 §2.2).
+
+    Header lines end in CRLF. With ``lf_ok`` (the decrypted MIME layer only), a header
+    block whose every line ends in a bare LF is accepted too: ``openssl cms -sign`` and
+    ``-encrypt -binary`` write that by default. The line end is one per block, never mixed,
+    and recorded in ``MimeEntity.eol`` for the multipart framing that follows."""
     check_limit("max_bytes", len(data), MAX_ENTITY_BYTES)
-    if data.startswith(b"\r\n"):
-        return MimeEntity(headers=(), body=data[2:], raw=data)
-    end = data.find(b"\r\n\r\n", 0, MAX_HEADER_BYTES + 4)
+    first = data.find(b"\n", 0, MAX_HEADER_BYTES + 4)
+    eol = b"\n" if lf_ok and first >= 0 and data[first - 1 : first] != b"\r" else b"\r\n"
+    if data.startswith(eol):
+        return MimeEntity(headers=(), body=data[len(eol) :], raw=data, eol=eol)
+    end = data.find(eol + eol, 0, MAX_HEADER_BYTES + 2 * len(eol))
     if end < 0:
         check_limit("max_header_bytes", len(data), MAX_HEADER_BYTES)
         raise error("MIME header fields are not followed by a blank line")
     block = data[:end]
-    _check_crlf(block, error)
+    if eol == b"\n":
+        if b"\r" in block:
+            raise error("MIME header lines mix LF and CRLF line ends")
+    else:
+        _check_crlf(block, error)
     fields: list[tuple[str, str]] = []
-    for line in block.split(b"\r\n"):
+    for line in block.split(eol):
         if line[:1] in (b" ", b"\t"):
             if not fields:
                 raise error("MIME header block starts with a continuation line")
@@ -88,7 +104,7 @@ def parse_entity(data: bytes, *, error: type[XmppSecError] = SMIMEFormatError) -
             raise error("malformed MIME header field")
         fields.append((_ascii(name_b, error), _ascii(value_b.strip(b" \t"), error)))
         check_limit("max_header_fields", len(fields), MAX_HEADER_FIELDS)
-    return MimeEntity(headers=tuple(fields), body=data[end + 4 :], raw=data)
+    return MimeEntity(headers=tuple(fields), body=data[end + 2 * len(eol) :], raw=data, eol=eol)
 
 
 def _ascii(b: bytes, error: type[XmppSecError]) -> str:
@@ -179,8 +195,8 @@ MICALG: dict[DigestMethod, str] = {
 }
 
 
-#: The preamble ``openssl cms -sign`` writes (with ``-crlfeol``), the only one accepted.
-OPENSSL_PREAMBLE = b"This is an S/MIME signed message\r\n"
+#: The preamble ``openssl cms -sign`` writes (line end aside), the only one accepted.
+OPENSSL_PREAMBLE = b"This is an S/MIME signed message"
 
 
 def new_boundary() -> str:
@@ -235,28 +251,34 @@ def parse_multipart_signed(entity: MimeEntity) -> MultipartSigned:
         raise SMIMEFormatError("multipart/signed without a valid boundary")
     d = b"--" + boundary.encode()
     body = entity.body
+    # The framing (delimiters, preamble, the signature part's headers) uses the line end
+    # of the entity's header block: CRLF, or LF as openssl writes without -crlfeol. The
+    # signed part between the delimiters is taken byte for byte either way.
+    eol = entity.eol
     # RFC 2046 §5.1.1: a delimiter is CRLF "--" boundary; the first may start the body.
     # Exactly one entity (issue 13): no preamble but OpenSSL's fixed line, nothing after
-    # the close delimiter but OpenSSL's CRLFs. Bytes an attacker appends to a CBC
+    # the close delimiter but OpenSSL's line ends. Bytes an attacker appends to a CBC
     # plaintext land there; accepting them made the padding observable.
-    if body.startswith(d + b"\r\n"):
-        start = len(d) + 2
-    elif body.startswith(OPENSSL_PREAMBLE + b"\r\n" + d + b"\r\n"):
-        start = len(OPENSSL_PREAMBLE) + len(d) + 4
+    if body.startswith(d + eol):
+        start = len(d) + len(eol)
+    elif body.startswith(OPENSSL_PREAMBLE + eol + eol + d + eol):
+        start = len(OPENSSL_PREAMBLE) + len(d) + 3 * len(eol)
     else:
         raise SMIMEFormatError("multipart/signed: a preamble or no first boundary")
-    mid = body.find(b"\r\n" + d + b"\r\n", start)
+    mid = body.find(eol + d + eol, start)
     if mid < 0:
         raise SMIMEFormatError("multipart/signed: second boundary not found")
-    end = body.find(b"\r\n" + d + b"--", mid + 2)
+    end = body.find(eol + d + b"--", mid + len(eol))
     if end < 0:
         raise SMIMEFormatError("multipart/signed: closing boundary not found")
-    if body[end + len(d) + 4 :] not in (b"", b"\r\n", b"\r\n\r\n"):
+    if body[end + len(eol) + len(d) + 2 :] not in (b"", eol, eol + eol):
         raise SMIMEFormatError("multipart/signed: bytes after the closing boundary")
-    if body.find(b"\r\n" + d, mid + 2, end) >= 0:
+    if body.find(eol + d, mid + len(eol), end) >= 0:
         raise SMIMEFormatError("multipart/signed must have exactly two parts")
     signed_part = body[start:mid]
-    sig_entity = parse_entity(body[mid + len(d) + 4 : end])
+    sig_entity = parse_entity(body[mid + len(d) + 2 * len(eol) : end], lf_ok=eol == b"\n")
+    if sig_entity.eol != eol:
+        raise SMIMEFormatError("multipart/signed: the parts mix LF and CRLF line ends")
     sig_type, _ = content_type_of(sig_entity)
     if sig_type not in ("application/pkcs7-signature", "application/x-pkcs7-signature"):
         raise SMIMEFormatError(f"second part of multipart/signed is {sig_type}")
