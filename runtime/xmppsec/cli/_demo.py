@@ -39,7 +39,10 @@ def run_demo(emit: Callable[[str], None]) -> int:
             juliet.private_key, signer="juliet@capulet.net", certificate=juliet.certificate
         )
         signed = signer.sign(XEP_EXAMPLE)
-        emit(f"2. signed the XEP-0290 example message (spec profile): {len(signed)} bytes")
+        emit(
+            f"2. signed the XEP-0290 example message ({signer.profile.name} profile, the "
+            f"default): {len(signed)} bytes"
+        )
         emit("   " + signed.decode()[:160] + " ...")
 
         store = SQLiteReplayStore(Path(tmp) / "replay.sqlite3")
