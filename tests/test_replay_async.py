@@ -23,6 +23,7 @@ from slixmpp.xmlstream import StanzaBase
 from slixmpp.xmlstream.tostring import tostring as slixmpp_tostring
 
 from tests.test_replay import _redis_server
+from xmppsec.dsig import Verifier
 from xmppsec.errors import ReplayError, ReplayStoreError, UsageError
 from xmppsec.integrations import slixmpp as xs
 from xmppsec.keys import Identity, generate_identity
@@ -340,3 +341,10 @@ def test_plugin_refuses_when_the_async_store_cannot_answer(alice_id: Identity) -
 def test_typed_config_matches_the_plugin_keys() -> None:
     assert set(xs.DsigConfig().as_dict()) == set(xs.XmppsecDsig.default_config)
     assert xs.DsigConfig().as_dict() == dict(xs.XmppsecDsig.default_config)
+
+
+def test_verifier_refuses_an_async_store(tmp_path: Path) -> None:
+    # A synchronous Verifier would get an un-awaited coroutine from it and record nothing.
+    store = AsyncSQLiteReplayStore(tmp_path / "r.sqlite3")
+    with pytest.raises(UsageError, match="asyncio replay store"):
+        Verifier(TrustStore(), replay=store)  # type: ignore[arg-type]

@@ -51,7 +51,7 @@ from ..errors import (
 )
 from ..jid import JID, parse_jid
 from ..parser import check_tree, parse
-from ..replay import ReplayStore
+from ..replay import ReplayStore, is_async_store
 from ..schema import check_received
 from ..timestamps import check_window, parse_rfc3339, parse_timestamp
 from ..trust import TrustStore, usable_public_key
@@ -218,6 +218,12 @@ class Verifier:
     replay: ReplayStore | None = None
     profile: Profile | None = None
     clock: Callable[[], datetime] = field(default=_utcnow, repr=False)
+
+    def __post_init__(self) -> None:
+        # Both store protocols name check_and_record: an asyncio store here would return an
+        # un-awaited coroutine and record nothing, so every replay would pass.
+        if is_async_store(self.replay):
+            raise UsageError("an asyncio replay store cannot serve Verifier (await it instead)")
 
     # -- public API ---------------------------------------------------------------------
 
