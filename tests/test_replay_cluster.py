@@ -58,6 +58,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterHa
 
 def _store(cluster: RedisClusterHarness, **options: object) -> RedisClusterReplayStore:
     prefix = f"t{uuid.uuid4().hex[:8]}:"
+    # Generous unless a test sets them: on a loaded machine a replica's first acknowledgement
+    # can take longer than the store's 0.5 s default (the tests that need a refusal set theirs).
+    options.setdefault("timeout", 4.0)
+    options.setdefault("replica_timeout", 2.0)
     return RedisClusterReplayStore.from_url(cluster.url, prefix=prefix, **options)
 
 
