@@ -306,3 +306,21 @@ def test_mypy_strict_consumer_and_misuses(tmp_path: Path) -> None:
     for code in MISUSES:
         assert f"[{code}]" in bad.stdout, (code, bad.stdout)
     assert bad.stdout.count("error:") == len(MISUSES), bad.stdout
+
+
+def test_signed_as_binds_a_server_to_server_stanza_to_the_client_classes() -> None:
+    # RFC 6120 §4.8.3: a stanza verified on an s2s stream (jabber:server) has the jabber:client
+    # content model; its own-namespace children bind too, a foreign one is still refused.
+    stanza = (
+        b"<message xmlns='jabber:server' from='" + FROM.encode() + b"' to='romeo@montague.net'"
+        b" id='s2s1'><body>Wherefore?</body><thread>t9</thread></message>"
+    )
+    result = verifier(JULIET).verify(make_signer().sign(stanza), now=NOW)
+    assert result.valid, result.error
+    bound = result.signed_as(Message)
+    assert bound.id == "s2s1"
+    assert [b.value for b in bound.bodies] == ["Wherefore?"]
+    assert bound.thread is not None and bound.thread.value == "t9"
+    assert result.stanza_namespace == "jabber:server"  # the result itself is untouched
+    with pytest.raises(StanzaSchemaError):
+        result.signed_as(Presence)

@@ -51,6 +51,7 @@ from .xmpp import NS, stanza_kind_of
 
 __all__ = [
     "SchemaFault",
+    "binding_qname",
     "check_co_constraints",
     "from_binding",
     "register",
@@ -626,6 +627,12 @@ def _meta_qname(cls: type[Any]) -> str:
     if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
         raise UsageError(f"{cls!r} is not a binding dataclass")
     return str(_context().build(cls).qname)
+
+
+def binding_qname(cls: type[Any]) -> str:
+    """The element name (``{namespace}local``) the generated dataclass ``cls`` binds;
+    :class:`~xmppsec.errors.UsageError` when ``cls`` is not a binding dataclass."""
+    return _meta_qname(cls)
 
 
 def to_binding(

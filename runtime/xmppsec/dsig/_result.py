@@ -164,6 +164,28 @@ class SignedChild:
         return str(self.element.tag)
 
 
+def _rehome(el: etree._Element, old: str, new: str) -> etree._Element:
+    """A copy of ``el`` with namespace ``old`` replaced by ``new`` wherever it is used.
+
+    Built element by element with an explicit namespace map: renaming ``.tag`` in place
+    leaves libxml2 a tree that serializes differently from what it holds."""
+    tag = el.tag
+    if isinstance(tag, str) and tag.startswith("{" + old + "}"):
+        tag = "{" + new + "}" + tag[len(old) + 2 :]
+    namespaces: dict[str | None, str] = {
+        prefix: new if uri == old else uri for prefix, uri in el.nsmap.items()
+    }
+    out = etree.Element(tag, nsmap=nsmap(namespaces))
+    for name, value in el.attrib.items():
+        out.set(name, value)
+    out.text = el.text
+    for child in el:
+        moved = _rehome(child, old, new) if isinstance(child.tag, str) else copy.copy(child)
+        moved.tail = child.tail
+        out.append(moved)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class VerificationResult:
     valid: bool
@@ -212,20 +234,31 @@ class VerificationResult:
         returns (unsigned children, text and tails left out; with ``signer``, only that
         signer's). The result is validated against the schemas and bound on request only.
 
+        A stanza verified in ``jabber:server`` (a server-to-server stream) binds to the
+        ``jabber:client`` classes: RFC 6120 §4.8.3 gives both one content model.
+
         Raises :class:`~xmppsec.errors.UsageError` when the stanza did not verify (nothing
         is signed to bind), :class:`~xmppsec.errors.StanzaSchemaError` when the signed
         content is not valid for ``cls``.
         """
         if not self.valid:
             raise UsageError("the stanza did not verify: there is no signed content to bind")
-        from ..schema import to_binding
+        from ..schema import binding_qname, to_binding
 
         namespace = self.stanza_namespace
+        children = self.signed_children(signer)
+        wanted = etree.QName(binding_qname(cls)).namespace
+        if {namespace, wanted} == {NS.JABBER_SERVER.value, NS.JABBER_CLIENT.value}:
+            # RFC 6120 §4.8.3: jabber:client and jabber:server stanzas share one content model,
+            # so a stanza verified on a server-to-server stream binds to the jabber:client
+            # classes (the only ones generated); its own-namespace descendants move along.
+            children = tuple(_rehome(child, namespace, wanted) for child in children)
+            namespace = wanted
         tag = "{" + namespace + "}" + self.stanza_name
         root = etree.Element(tag, nsmap=nsmap({None: namespace}))
         for name, value in self.stanza_attributes:
             root.set(name, value)
-        root.extend(self.signed_children(signer))
+        root.extend(children)
         return to_binding(root, cls)
 
     @property
