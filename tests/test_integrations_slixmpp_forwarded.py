@@ -58,7 +58,7 @@ MAM = "urn:xmpp:mam:2"
 @pytest.fixture(scope="module")
 def ids() -> dict[str, Identity]:
     return {
-        jid: generate_identity(jid, now=NOW - dt.timedelta(days=1))
+        jid: generate_identity(jid, now=NOW - dt.timedelta(days=1), days=3650)
         for jid in (ALICE, BOB, CAROL, SERVICE)
     }
 
@@ -68,6 +68,10 @@ def _trust(ids: dict[str, Identity], *jids: str) -> TrustStore:
     for jid in jids:
         store = store.pin(jid, ids[jid].certificate)
     return store
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def _stamp(when: dt.datetime) -> str:
@@ -438,7 +442,7 @@ def test_carbons_verify_through_server(xmpp_server: Server, ids: dict[str, Ident
                 f"<message xmlns='jabber:client' from='{s.jid('alice')}/x'"
                 f" to='{bob2.client.boundjid}' type='chat' id='spoof1'><body>from alice?</body>"
                 "</message>",
-                at=dt.datetime.now(dt.UTC),
+                at=_utcnow(),
             )
             carol.client.send_raw(
                 f"<message to='{bob2.client.boundjid}' type='chat' id='w1'>"
@@ -485,6 +489,37 @@ def test_archive_results_verify_through_server(
             assert sig.offline and sig.signer == ALICE and _body(got.result) == "archive me"
             bad = await _forwarded(results, tampered[0], "archive")
             assert not bad.valid and isinstance(bad.result.error, DigestMismatch)
+        # the same archive read 31 days later: older than max_offline_age, refused
+        later = Verifier(trust, profile=ROBUST, clock=lambda: _utcnow() + dt.timedelta(days=31))
+        async with (
+            online(s, "bob", {"verifier": later}) as bob_later,
+            online(s, "carol") as carol,
+        ):
+            results = _collect(bob_later)
+            bob_later.client.register_plugin("xep_0313")
+            retrieve = bob_later.client.plugin["xep_0313"].retrieve
+            answer = await retrieve(with_jid=slixmpp.JID(s.jid("alice")), timeout=STEP)
+            assert answer["type"] == "result"
+            aged = await _forwarded(results, good, "archive")
+            assert not aged.valid and isinstance(aged.result.error, TimestampError)
+            assert aged.result.error.kind == "old"
+            # a result nobody asked for, sent by another user with the archive's shape
+            forged = _signed(
+                ids,
+                ALICE,
+                f"<message xmlns='jabber:client' from='{s.jid('alice')}/x'"
+                f" to='{s.jid('bob')}' type='chat' id='forged1'><body>pay mallory</body>"
+                "</message>",
+                at=_utcnow(),
+            )
+            carol.client.send_raw(
+                f"<message to='{bob_later.client.boundjid}'><result xmlns='{MAM}'"
+                f" queryid='{answer['id']}' id='x1'><forwarded xmlns='{FORWARD}'>"
+                f"<delay xmlns='urn:xmpp:delay' stamp='{_stamp(_utcnow())}'/>{forged}"
+                "</forwarded></result></message>"
+            )
+            fake = await _forwarded(results, "forged1", "archive")
+            assert not fake.valid and isinstance(fake.result.error, StanzaMismatch)
 
     run(scenario)
 
