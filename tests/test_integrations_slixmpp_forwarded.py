@@ -53,6 +53,7 @@ NOW = dt.datetime(2026, 6, 1, 12, 0, 0, tzinfo=dt.UTC)
 CARBONS = "urn:xmpp:carbons:2"
 FORWARD = "urn:xmpp:forward:0"
 MAM = "urn:xmpp:mam:2"
+MUC_USER = "http://jabber.org/protocol/muc#user"
 
 
 @pytest.fixture(scope="module")
@@ -109,13 +110,13 @@ def _routed(
 
 
 def _bob(
-    ids: dict[str, Identity], now: dt.datetime = NOW, **extra: Any
+    ids: dict[str, Identity], now: dt.datetime = NOW, *, replay: bool = True, **extra: Any
 ) -> tuple[Peer, list[Any]]:
     """bob/b with a verifier whose clock reads ``now``; every plugin event collected."""
     verifier = Verifier(
         _trust(ids, ALICE, BOB),
         policy=Policy(),
-        replay=MemoryReplayStore(),
+        replay=MemoryReplayStore() if replay else None,
         profile=ROBUST,
         clock=lambda: now,
     )
@@ -368,6 +369,57 @@ def test_room_history_is_judged_against_the_rooms_delay(ids: dict[str, Identity]
     run(scenario)
 
 
+def _self_presence(peer: Peer, room: str, nick: str, kind: str | None = None) -> None:
+    """The room's presence for this client's own occupant JID (status 110)."""
+    type_ = f" type='{kind}'" if kind else ""
+    presence = peer.client.Presence(
+        ET.fromstring(
+            f"<presence xmlns='jabber:client' from='{room}/{nick}' to='{BOB}/b'{type_}>"
+            f"<x xmlns='{MUC_USER}'><item affiliation='none' role='participant'/>"
+            "<status code='110'/></x></presence>"
+        )
+    )
+    assert peer.plugin._incoming(presence) is presence
+
+
+def test_a_muc_private_message_is_accepted_only_by_the_occupant_it_names(
+    ids: dict[str, Identity],
+) -> None:
+    """Use case 2: alice signs a private message for occupant ``room/bob``; the room alone
+    maps that nick to a real JID. The plugin accepts it only where the room gave this client
+    that nick: a room re-addressing it to another occupant, or to a non-occupant, is refused."""
+
+    async def scenario() -> None:
+        signed = _signed(
+            ids,
+            ALICE,
+            f"<message xmlns='jabber:client' to='{ROOM}/bob' type='chat' id='p1'>"
+            f"<body>psst</body><x xmlns='{MUC_USER}'/></message>",
+        )
+        redirected = _routed(signed, {"from": f"{ROOM}/alice", "to": f"{BOB}/b"})
+
+        def verdict(peer: Peer, events: list[Any]) -> xs.VerifiedStanza:
+            _incoming(peer, redirected)
+            got = events[-1]
+            assert isinstance(got, xs.VerifiedStanza)
+            return got
+
+        bob, events = _bob(ids, replay=False)  # the same message judged four times
+        got = verdict(bob, events)  # bob is in no room
+        assert not got.valid and isinstance(got.result.error, StanzaMismatch)
+        _self_presence(bob, ROOM, "robert")  # the room calls this client 'robert'
+        got = verdict(bob, events)
+        assert not got.valid and "'bob'" in str(got.result.error)
+        _self_presence(bob, ROOM, "bob")
+        got = verdict(bob, events)
+        assert got.valid, got.result.error
+        assert got.result.signatures[0].sender_relation == "muc-private"
+        _self_presence(bob, ROOM, "bob", "unavailable")  # left the room
+        assert not verdict(bob, events).valid
+
+    run(scenario)
+
+
 # -- through the real servers ------------------------------------------------------------------
 
 
@@ -568,6 +620,43 @@ def test_room_history_and_room_archive_verify_through_server(
     run(scenario)
 
 
+def _send_private(peer: Peer, occupant: str, body: str) -> str:
+    """A XEP-0045 §7.5 private message, marked with an empty muc#user ``<x/>`` (signed)."""
+    msg = peer.client.make_message(mto=occupant, mbody=body, mtype="chat")
+    msg.xml.append(ET.Element(f"{{{MUC_USER}}}x"))
+    sid = f"pm-{secrets.token_hex(6)}"
+    msg["id"] = sid
+    msg.send()
+    return sid
+
+
+@pytest.mark.integration
+def test_muc_private_message_through_the_servers_own_room(
+    xmpp_server: Server, ids: dict[str, Identity]
+) -> None:
+    """Use case 2 with the plugin on both sides, through the server's own MUC service."""
+    s = xmpp_server
+    room = f"pm-{secrets.token_hex(4)}@{s.muc_domain}"
+    trust = _trust(ids, ALICE)
+
+    async def scenario() -> None:
+        async with (
+            online(s, "alice", _config(ids[ALICE], trust)) as alice,
+            online(s, "bob", {"trust": trust}) as bob,
+        ):
+            await join_room(alice, room, "alice", owner=True)
+            await join_room(bob, room, "bob")
+            sid = _send_private(alice, f"{room}/bob", "just between us")
+            got = await bob.result(sid)
+            assert got.valid, got.result.error
+            assert got.stanza["from"] == f"{room}/alice"
+            (sig,) = got.result.signatures
+            assert sig.signer == ALICE and sig.sender_relation == "muc-private"
+            assert _body(got.result) == "just between us"
+
+    run(scenario)
+
+
 @pytest.fixture(scope="module")
 def service_files(ids: dict[str, Identity], tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("rooms-service")
@@ -608,6 +697,12 @@ def test_a_signed_rooms_reflection_reports_both_signatures(
             # carol trusts the room, not alice: the room's word only
             seen = await carol.result(sid)
             assert seen.valid and seen.forwarded is not None and not seen.forwarded.valid
+            # use case 2 through the service: alice's own signature, redirected to bob
+            pid = _send_private(alice, f"{room}/bob", "only for bob")
+            private = await bob.result(pid)
+            assert private.valid, private.result.error
+            assert private.result.signatures[0].sender_relation == "muc-private"
+            assert private.forwarded is None
 
     with component(s, service_files, "rooms"):
         run(scenario)

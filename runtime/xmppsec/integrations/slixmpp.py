@@ -130,6 +130,10 @@ _CARBON_KINDS = {"{" + _CARBONS + "}received": "received", "{" + _CARBONS + "}se
 _MAM = "urn:xmpp:mam:2"  # XEP-0313
 _MAM_QUERY = "{" + _MAM + "}query"
 _MAM_RESULT = "{" + _MAM + "}result"
+_MUC_USER = "http://jabber.org/protocol/muc#user"  # XEP-0045
+_MUC_USER_X = "{" + _MUC_USER + "}x"
+_MUC_STATUS = "{" + _MUC_USER + "}status"
+_OBJECT = "{" + NS.DS + "}Object"
 _MAX_QUERIES = 64
 """Outstanding XEP-0313 queries remembered at once (the oldest is forgotten first)."""
 
@@ -483,6 +487,18 @@ def _history_room(element: ET.Element) -> str | None:
     return room
 
 
+def _signed_to(signature: etree._Element | None) -> str | None:
+    """The ``to`` of the stanza copy a verified Signature's stanza-desc holds."""
+    if signature is None:
+        return None
+    for obj in signature.iterchildren(_OBJECT):
+        for desc in obj:
+            for copied in desc:
+                if isinstance(copied.tag, str) and etree.QName(copied).localname == "message":
+                    return copied.get("to")
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class _Unwrapped:
     """A carbon or archive result, taken apart: what to verify, with which rules."""
@@ -542,6 +558,8 @@ class XmppsecDsig(BasePlugin):
         # XEP-0313 queries sent and not yet answered: queryid -> (archive, iq id)
         self._queries: OrderedDict[str | None, tuple[str, str | None]] = OrderedDict()
         self._stored_verifiers: dict[str | None, Verifier] = {}
+        # XEP-0045 rooms this client is in: room bare JID -> its own nick (status 110)
+        self._nicks: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_release: asyncio.Future[None] | None = None
         self.xmpp.add_filter("in", self._incoming)
@@ -625,6 +643,8 @@ class XmppsecDsig(BasePlugin):
         kind = stanza_kind_of(stanza.xml)
         if kind == "iq":
             self._end_query(stanza.xml)
+        elif kind == "presence":
+            self._note_self_presence(stanza.xml)
         if s.verifier is None or kind not in s.verify:
             return stanza
         if stanza.xml in self._released:  # back from the async replay check: done
@@ -638,6 +658,7 @@ class XmppsecDsig(BasePlugin):
         # History: the room stored it and stamped when; judged against that stamp as an
         # offline message against the own server's, not recorded as a fresh delivery.
         result = self._check(stanza.xml, self._verifier_for(room, replay=room is None))
+        result = self._check_private_recipient(result)
         if s.async_replay is not None and result.valid and room is None:
             self._hold(
                 stanza,
@@ -709,6 +730,45 @@ class XmppsecDsig(BasePlugin):
 
     def _own(self) -> str:
         return str(self.xmpp.boundjid.bare)
+
+    def _note_self_presence(self, element: ET.Element) -> None:
+        """Track this client's nick in each room from the room's self-presence (XEP-0045
+        §7.2.3: status 110 names the occupant JID the room gave this client)."""
+        x = element.find(_MUC_USER_X)
+        if x is None or not any(st.get("code") == "110" for st in x.iter(_MUC_STATUS)):
+            return
+        sender = element.get("from") or ""
+        room, _, nick = sender.partition("/")
+        bare = _bare(room)
+        if bare is None or not nick:
+            return
+        if element.get("type") in ("unavailable", "error"):
+            self._nicks.pop(bare, None)
+        elif len(self._nicks) < 4 * _MAX_QUERIES or bare in self._nicks:
+            self._nicks[bare] = nick
+
+    def _check_private_recipient(self, result: VerificationResult) -> VerificationResult:
+        """Use case 2's recipient binding: a MUC private message (``muc-private``) is signed
+        for one occupant JID ``room/nick``; the room alone maps it to a real JID, so a
+        client accepts it only if that occupant is itself — in a room it is in, under the
+        nick the room gave it (a room that re-addresses alice's words for bob to carol, or
+        hands them to a non-occupant, is refused)."""
+        if not result.valid:
+            return result
+        for sig in result.signatures:
+            if sig.sender_relation != "muc-private":
+                continue
+            meant = _signed_to(sig.signature_element)
+            room, _, nick = (meant or "").partition("/")
+            mine = self._nicks.get(_bare(room) or "")
+            if mine is None:
+                problem = f"a private message for {meant!r}; this client is not in that room"
+            elif nick != mine:
+                problem = f"a private message for occupant {nick!r}; this client is {mine!r}"
+            else:
+                continue
+            return replace(result, valid=False, error=StanzaMismatch(problem))
+        return result
 
     def _note_query(self, element: ET.Element) -> None:
         """Remember a XEP-0313 query this client sends: its results are accepted only from
