@@ -20,6 +20,8 @@ import pytest
 import slixmpp
 from lxml import etree
 from slixmpp.xmlstream import StanzaBase
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 
 from tests.harness.servers import Server
 from tests.test_component import component
@@ -42,7 +44,7 @@ from xmppsec.errors import (
 )
 from xmppsec.integrations import slixmpp as xs
 from xmppsec.keys import Identity, generate_identity, write_identity
-from xmppsec.replay import MemoryReplayStore
+from xmppsec.replay import AsyncSQLiteReplayStore, MemoryReplayStore
 from xmppsec.timestamps import TimestampClock
 from xmppsec.trust import TrustStore
 
@@ -177,6 +179,44 @@ def test_a_received_carbon_verifies_only_from_the_accounts_bare_jid(
         events.clear()
         _incoming(bob, _carbon("received", inner))
         assert isinstance(events[0].result.error, ReplayError)
+
+    run(scenario)
+
+
+def test_a_carbon_under_an_async_replay_store(ids: dict[str, Identity], tmp_path: Path) -> None:
+    """With an AsyncReplayStore the carbon is held, its inner signature awaited against the
+    store, then reported and handed on; the same carbon again is a replay."""
+
+    async def scenario() -> None:
+        store = AsyncSQLiteReplayStore(tmp_path / "replay.sqlite3")
+        bob = make_peer(
+            f"{BOB}/b", "x", {"trust": _trust(ids, ALICE), "replay": store, "drop_unverified": True}
+        )
+        copies = _collect(bob)
+        handed: asyncio.Queue[StanzaBase] = asyncio.Queue()
+        # slixmpp fires no 'message' event for a carbon without a body: a raw handler sees it
+        bob.client.register_handler(
+            Callback("carbons", MatchXPath(f"{JC}message/{{{CARBONS}}}received"), handed.put_nowait)
+        )
+        inner = _signed(
+            ids,
+            ALICE,
+            f"<message xmlns='jabber:client' from='{ALICE}/a' to='{BOB}/other' type='chat'"
+            " id='ac1'><body>async</body></message>",
+            at=_utcnow(),
+        )
+        for _ in range(2):
+            held = bob.client.Message(ET.fromstring(_carbon("received", inner)))
+            assert bob.plugin._incoming(held) is None  # held until the store answers
+        await asyncio.gather(*bob.plugin._tasks)
+        first, second = copies.get_nowait(), copies.get_nowait()
+        assert first.valid and first.delivery == "carbon-received", first.result.error
+        assert not second.valid and isinstance(second.result.error, ReplayError)
+        # drop_unverified: the first was handed on to slixmpp's handlers, the replay not
+        wrapper = await asyncio.wait_for(handed.get(), STEP)
+        assert bob.plugin.forwarded_for(wrapper) == first
+        await asyncio.sleep(0.05)
+        assert handed.empty()
 
     run(scenario)
 

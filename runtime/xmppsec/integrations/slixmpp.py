@@ -48,6 +48,10 @@ never as if it had been delivered fresh:
   signature covers the occupant's original nested in ``<forwarded/>``: the original is
   verified too and reported beside the service's result.
 
+A MUC private message (``muc-private``) is accepted only by the occupant its signature
+names: the nick the room gave this client, learnt from the room's status-110 self-presence
+(XEP-0045 §7.2.3); the room alone maps nicks to real JIDs.
+
 Carbons and archive results fire ``xmppsec_forwarded`` with a :class:`ForwardedStanza` (the
 wrapper itself is the server's, not signed content); history and room reflections fire
 ``xmppsec_verified``/``xmppsec_unverified`` with ``delivery`` and ``forwarded`` set.
