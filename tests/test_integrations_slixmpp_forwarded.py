@@ -394,17 +394,34 @@ def test_room_history_is_judged_against_the_rooms_delay(ids: dict[str, Identity]
         def history(delay_from: str) -> str:
             return _routed(signed, {"to": f"{BOB}/b", "from": f"{ROOM}/alice"}, (delay_from, stored))
 
-        for _ in range(2):  # rejoining replays the history again: not a replay
-            _incoming(bob, history(ROOM))
+        def verdict(data: str) -> xs.VerifiedStanza:
+            _incoming(bob, data)
             got = events[-1]
             assert isinstance(got, xs.VerifiedStanza)
+            return got
+
+        subject = (
+            f"<message xmlns='jabber:client' from='{ROOM}' to='{BOB}/b' type='groupchat'>"
+            "<subject/></message>"
+        )
+        for _ in range(2):  # rejoining replays the history again: not a replay
+            _self_presence(bob, ROOM, "bob")
+            got = verdict(history(ROOM))
             assert got.valid and got.delivery == "history", got.result.error
             (sig,) = got.result.signatures
             assert sig.offline and sig.sender_relation == "muc-occupant"
-        # a delay stamped by anyone but the room is no history: judged against now, too old
-        _incoming(bob, history("muc.localhost"))
-        got = events[-1]
-        assert got.delivery == "live" and isinstance(got.result.error, TimestampError)
+            # a delay stamped by anyone but the room is no history: judged against now
+            got = verdict(history("muc.localhost"))
+            assert got.delivery == "live" and isinstance(got.result.error, TimestampError)
+            verdict(subject)  # XEP-0045 §7.2.16: the history is over
+            # An occupant slips the room's delay into its own (replayed) message, which the
+            # room reflects live: after the subject it is no history, judged against now
+            got = verdict(history(ROOM))
+            assert got.delivery == "live" and isinstance(got.result.error, TimestampError)
+            _self_presence(bob, ROOM, "bob", "unavailable")
+        # a room this client never joined sends no history
+        got = verdict(history(ROOM))
+        assert got.delivery == "live" and not got.valid
 
     run(scenario)
 

@@ -42,8 +42,9 @@ never as if it had been delivered fresh:
   reflection, for a room's archive); judged against the ``<delay/>`` of ``<forwarded/>`` as
   the verifier judges an offline message's delay (``Policy.own_server`` set to the archive,
   ``max_offline_age``), without the replay store (an archive hands out its copies again);
-* a room's history replayed on join (XEP-0045 §7.2.15: a groupchat message from an occupant
-  JID with the room's own ``<delay/>``): the same, with the room as the one who stored it;
+* a room's history replayed on join (XEP-0045 §7.2.15: between this client's self-presence
+  and the room's subject, a groupchat message from an occupant JID with the room's own
+  ``<delay/>``): the same, with the room as the one who stored it;
 * a signed room's reflection (``xmppsec component --mode rooms``) whose valid service
   signature covers the occupant's original nested in ``<forwarded/>``: the original is
   verified too and reported beside the service's result.
@@ -138,6 +139,7 @@ _MUC_USER = "http://jabber.org/protocol/muc#user"  # XEP-0045
 _MUC_USER_X = "{" + _MUC_USER + "}x"
 _MUC_STATUS = "{" + _MUC_USER + "}status"
 _OBJECT = "{" + NS.DS + "}Object"
+_SUBJECT = "{" + _CLIENT_NS + "}subject"
 _MAX_QUERIES = 64
 """Outstanding XEP-0313 queries remembered at once (the oldest is forgotten first)."""
 
@@ -564,6 +566,8 @@ class XmppsecDsig(BasePlugin):
         self._stored_verifiers: dict[str | None, Verifier] = {}
         # XEP-0045 rooms this client is in: room bare JID -> its own nick (status 110)
         self._nicks: dict[str, str] = {}
+        # rooms just joined whose history may still come: until the room's subject
+        self._history_open: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_release: asyncio.Future[None] | None = None
         self.xmpp.add_filter("in", self._incoming)
@@ -657,7 +661,7 @@ class XmppsecDsig(BasePlugin):
         unwrapped = self._unwrap(stanza.xml) if kind == "message" else None
         if unwrapped is not None:
             return self._incoming_forwarded(stanza, unwrapped)
-        room = _history_room(stanza.xml) if kind == "message" else None
+        room = self._history_of(stanza.xml) if kind == "message" else None
         delivery: Delivery = "live" if room is None else "history"
         # History: the room stored it and stamped when; judged against that stamp as an
         # offline message against the own server's, not recorded as a fresh delivery.
@@ -748,8 +752,28 @@ class XmppsecDsig(BasePlugin):
             return
         if element.get("type") in ("unavailable", "error"):
             self._nicks.pop(bare, None)
+            self._history_open.discard(bare)
         elif len(self._nicks) < 4 * _MAX_QUERIES or bare in self._nicks:
+            if bare not in self._nicks:
+                # XEP-0045 §7.2.15-16: a newcomer's history follows its self-presence and
+                # ends with the room's subject (a nick change sends none)
+                self._history_open.add(bare)
             self._nicks[bare] = nick
+
+    def _history_of(self, element: ET.Element) -> str | None:
+        """The room replaying this message as its history on this client's join; ``None``
+        for a live message. History is only what a room sends between this client's
+        self-presence and the room's subject (XEP-0045 §7.2.15-16): outside that window a
+        room's ``<delay/>`` — which an occupant could slip into its own message for the room
+        to reflect — makes no history, and the message is judged as live."""
+        if element.get("type") != "groupchat" or not self._history_open:
+            return None
+        sender = element.get("from") or ""
+        if "/" not in sender and element.find(_SUBJECT) is not None:
+            self._history_open.discard(_bare(sender) or "")  # §7.2.16: the history is over
+            return None
+        room = _history_room(element)
+        return room if room in self._history_open else None
 
     def _check_private_recipient(self, result: VerificationResult) -> VerificationResult:
         """Use case 2's recipient binding: a MUC private message (``muc-private``) is signed
