@@ -82,7 +82,12 @@ def _join(core: ServiceCore, real: str, nick: str) -> list[etree._Element]:
 def test_rooms_refusals(service: Identity) -> None:
     core = _core(service, "rooms")
     own = _join(core, "alice@localhost/a", "alice")
-    assert own[-1].get("to") == "alice@localhost/a"  # its own presence, status 110
+    assert own[-2].get("to") == "alice@localhost/a"  # its own presence, status 110
+    # XEP-0045 §7.2.16: then the (empty) subject, which completes the join
+    assert etree.QName(own[-1]).localname == "message" and own[-1].get("type") == "groupchat"
+    assert own[-1].get("from") == ROOM and own[-1].findtext("{jabber:client}subject") == ""
+    again = core.handle(_in(f"<presence from='alice@localhost/a' to='{ROOM}/alice'/>"))
+    assert all(etree.QName(o).localname == "presence" for o in again)  # an update: no subject
     assert _condition(_join(core, "mallory@localhost/m", "alice")) == "conflict"
     outsider = core.handle(
         _in(

@@ -40,6 +40,7 @@ __all__ = [
     "route_groupchat",
     "route_iq",
     "route_mam",
+    "route_muc_private",
     "route_no_from",
     "route_offline",
     "route_presence",
@@ -263,6 +264,33 @@ def route_groupchat(
         _leave(alice, server, sender)
         _leave(bob, server, recipient)
     return _routed("groupchat", server, sent, got, (echo,))
+
+
+def route_muc_private(
+    server: Server,
+    stanza: StanzaSource,
+    *,
+    sender: str = "alice",
+    recipient: str = "bob",
+    timeout: float = 10.0,
+) -> Routed:
+    """alice and bob in ``server.muc_room``; alice's private message to the occupant JID
+    ``room/bob`` (XEP-0045 §7.5) as the room redirected it to bob's real JID."""
+    sent, parsed = _materialize(server, stanza)
+    sid = parsed.get("id", "")
+    with (
+        connect(server, sender, presence=True) as alice,
+        connect(server, recipient, presence=True) as bob,
+    ):
+        _join(alice, server, sender, timeout)
+        _join(bob, server, recipient, timeout)
+        alice.send(sent)
+        got = _await(
+            "muc-private", sent, bob, _is("message", sid), alice, _is_error("message", sid), timeout
+        )
+        _leave(alice, server, sender)
+        _leave(bob, server, recipient)
+    return _routed("muc-private", server, sent, got)
 
 
 def route_presence(

@@ -231,6 +231,7 @@ class ServiceCore:
             if len(self.rooms) >= MAX_ROOMS:
                 return [_error(stanza, "wait", "resource-constraint", self.domain)]
             self.rooms[room] = occupants
+        joined = nick not in occupants
         occupants[nick] = real
         # XEP-0045 §7.2.3: the others' presence first, then the newcomer's to everyone,
         # its own copy last with status 110.
@@ -245,6 +246,15 @@ class ServiceCore:
             if other != nick
         ]
         out.append(self._occupant_presence(room, nick, real, False, True))
+        if joined:
+            # XEP-0045 §7.2.15: no history here; §7.2.16: then the subject, empty if none
+            # (clients such as slixmpp's xep_0045 wait for it to complete the join).
+            subject = etree.Element(_q(_CLIENT, "message"), nsmap=nsmap({None: _CLIENT}))
+            subject.set("from", room)
+            subject.set("to", real)
+            subject.set("type", "groupchat")
+            etree.SubElement(subject, _q(_CLIENT, "subject"))
+            out.append(subject)
         return out
 
     def _occupant_presence(

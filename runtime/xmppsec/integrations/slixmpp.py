@@ -29,6 +29,33 @@ config dict. With an :class:`~xmppsec.replay.AsyncReplayStore` as ``replay`` (e.
 :class:`~xmppsec.replay.AsyncRedisReplayStore`), the replay check is awaited in a task instead
 of blocking the event loop: the filter holds a stanza whose signatures verified, and hands it
 to the handlers (``recv_stanza``) once the store has answered, in arrival order.
+
+Forwarded copies (docs/slixmpp.md, "Carbons, archives, history and signed rooms"): the plugin
+also verifies what a stanza forwards, each copy under the rules of whoever vouches for it, and
+never as if it had been delivered fresh:
+
+* a XEP-0280 carbon (``<received/>``/``<sent/>`` holding a XEP-0297 ``<forwarded/>``) only
+  from the account's own bare JID (XEP-0280 §11), its message to (received) or from (sent)
+  the account; judged against now, with the replay store, as the live stanza it copies;
+* a XEP-0313 result only for a query this client sent (its ``queryid``), from the archive
+  it asked (the account, or a room), its message to or from the account (or an occupant's
+  reflection, for a room's archive); judged against the ``<delay/>`` of ``<forwarded/>`` as
+  the verifier judges an offline message's delay (``Policy.own_server`` set to the archive,
+  ``max_offline_age``), without the replay store (an archive hands out its copies again);
+* a room's history replayed on join (XEP-0045 §7.2.15: between this client's self-presence
+  and the room's subject, a groupchat message from an occupant JID with the room's own
+  ``<delay/>``): the same, with the room as the one who stored it;
+* a signed room's reflection (``xmppsec component --mode rooms``) whose valid service
+  signature covers the occupant's original nested in ``<forwarded/>``: the original is
+  verified too and reported beside the service's result.
+
+A MUC private message (``muc-private``) is accepted only by the occupant its signature
+names: the nick the room gave this client, learnt from the room's status-110 self-presence
+(XEP-0045 §7.2.3); the room alone maps nicks to real JIDs.
+
+Carbons and archive results fire ``xmppsec_forwarded`` with a :class:`ForwardedStanza` (the
+wrapper itself is the server's, not signed content); history and room reflections fire
+``xmppsec_verified``/``xmppsec_unverified`` with ``delivery`` and ``forwarded`` set.
 """
 
 from __future__ import annotations
@@ -36,9 +63,11 @@ from __future__ import annotations
 import asyncio
 import binascii
 import contextlib
+import copy
 import logging
 import weakref
 import xml.etree.ElementTree as ET  # noqa: S405 - serializes trees only; parsing is xmppsec.parser
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
@@ -52,7 +81,14 @@ from slixmpp.xmlstream.tostring import tostring as slixmpp_tostring
 
 from ..algorithms import PrivateKey
 from ..dsig import ROBUST, Policy, Profile, Signer, VerificationResult, Verifier
-from ..errors import StanzaSchemaError, UsageError, VerificationError, XmppSecError
+from ..errors import (
+    JIDError,
+    StanzaMismatch,
+    StanzaSchemaError,
+    UsageError,
+    VerificationError,
+    XmppSecError,
+)
 from ..jid import bare_jid
 from ..parser import parse
 from ..replay import AsyncReplayStore, MemoryReplayStore, ReplayStore, is_async_store
@@ -60,12 +96,15 @@ from ..trust import TrustStore
 from ..xmpp import NS, STANZA_KINDS, stanza_kind_of
 
 __all__ = [
+    "EVENT_FORWARDED",
     "EVENT_SIGN_FAILED",
     "EVENT_UNVERIFIED",
     "EVENT_VERIFIED",
     "PLUGIN_NAME",
     "DsigConfig",
+    "Delivery",
     "DsigSettings",
+    "ForwardedStanza",
     "PluginConfigError",
     "SignFailure",
     "VerifiedStanza",
@@ -82,11 +121,27 @@ EVENT_UNVERIFIED = "xmppsec_unverified"
 """Fired with a :class:`VerifiedStanza` whose result is not valid (``NotSigned`` included)."""
 EVENT_SIGN_FAILED = "xmppsec_sign_failed"
 """Fired with a :class:`SignFailure` when an outgoing stanza could not be signed."""
+EVENT_FORWARDED = "xmppsec_forwarded"
+"""Fired with a :class:`ForwardedStanza` for each XEP-0280 carbon and XEP-0313 result."""
 
 _KINDS = frozenset(STANZA_KINDS)
 _CLIENT_NS = NS.JABBER_CLIENT
 _SIGNATURE = "{" + NS.DS + "}Signature"
 _SIGNATURE_VALUE = "{" + NS.DS + "}SignatureValue"
+_DELAY = "{" + NS.DELAY + "}delay"
+_FORWARDED = "{urn:xmpp:forward:0}forwarded"  # XEP-0297
+_CARBONS = "urn:xmpp:carbons:2"  # XEP-0280
+_CARBON_KINDS = {"{" + _CARBONS + "}received": "received", "{" + _CARBONS + "}sent": "sent"}
+_MAM = "urn:xmpp:mam:2"  # XEP-0313
+_MAM_QUERY = "{" + _MAM + "}query"
+_MAM_RESULT = "{" + _MAM + "}result"
+_MUC_USER = "http://jabber.org/protocol/muc#user"  # XEP-0045
+_MUC_USER_X = "{" + _MUC_USER + "}x"
+_MUC_STATUS = "{" + _MUC_USER + "}status"
+_OBJECT = "{" + NS.DS + "}Object"
+_SUBJECT = "{" + _CLIENT_NS + "}subject"
+_MAX_QUERIES = 64
+"""Outstanding XEP-0313 queries remembered at once (the oldest is forgotten first)."""
 
 T = TypeVar("T")
 
@@ -94,6 +149,11 @@ SignErrorMode = Literal["drop", "send-unsigned"]
 StanzaKind = Literal["message", "presence", "iq"]
 StanzaSelector = Callable[[StanzaBase], bool]
 _MESSAGES: tuple[StanzaKind, ...] = ("message",)
+Delivery = Literal["live", "history", "carbon-received", "carbon-sent", "archive", "room-original"]
+"""How a verified stanza reached the client: ``live`` (delivered as sent), ``history`` (a
+room's history replayed on join), ``carbon-received``/``carbon-sent`` (XEP-0280 copies),
+``archive`` (a XEP-0313 result), ``room-original`` (an occupant's original nested in a
+signed room's reflection)."""
 
 
 class PluginConfigError(UsageError):
@@ -107,6 +167,43 @@ class VerifiedStanza:
 
     stanza: StanzaBase
     result: VerificationResult
+    delivery: Delivery = "live"
+    """``live``, or ``history`` (replayed by the room on join; judged against the room's
+    delay stamp, not recorded in the replay store)."""
+    forwarded: ForwardedStanza | None = None
+    """A signed room's reflection: the occupant's original it nests (``room-original``),
+    verified only when the room's signature (``result``) is valid."""
+
+    @property
+    def valid(self) -> bool:
+        return self.result.valid
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardedStanza:
+    """A stanza forwarded inside another (XEP-0297) and verified by the plugin: what the
+    ``xmppsec_forwarded`` event carries, and :attr:`VerifiedStanza.forwarded`.
+
+    ``valid`` only when the inner stanza's signatures are valid *and* it came the way its
+    ``delivery`` requires (a carbon from the account, a result of a query this client sent
+    from the archive it asked, a message to or from the account); otherwise ``result``
+    is not valid and its ``error`` says why (:class:`~xmppsec.errors.StanzaMismatch` for a
+    copy from the wrong forwarder)."""
+
+    stanza: StanzaBase
+    """The stanza that carried the copy: the carbon, the archive's result message, the
+    room's reflection."""
+    inner: ET.Element
+    """The forwarded stanza, as slixmpp parsed it."""
+    result: VerificationResult
+    delivery: Delivery
+    by: str
+    """Who forwarded it and vouches for the copy: the account's bare JID (carbons, the
+    account's archive) or the room."""
+    stamp: str | None = None
+    """The XEP-0203 delay stamp in ``<forwarded/>`` (an archive: when it stored the copy)."""
+    archive_id: str | None = None
+    """The XEP-0313 ``result/@id``."""
 
     @property
     def valid(self) -> bool:
@@ -352,6 +449,78 @@ def serialize_received(element: ET.Element) -> bytes:
     return ET.tostring(element, encoding="unicode").encode("utf-8")
 
 
+def _bare(value: str | None) -> str | None:
+    """The normalized bare JID of ``value``; ``None`` if absent or not a JID."""
+    if not value:
+        return None
+    try:
+        return bare_jid(value)
+    except JIDError:
+        return None
+
+
+def _is_bare(value: str | None, bare: str) -> bool:
+    """``value`` is the bare JID ``bare`` itself (no resource)."""
+    return value is not None and "/" not in value and _bare(value) == bare
+
+
+def _delayed_copy(inner: ET.Element, delays: list[ET.Element], by: str) -> ET.Element:
+    """The forwarded stanza with the forwarder's XEP-0203 delay(s) as its own children,
+    stamped ``from`` the forwarder (who answered this client's query and vouches for the
+    stamp, whatever ``from`` its delay names): what the verifier judges an offline message's
+    timestamp by (``Policy.own_server``, XEP-0290 §5). A delay the stanza already held stays:
+    two delays are refused as the verifier refuses them for an offline message."""
+    out = copy.deepcopy(inner)
+    out.tail = None
+    for delay in delays:
+        added = ET.SubElement(out, _DELAY, dict(delay.attrib))
+        added.set("from", by)
+    return out
+
+
+def _history_room(element: ET.Element) -> str | None:
+    """The room whose history replayed this message on join (XEP-0045 §7.2.15): a groupchat
+    message from an occupant JID with exactly one delay, stamped by that room; else None."""
+    if element.get("type") != "groupchat":
+        return None
+    sender = element.get("from")
+    room = _bare(sender)
+    if room is None or sender is None or "/" not in sender:
+        return None
+    delays = element.findall(_DELAY)
+    if len(delays) != 1 or not _is_bare(delays[0].get("from"), room):
+        return None
+    return room
+
+
+def _signed_to(signature: etree._Element | None) -> str | None:
+    """The ``to`` of the stanza copy a verified Signature's stanza-desc holds."""
+    if signature is None:
+        return None
+    for obj in signature.iterchildren(_OBJECT):
+        for desc in obj:
+            for copied in desc:
+                if isinstance(copied.tag, str) and etree.QName(copied).localname == "message":
+                    return copied.get("to")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Unwrapped:
+    """A carbon or archive result, taken apart: what to verify, with which rules."""
+
+    inner: ET.Element
+    target: ET.Element
+    delivery: Delivery
+    by: str
+    vouched_by: str | None
+    """The archive or room whose delay stamps the copy (``Policy.own_server``); ``None``:
+    judged against now, as a live stanza, with the replay store."""
+    problem: str | None
+    stamp: str | None = None
+    archive_id: str | None = None
+
+
 # -- the plugin -------------------------------------------------------------------------------
 
 
@@ -389,6 +558,16 @@ class XmppsecDsig(BasePlugin):
         )
         self._held: weakref.WeakSet[ET.Element] = weakref.WeakSet()
         self._released: weakref.WeakSet[ET.Element] = weakref.WeakSet()
+        self._forwarded: weakref.WeakKeyDictionary[ET.Element, ForwardedStanza] = (
+            weakref.WeakKeyDictionary()
+        )
+        # XEP-0313 queries sent and not yet answered: queryid -> (archive, iq id)
+        self._queries: OrderedDict[str | None, tuple[str, str | None]] = OrderedDict()
+        self._stored_verifiers: dict[str | None, Verifier] = {}
+        # XEP-0045 rooms this client is in: room bare JID -> its own nick (status 110)
+        self._nicks: dict[str, str] = {}
+        # rooms just joined whose history may still come: until the room's subject
+        self._history_open: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_release: asyncio.Future[None] | None = None
         self.xmpp.add_filter("in", self._incoming)
@@ -412,13 +591,40 @@ class XmppsecDsig(BasePlugin):
         plugin — a kind not configured, or a copy made after it arrived)."""
         return self._results.get(stanza.xml)
 
+    def forwarded_for(self, stanza: StanzaBase) -> ForwardedStanza | None:
+        """What the plugin verified inside a received carbon or archive result (``None``:
+        not one, or not verified by this plugin)."""
+        return self._forwarded.get(stanza.xml)
+
     def verify_stanza(self, stanza: StanzaBase | ET.Element) -> VerificationResult:
-        """Verify any stanza object or xml.etree stanza now (e.g. a message unwrapped from a
-        carbon or MAM result). Never raises an xmppsec error; needs a verifier."""
+        """Verify any stanza object or xml.etree stanza now, as a live stanza (judged against
+        now, with the replay store). Carbons, archive results and room history are verified
+        automatically, each under its own rules; this is for anything else. Never raises an
+        xmppsec error; needs a verifier."""
+        element = stanza if isinstance(stanza, ET.Element) else stanza.xml
+        return self._check(element, self._verifier_for(None, replay=True))
+
+    def _verifier_for(self, vouched_by: str | None, *, replay: bool) -> Verifier:
+        """The configured verifier; ``replay=False``: without its replay store; for a copy
+        stored by ``vouched_by`` (an archive, a room), with that entity's delay honoured as
+        the own server's is for an offline message (XEP-0290 §5), and no replay store."""
         verifier = self._settings.verifier
         if verifier is None:
             raise PluginConfigError("no 'trust' or 'verifier' configured")
-        element = stanza if isinstance(stanza, ET.Element) else stanza.xml
+        if vouched_by is None and replay:
+            return verifier
+        cached = self._stored_verifiers.get(vouched_by)
+        if cached is None:
+            if len(self._stored_verifiers) >= _MAX_QUERIES:
+                self._stored_verifiers.clear()
+            policy = verifier.policy
+            if vouched_by is not None:
+                policy = replace(policy, own_server=vouched_by)
+            cached = replace(verifier, policy=policy, replay=None)
+            self._stored_verifiers[vouched_by] = cached
+        return cached
+
+    def _check(self, element: ET.Element, verifier: Verifier) -> VerificationResult:
         try:
             return verifier.check(serialize_received(element))
         except Exception as exc:  # noqa: BLE001 - nothing may escape into slixmpp's loop
@@ -442,39 +648,271 @@ class XmppsecDsig(BasePlugin):
 
     def _incoming(self, stanza: StanzaBase) -> StanzaBase | None:
         s = self._settings
-        if s.verifier is None or stanza_kind_of(stanza.xml) not in s.verify:
+        kind = stanza_kind_of(stanza.xml)
+        if kind == "iq":
+            self._end_query(stanza.xml)
+        elif kind == "presence":
+            self._note_self_presence(stanza.xml)
+        if s.verifier is None or kind not in s.verify:
             return stanza
         if stanza.xml in self._released:  # back from the async replay check: done
             self._released.discard(stanza.xml)
             return stanza
-        result = self.verify_stanza(stanza)
-        if s.async_replay is not None and result.valid:
-            # Hold the stanza; the task hands it on when the replay store has answered.
-            self._held.add(stanza.xml)
-            task = asyncio.ensure_future(
-                self._replay_then_release(stanza, result, s.async_replay, self._last_release)
+        unwrapped = self._unwrap(stanza.xml) if kind == "message" else None
+        if unwrapped is not None:
+            return self._incoming_forwarded(stanza, unwrapped)
+        room = self._history_of(stanza.xml) if kind == "message" else None
+        delivery: Delivery = "live" if room is None else "history"
+        # History: the room stored it and stamped when; judged against that stamp as an
+        # offline message against the own server's, not recorded as a fresh delivery.
+        result = self._check(stanza.xml, self._verifier_for(room, replay=room is None))
+        result = self._check_private_recipient(result)
+        if s.async_replay is not None and result.valid and room is None:
+            self._hold(
+                stanza,
+                stanza.xml,
+                result,
+                s.async_replay,
+                lambda r: self._deliver_result(stanza, r, "live"),
             )
-            self._last_release = task
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
             return None
-        self._deliver_result(stanza, result)
+        self._deliver_result(stanza, result, delivery)
         if not result.valid and s.drop_unverified:
             return None
         return stanza
 
-    def _deliver_result(self, stanza: StanzaBase, result: VerificationResult) -> None:
-        self._results[stanza.xml] = result
-        self.xmpp.event(
-            EVENT_VERIFIED if result.valid else EVENT_UNVERIFIED, VerifiedStanza(stanza, result)
+    def _incoming_forwarded(self, stanza: StanzaBase, u: _Unwrapped) -> StanzaBase | None:
+        s = self._settings
+        live = u.vouched_by is None and u.problem is None
+        result = self._check(u.target, self._verifier_for(u.vouched_by, replay=live))
+        if u.problem is not None:
+            result = replace(result, valid=False, error=StanzaMismatch(u.problem))
+        found = ForwardedStanza(stanza, u.inner, result, u.delivery, u.by, u.stamp, u.archive_id)
+        if s.async_replay is not None and result.valid and live:
+            self._hold(
+                stanza,
+                u.inner,
+                result,
+                s.async_replay,
+                lambda r: self._deliver_forwarded(replace(found, result=r)),
+            )
+            return None
+        self._deliver_forwarded(found)
+        if not result.valid and s.drop_unverified:
+            return None
+        return stanza
+
+    def _hold(
+        self,
+        stanza: StanzaBase,
+        element: ET.Element,
+        result: VerificationResult,
+        store: AsyncReplayStore,
+        report: Callable[[VerificationResult], None],
+    ) -> None:
+        """Hold ``stanza``; a task checks ``element``'s signatures against the async replay
+        store, reports, and hands the stanza on when the store has answered."""
+        self._held.add(stanza.xml)
+        task = asyncio.ensure_future(
+            self._replay_then_release(stanza, element, result, store, self._last_release, report)
         )
+        self._last_release = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _deliver_result(
+        self, stanza: StanzaBase, result: VerificationResult, delivery: Delivery
+    ) -> None:
+        self._results[stanza.xml] = result
+        nested = self._nested_original(stanza, result, delivery)
+        self.xmpp.event(
+            EVENT_VERIFIED if result.valid else EVENT_UNVERIFIED,
+            VerifiedStanza(stanza, result, delivery, nested),
+        )
+
+    def _deliver_forwarded(self, found: ForwardedStanza) -> None:
+        self._forwarded[found.stanza.xml] = found
+        self.xmpp.event(EVENT_FORWARDED, found)
+
+    # -- forwarded copies -------------------------------------------------------------------
+
+    def _own(self) -> str:
+        return str(self.xmpp.boundjid.bare)
+
+    def _note_self_presence(self, element: ET.Element) -> None:
+        """Track this client's nick in each room from the room's self-presence (XEP-0045
+        §7.2.3: status 110 names the occupant JID the room gave this client)."""
+        x = element.find(_MUC_USER_X)
+        if x is None or not any(st.get("code") == "110" for st in x.iter(_MUC_STATUS)):
+            return
+        sender = element.get("from") or ""
+        room, _, nick = sender.partition("/")
+        bare = _bare(room)
+        if bare is None or not nick:
+            return
+        if element.get("type") in ("unavailable", "error"):
+            self._nicks.pop(bare, None)
+            self._history_open.discard(bare)
+        elif len(self._nicks) < 4 * _MAX_QUERIES or bare in self._nicks:
+            if bare not in self._nicks:
+                # XEP-0045 §7.2.15-16: a newcomer's history follows its self-presence and
+                # ends with the room's subject (a nick change sends none)
+                self._history_open.add(bare)
+            self._nicks[bare] = nick
+
+    def _history_of(self, element: ET.Element) -> str | None:
+        """The room replaying this message as its history on this client's join; ``None``
+        for a live message. History is only what a room sends between this client's
+        self-presence and the room's subject (XEP-0045 §7.2.15-16): outside that window a
+        room's ``<delay/>`` — which an occupant could slip into its own message for the room
+        to reflect — makes no history, and the message is judged as live."""
+        if element.get("type") != "groupchat" or not self._history_open:
+            return None
+        sender = element.get("from") or ""
+        if "/" not in sender and element.find(_SUBJECT) is not None:
+            self._history_open.discard(_bare(sender) or "")  # §7.2.16: the history is over
+            return None
+        room = _history_room(element)
+        return room if room in self._history_open else None
+
+    def _check_private_recipient(self, result: VerificationResult) -> VerificationResult:
+        """Use case 2's recipient binding: a MUC private message (``muc-private``) is signed
+        for one occupant JID ``room/nick``; the room alone maps it to a real JID, so a
+        client accepts it only if that occupant is itself — in a room it is in, under the
+        nick the room gave it (a room that re-addresses alice's words for bob to carol, or
+        hands them to a non-occupant, is refused)."""
+        if not result.valid:
+            return result
+        for sig in result.signatures:
+            if sig.sender_relation != "muc-private":
+                continue
+            meant = _signed_to(sig.signature_element)
+            room, _, nick = (meant or "").partition("/")
+            mine = self._nicks.get(_bare(room) or "")
+            if mine is None:
+                problem = f"a private message for {meant!r}; this client is not in that room"
+            elif nick != mine:
+                problem = f"a private message for occupant {nick!r}; this client is {mine!r}"
+            else:
+                continue
+            return replace(result, valid=False, error=StanzaMismatch(problem))
+        return result
+
+    def _note_query(self, element: ET.Element) -> None:
+        """Remember a XEP-0313 query this client sends: its results are accepted only from
+        the archive it asks (``to``, else the account's own), under its ``queryid``."""
+        if element.get("type") != "set":
+            return
+        query = element.find(_MAM_QUERY)
+        if query is None:
+            return
+        archive = _bare(element.get("to")) or self._own()
+        key = query.get("queryid")
+        self._queries.pop(key, None)
+        self._queries[key] = (archive, element.get("id"))
+        while len(self._queries) > _MAX_QUERIES:
+            self._queries.popitem(last=False)
+
+    def _end_query(self, element: ET.Element) -> None:
+        """Forget a query once its archive answered the iq (XEP-0313 §4.2: every result
+        comes before the iq result)."""
+        if element.get("type") not in ("result", "error") or not self._queries:
+            return
+        sender = _bare(element.get("from")) or self._own()
+        for key, (archive, iq_id) in list(self._queries.items()):
+            if iq_id is not None and iq_id == element.get("id") and archive == sender:
+                del self._queries[key]
+
+    def _unwrap(self, element: ET.Element) -> _Unwrapped | None:
+        """A carbon (XEP-0280) or archive result (XEP-0313) holding one forwarded stanza
+        (XEP-0297), with what to verify and whether its forwarder may forward it; ``None``
+        for any other message (verified as itself: an unsigned wrapper is NotSigned)."""
+        wrappers = [c for c in element if c.tag in _CARBON_KINDS or c.tag == _MAM_RESULT]
+        if len(wrappers) != 1:
+            return None
+        wrapper = wrappers[0]
+        forwarded = wrapper.findall(_FORWARDED)
+        if len(forwarded) != 1:
+            return None
+        inners = [c for c in forwarded[0] if stanza_kind_of(c) is not None]
+        if len(inners) != 1:
+            return None
+        inner = inners[0]
+        own = self._own()
+        sender = element.get("from")
+        problem: str | None = None
+        if wrapper.tag in _CARBON_KINDS:
+            # XEP-0280 §11: a carbon is the account's own server's copy, from its bare JID;
+            # any other "carbon" is someone forwarding a stanza they got (carbon spoofing).
+            kind = _CARBON_KINDS[wrapper.tag]
+            if not _is_bare(sender, own):
+                problem = f"a carbon from {sender!r}, not from the account {own} (XEP-0280 §11)"
+            elif kind == "received" and _bare(inner.get("to")) != own:
+                problem = "a received carbon of a message not addressed to the account"
+            elif kind == "sent" and _bare(inner.get("from")) != own:
+                problem = "a sent carbon of a message not sent from the account"
+            delivery: Delivery = "carbon-received" if kind == "received" else "carbon-sent"
+            return _Unwrapped(inner, inner, delivery, own, None, problem)
+        # XEP-0313 §4.2: results answer a query of this client, from the archive it asked.
+        delays = forwarded[0].findall(_DELAY)
+        stamp = delays[0].get("stamp") if delays else None
+        archive_id = wrapper.get("id")
+        answering = _bare(sender) or own  # RFC 6120 §8.1.2.1: no from is the account
+        query = self._queries.get(wrapper.get("queryid"))
+        if query is None:
+            problem = "an archive result for no query this client sent"
+            by = answering
+        else:
+            by = query[0]
+            if answering != by or (sender is not None and "/" in sender):
+                problem = f"an archive result from {sender!r}, not from the archive asked ({by})"
+            elif by == own:
+                if own not in (_bare(inner.get("to")), _bare(inner.get("from"))):
+                    problem = "an archived message neither to nor from the account"
+            elif inner.get("type") != "groupchat" or _bare(inner.get("from")) != by:
+                problem = f"an archived message that is not an occupant's message in {by}"
+        target = _delayed_copy(inner, delays, by)
+        return _Unwrapped(inner, target, "archive", by, by, problem, stamp, archive_id)
+
+    def _nested_original(
+        self, stanza: StanzaBase, result: VerificationResult, delivery: Delivery
+    ) -> ForwardedStanza | None:
+        """A signed room's reflection (use case 3b): the occupant's original nested in the
+        reflection's one ``<forwarded/>``, verified when the room's signature is valid (the
+        room vouches that it is what the occupant sent to it)."""
+        element = stanza.xml
+        if not result.valid or element.get("type") != "groupchat":
+            return None
+        forwarded = element.findall(_FORWARDED)
+        if len(forwarded) != 1:
+            return None
+        inners = [c for c in forwarded[0] if stanza_kind_of(c) == "message"]
+        if len(inners) != 1:
+            return None
+        inner = inners[0]
+        room = _bare(element.get("from")) or ""
+        problem = None
+        if not _is_bare(inner.get("to"), room) or inner.get("type") != "groupchat":
+            problem = f"the nested original is not a groupchat message to {room}"
+        # The reflection's signature was checked for replay; the original it nests is judged
+        # against now (or, replayed as history, against the room's delay), never recorded.
+        vouched_by = room if delivery == "history" else None
+        target = inner
+        if vouched_by is not None:
+            target = _delayed_copy(inner, element.findall(_DELAY), room)
+        checked = self._check(target, self._verifier_for(vouched_by, replay=False))
+        if problem is not None:
+            checked = replace(checked, valid=False, error=StanzaMismatch(problem))
+        return ForwardedStanza(stanza, inner, checked, "room-original", room)
 
     async def _replay_then_release(
         self,
         stanza: StanzaBase,
+        element: ET.Element,
         result: VerificationResult,
         store: AsyncReplayStore,
         previous: asyncio.Future[None] | None,
+        report: Callable[[VerificationResult], None],
     ) -> None:
         try:
             # One check at a time, in arrival order: the store refuses a timestamp that is not
@@ -484,7 +922,7 @@ class XmppsecDsig(BasePlugin):
                 with contextlib.suppress(BaseException):
                     await previous
             try:
-                await self._check_replay(stanza.xml, result, store)
+                await self._check_replay(element, result, store)
             except XmppSecError as exc:  # ReplayError, ReplayStoreError: never accepted
                 result = replace(result, valid=False, error=exc)
             except Exception as exc:  # noqa: BLE001 - a broken store is a refusal, not a crash
@@ -492,7 +930,7 @@ class XmppsecDsig(BasePlugin):
                 error = VerificationError(f"replay check failed: {type(exc).__name__}")
                 result = replace(result, valid=False, error=error)
             self._held.discard(stanza.xml)  # the previous stanza was handed on above
-            self._deliver_result(stanza, result)
+            report(result)
             if not result.valid and self._settings.drop_unverified:
                 return
             self._released.add(stanza.xml)
@@ -525,6 +963,8 @@ class XmppsecDsig(BasePlugin):
     def _outgoing(self, stanza: StanzaBase) -> StanzaBase | None:
         s = self._settings
         kind = stanza_kind_of(stanza.xml)
+        if kind == "iq":
+            self._note_query(stanza.xml)
         if s.signer is None or kind not in s.sign or _has_signature(stanza.xml):
             return stanza
         if stanza.xml.get("type") == "error":
