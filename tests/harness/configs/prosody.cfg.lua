@@ -1,7 +1,9 @@
 -- xmppsec integration tests: Prosody 0.12 on loopback only.
 -- A template: tests/harness/servers.py fills in the at-sign placeholders and writes the result into a fresh
--- state directory per test session. Plaintext c2s with SASL PLAIN is allowed because the only
--- interface is 127.0.0.1; never use these settings on a reachable interface.
+-- state directory per test session. Plaintext c2s with SASL PLAIN (and, for federation,
+-- server-to-server with dialback and no TLS on port 5269) is allowed because the only interface
+-- is a loopback address (127.0.0.1, or 127.0.N.2 when federated); never use these settings on a
+-- reachable interface.
 pidfile = "@STATE_DIR@/prosody.pid"
 data_path = "@STATE_DIR@/data"
 daemonize = false
