@@ -3,8 +3,8 @@
 A Prosody domain and an ejabberd domain run on their own loopback addresses with
 server-to-server on port 5269 (tests/harness/federation.py: dialback, no TLS, names in
 /etc/hosts lines added and removed by the fixture). In each direction alice, on the sending
-server, signs; bob, on the other server, verifies the exact bytes his client received. Rooms
-(cases 2, 3a, 3b) are on the sender's server and bob joins them from his own.
+server, signs; bob, on the other server, verifies the exact bytes his client received. Every
+room case (2, 3a, 3b) runs with the room on the sender's server and on the recipient's.
 
 The expected outcome of every (direction, case, profile) is data in
 tests/vectors/routing/expected.json (``federation``); docs/routing.md is rendered from it by
@@ -51,7 +51,8 @@ pytestmark = pytest.mark.integration
 DIRECTIONS = ("prosody->ejabberd", "ejabberd->prosody")
 PROFILES = {"robust": ROBUST, "spec": SPEC}
 # XEP-0274 use cases across federation; each is observed under both profiles
-CASES = ("chat", "presence", "iq", "muc_private", "groupchat", "broadcast")
+ROOM_CASES = ("muc_private", "groupchat", "muc_private_at_recipient", "groupchat_at_recipient")
+CASES = ("chat", "presence", "iq", *ROOM_CASES, "broadcast")
 NS_FORWARD = "urn:xmpp:forward:0"
 SIG = "{http://www.w3.org/2000/09/xmldsig#}Signature"
 TIMEOUT = 15.0
@@ -84,10 +85,17 @@ def _pair(fed: Federation, direction: str) -> tuple[Server, Server]:
     return by_name[sender], by_name[recipient]
 
 
+def _room_host(a: Server, b: Server, case: str) -> Server:
+    """Where the room of a room case is: alice's server, or bob's (``*_at_recipient``)."""
+    return b if case.endswith("_at_recipient") else a
+
+
 def _stanza(a: Server, b: Server, case: str, profile: Profile) -> bytes:
-    """What alice (on ``a``) signs for ``case``, addressed to bob on ``b`` or a room on ``a``."""
+    """What alice (on ``a``) signs for ``case``, addressed to bob on ``b`` or a room."""
     sid = f"fed-{profile.name}-{case}-{next(_ids)}"
     signer = _signer(a, profile)
+    room = _room_host(a, b, case)
+    case = case.removesuffix("_at_recipient")
     if case == "chat":
         return signer.sign(
             f"<message xmlns='jabber:client' from='{a.full_jid('alice')}' to='{b.jid('bob')}' "
@@ -108,12 +116,12 @@ def _stanza(a: Server, b: Server, case: str, profile: Profile) -> bytes:
         )
     if case == "muc_private":
         return signer.sign(
-            f"<message xmlns='jabber:client' to='{a.occupant_jid('bob')}' type='chat' "
+            f"<message xmlns='jabber:client' to='{room.occupant_jid('bob')}' type='chat' "
             f"id='{sid}'><body>psst bob</body><x xmlns='{NS_MUC_USER}'/></message>".encode()
         )
     if case == "groupchat":
         return signer.sign(
-            f"<message xmlns='jabber:client' to='{a.muc_room}' type='groupchat' id='{sid}'>"
+            f"<message xmlns='jabber:client' to='{room.muc_room}' type='groupchat' id='{sid}'>"
             "<body>hello room</body><thread>th-7</thread></message>".encode()
         )
     assert case == "broadcast"  # signed without `to`: the server addresses each copy
@@ -167,12 +175,18 @@ def route(a: Server, b: Server, case: str, sent: bytes) -> Received:
         connect(b, "bob", presence=True, auto_reply_iq=True) as bob,
         connect(a, "alice", presence=True) as alice,
     ):
-        if case in ("muc_private", "groupchat"):
-            _join(alice, a, "alice", TIMEOUT)
-            _join(bob, a, "bob", TIMEOUT)  # a remote occupant: the room is on alice's server
+        if case in ROOM_CASES:
+            # one of the occupants is remote: alice's stanza crosses the link to the room
+            # (room on bob's server), or the room's copy crosses it to bob (room on alice's)
+            room = _room_host(a, b, case)
+            # the room host's own user enters first and creates the room (ejabberd lets
+            # only local users create rooms: access_create)
+            order = [(alice, "alice"), (bob, "bob")]
+            for client, nick in order if room is a else order[::-1]:
+                _join(client, room, nick, TIMEOUT)
             got = _deliver(sent, kind, alice, bob)
-            alice.send(f"<presence type='unavailable' to={quoteattr(a.occupant_jid('alice'))}/>")
-            bob.send(f"<presence type='unavailable' to={quoteattr(a.occupant_jid('bob'))}/>")
+            alice.send(f"<presence type='unavailable' to={quoteattr(room.occupant_jid('alice'))}/>")
+            bob.send(f"<presence type='unavailable' to={quoteattr(room.occupant_jid('bob'))}/>")
             return got
         if case == "broadcast" and a.domain not in _subscribed:
             _subscribe(a, b, alice, bob)
@@ -279,6 +293,8 @@ _CONTENT = {
     "iq": "{urn:example:rpc}query",
     "muc_private": "{jabber:client}body",
     "groupchat": "{jabber:client}body",
+    "muc_private_at_recipient": "{jabber:client}body",
+    "groupchat_at_recipient": "{jabber:client}body",
     "broadcast": "{jabber:client}status",
 }
 
@@ -304,8 +320,8 @@ def test_robust_verifies_across_federation_and_tampering_is_refused(
     refused(_tamper_text(stanza, _CONTENT[case]), DigestMismatch)
     # ... or the addressing the signature vouches for
     retargeted = copy.deepcopy(stanza)
-    if case in ("groupchat", "muc_private"):
-        retargeted.set("from", f"other@{a.muc_domain}/alice")  # another room
+    if case in ROOM_CASES:
+        retargeted.set("from", f"other@{_room_host(a, b, case).muc_domain}/alice")  # another room
         refused(retargeted, StanzaMismatch)
     elif case == "broadcast":
         retargeted.set("from", f"carol@{a.domain}/x")  # someone else's presence
@@ -370,36 +386,39 @@ def _enter(client: XmppClient, occupant: str) -> None:
     client.receive(self_presence, TIMEOUT)
 
 
+@pytest.mark.parametrize("case", ["room_service", "room_service_at_recipient"])
 @pytest.mark.parametrize("direction", DIRECTIONS)
 def test_room_service_signs_reflections_across_federation(
-    federated: Federation, service_files: Path, direction: str
+    federated: Federation, service_files: Path, direction: str, case: str
 ) -> None:
     a, b = _pair(federated, direction)
-    room = f"signed@{a.component_domain}"
+    host = _room_host(a, b, case)  # the server the component is attached to
+    room = f"signed@{host.component_domain}"
     sid = f"fed-3b-{next(_ids)}"
     signed = _signer(a, ROBUST).sign(
         f"<message xmlns='jabber:client' to='{room}' type='groupchat' id='{sid}'>"
         "<body>hello signed room</body></message>".encode()
     )
     with (
-        component(a, service_files / a.name, "rooms"),
+        component(host, service_files / host.name, "rooms"),
         connect(b, "bob", presence=True) as bob,
         connect(a, "alice", presence=True) as alice,
     ):
-        for client, nick in ((alice, "alice"), (bob, "bob")):
+        order = [(alice, "alice"), (bob, "bob")]
+        for client, nick in order if host is a else order[::-1]:
             _enter(client, f"{room}/{nick}")
         got = _deliver(signed, "message", alice, bob)
     observed = judge(
-        copy.deepcopy(parse(got.document())[0]), _trust(a.component_domain), b.domain, spec=False
+        copy.deepcopy(parse(got.document())[0]), _trust(host.component_domain), b.domain, spec=False
     )
-    want = federation_expected()["outcomes"][direction]["room_service"]["robust"]
+    want = federation_expected()["outcomes"][direction][case]["robust"]
     assert observed.as_json() == want
     raw = got.standalone()
     assert got.attr("from") == f"{room}/alice"
     assert got.attr("to") == b.full_jid("bob")
-    service = _trust(a.component_domain)
+    service = _trust(host.component_domain)
     result = Verifier(service, policy=Policy(own_server=b.domain)).verify(raw)
-    assert result.signatures[0].signer == a.component_domain
+    assert result.signatures[0].signer == host.component_domain
     assert result.signatures[0].sender_relation == "sender"
     # the occupant's original, nested, verifies with alice's key on its own
     inner = parse(raw).find(f"{{{NS_FORWARD}}}forwarded/{{jabber:client}}message")

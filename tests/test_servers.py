@@ -268,9 +268,12 @@ _FED_TITLES = {
     "chat": "1. chat message (with from)",
     "presence": "1. directed presence",
     "iq": "1. iq to a full JID",
-    "muc_private": "2. MUC private message",
-    "groupchat": "3a. groupchat, the occupant's signature reflected",
-    "room_service": "3b. groupchat reflected and signed by the room service",
+    "muc_private": "2. MUC private message, room on the sender's server",
+    "muc_private_at_recipient": "2. MUC private message, room on the recipient's server",
+    "groupchat": "3a. groupchat, occupant's signature, room on the sender's server",
+    "groupchat_at_recipient": "3a. groupchat, occupant's signature, room on the recipient's server",
+    "room_service": "3b. groupchat signed by the room service on the sender's server",
+    "room_service_at_recipient": "3b. groupchat signed by the room service on the recipient's server",
     "broadcast": "4. broadcast presence (signed without `to`)",
 }
 
