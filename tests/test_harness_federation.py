@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,26 @@ def test_pick_subnet_skips_addresses_where_5269_is_taken() -> None:
             pytest.skip("127.0.N.3:5269 already in use by something else")
         taken.listen()
         assert pick_subnet(random.Random(seed)) != first
+
+
+def test_concurrent_runs_lose_no_line(tmp_path: Path) -> None:
+    """Runs adding and removing their lines at the same time (the flock serializes them)."""
+    hosts = tmp_path / "hosts"
+    hosts.write_bytes(b"127.0.0.1 localhost\n")
+    errors: list[Exception] = []
+
+    def run(k: int) -> None:
+        try:
+            for _ in range(20):
+                with HostsLines({f"127.0.{k}.2": [f"pros-{k}.test"]}, hosts) as mine:
+                    assert mine.present()
+        except (AssertionError, OSError) as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(20, 28)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    assert hosts.read_bytes() == b"127.0.0.1 localhost\n"

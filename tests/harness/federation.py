@@ -14,6 +14,7 @@ What each server needed is in tests/harness/servers.py (``s2s=True``) and docs/s
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import random
 import secrets
 import socket
@@ -44,7 +45,8 @@ class HostsLines:
 
     Every line carries ``# xmppsec-federation <run id>``; on exit exactly these lines are
     removed (from the file as it is then, so a line another process added meanwhile stays).
-    Written in place, not renamed over: /etc/hosts may be a bind mount.
+    Written in place, not renamed over: /etc/hosts may be a bind mount. Each read-modify-write
+    holds an exclusive ``flock`` on the file, so two runs editing it at once lose nothing.
     """
 
     def __init__(self, entries: dict[str, list[str]], path: Path = HOSTS_FILE) -> None:
@@ -56,13 +58,23 @@ class HostsLines:
         ]
         self.original = b""
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self.path.open("rb") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def __enter__(self) -> HostsLines:
         try:
-            self.original = self.path.read_bytes()
-            text = self.original.decode("utf-8")
-            if text and not text.endswith("\n"):
-                text += "\n"
-            self.path.write_text(text + "".join(f"{line}\n" for line in self.lines))
+            with self._locked():
+                self.original = self.path.read_bytes()
+                text = self.original.decode("utf-8")
+                if text and not text.endswith("\n"):
+                    text += "\n"
+                self._write((text + "".join(f"{line}\n" for line in self.lines)).encode())
         except OSError as exc:
             raise ServerUnavailable(f"cannot edit {self.path} for federation: {exc}") from exc
         return self
@@ -71,6 +83,10 @@ class HostsLines:
         self.remove()
 
     def remove(self) -> None:
+        with self._locked():
+            self._remove()
+
+    def _remove(self) -> None:
         current = self.path.read_bytes()
         mine = {line.encode() for line in self.lines}
         kept = [ln for ln in current.splitlines(keepends=True) if ln.rstrip(b"\n") not in mine]
@@ -80,10 +96,18 @@ class HostsLines:
         if restored == self.original or restored == self.original + b"\n":
             restored = self.original
         if restored != current:
-            self.path.write_bytes(restored)
+            self._write(restored)
+
+    def _write(self, data: bytes) -> None:
+        """Overwrite in place, then cut the rest: a reader never sees an empty file (when
+        lines are only added, every byte it could read before is still there)."""
+        with self.path.open("r+b") as f:
+            f.write(data)
+            f.truncate(len(data))
 
     def present(self) -> bool:
-        text = self.path.read_text()
+        with self._locked():
+            text = self.path.read_text()
         return any(line in text for line in self.lines)
 
 
