@@ -193,7 +193,11 @@ def route(a: Server, b: Server, case: str, sent: bytes) -> Received:
             _subscribed.add(a.domain)
         got = _deliver(sent, kind, alice, bob)
         if case == "iq":
-            alice.receive(lambda r: _is("iq", got.attr("id") or "")(r), TIMEOUT)
+            # bob's client answered: the result crosses the link back to alice
+            alice.receive(
+                lambda r: _is("iq", got.attr("id") or "")(r) and r.attr("type") == "result",
+                TIMEOUT,
+            )
         return got
 
 
