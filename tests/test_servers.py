@@ -264,12 +264,67 @@ _TITLES = {
 }
 
 
+_FED_TITLES = {
+    "chat": "1. chat message (with from)",
+    "presence": "1. directed presence",
+    "iq": "1. iq to a full JID",
+    "muc_private": "2. MUC private message, room on the sender's server",
+    "muc_private_at_recipient": "2. MUC private message, room on the recipient's server",
+    "groupchat": "3a. groupchat, occupant's signature, room on the sender's server",
+    "groupchat_at_recipient": "3a. groupchat, occupant's signature, room on the recipient's server",
+    "room_service": "3b. groupchat signed by the room service on the sender's server",
+    "room_service_at_recipient": "3b. groupchat signed by the room service on the recipient's server",
+    "broadcast": "4. broadcast presence (signed without `to`)",
+}
+
+
+def _render_federation(data: dict[str, Any], servers: dict[str, str]) -> list[str]:
+    """The federation section: per direction, robust and spec profile side by side
+    (asserted by tests/test_federation.py)."""
+    lines = ["## Across federation: Prosody and ejabberd", "", data["intro"], ""]
+    for direction, outcomes in data["outcomes"].items():
+        sender, recipient = direction.split("->")
+        lines += [
+            f"### {servers[sender]} → {servers[recipient]}",
+            "",
+            "| case | robust: strict | robust: from | robust: references | robust: unsigned "
+            "| spec: strict | spec: references |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for case, title in _FED_TITLES.items():
+            robust = outcomes[case]["robust"]
+            spec = outcomes[case].get("spec")
+            if spec is None:
+                spec_cells = "n/a (the service signs with the robust profile) | –"
+            else:
+                verdict = spec["strict"] if spec["routing"] == "delivered" else spec["routing"]
+                spec_cells = f"{verdict} | {', '.join(spec['references']) or '–'}"
+            lines.append(
+                f"| {title} | {robust['strict']} | {robust['relation']} "
+                f"| {', '.join(robust['references']) or '–'} "
+                f"| {', '.join(robust['unsigned']) or '–'} | {spec_cells} |"
+            )
+        e2e = outcomes["rfc3923"]
+        lines += [
+            "",
+            f"RFC 3923 sealed message (`<e2e/>`): {e2e['routing']}; opened at the recipient:"
+            f" {e2e['opened']}, signer: the {e2e['signer']}, encrypted: "
+            f"{'yes' if e2e['encrypted'] else 'no'}; one flipped character of the enveloped"
+            f" data: {e2e['tampered']}.",
+            "",
+        ]
+    lines += data["notes"] + [""]
+    return lines
+
+
 def render_doc(data: dict[str, Any]) -> str:
     lines = [
         "# What real servers do to signatures",
         "",
         "<!-- Generated from tests/vectors/routing/expected.json by `python -m tests.test_servers`;",
-        "     tests/test_servers.py asserts every row against real servers. Do not edit. -->",
+        "     tests/test_servers.py and tests/test_federation.py assert every row against real",
+        "     servers (`python -m tests.test_federation` prints the federation rows observed).",
+        "     Do not edit. -->",
         "",
         data["intro"],
         "",
@@ -301,6 +356,8 @@ def render_doc(data: dict[str, Any]) -> str:
                 )
             lines.append("")
     lines += ["## Reading the table", ""] + data["notes"] + [""]
+    if "federation" in data:
+        lines += _render_federation(data["federation"], data["servers"])
     lines += [
         "## Who vouches for what, per XEP-0274 use case",
         "",

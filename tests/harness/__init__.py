@@ -1,8 +1,10 @@
-"""Real-server test harness: Prosody and ejabberd on loopback, and a byte-exact raw client."""
+"""Real-server test harness: Prosody and ejabberd on loopback (alone, or federated with each
+other), and a byte-exact raw client."""
 
 from __future__ import annotations
 
 from .client import ClientError, Received, XmppClient, connect
+from .federation import Federation, federation
 from .servers import (
     Server,
     ServerError,
@@ -15,6 +17,7 @@ from .servers import (
 
 __all__ = [
     "ClientError",
+    "Federation",
     "Received",
     "Server",
     "ServerError",
@@ -22,6 +25,7 @@ __all__ = [
     "XmppClient",
     "connect",
     "ejabberd_server",
+    "federation",
     "prosody_server",
     "start_ejabberd",
     "start_prosody",

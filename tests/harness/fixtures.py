@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from .client import ClientError
+from .federation import Federation, federation
 from .servers import Server, ServerError, ServerUnavailable, start_ejabberd, start_prosody
 
-__all__ = ["ejabberd", "prosody", "unavailable", "xmpp_server"]
+__all__ = ["ejabberd", "federated", "prosody", "unavailable", "xmpp_server"]
 
 SERVER_NAMES = ("prosody", "ejabberd")
 
@@ -93,3 +95,36 @@ def xmpp_server(request: pytest.FixtureRequest) -> Server:
     """Each server in turn (tests using it run once per server)."""
     server: Server = request.getfixturevalue(request.param)
     return server
+
+
+@pytest.fixture(scope="session")
+def federated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
+    """Prosody and ejabberd federated on loopback (tests/harness/federation.py): own
+    127.0.N.x addresses, s2s on 5269 with dialback, names in /etc/hosts for the session."""
+    workdir = tmp_path_factory.mktemp("federation")
+    try:
+        context = federation(workdir)
+        fed = context.__enter__()
+    except ServerUnavailable as exc:
+        unavailable(str(exc))
+        raise  # unreachable: unavailable() always raises
+    except (ServerError, ClientError) as exc:
+        pytest.fail(f"federation did not come up: {exc}", pytrace=False)
+    LIFECYCLE.append(
+        f"federation {fed.prosody.domain} ({fed.prosody.host}) <-> {fed.ejabberd.domain}"
+        f" ({fed.ejabberd.host}) up in {fed.started_in:.1f} s ({_version('prosody')},"
+        f" {_version('ejabberd')})"
+    )
+    try:
+        yield fed
+    finally:
+        context.__exit__(None, None, None)
+        left = [x for s in fed.servers() for x in s.leftovers()]
+        if fed.hosts.present():
+            left.append("its /etc/hosts lines")
+        LIFECYCLE.append(
+            "federation stopped"
+            + (f", LEFT {', '.join(left)}" if left else ", no process, listener or hosts line left")
+        )
+        if left:
+            pytest.fail(f"federation left {', '.join(left)} after stop", pytrace=False)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from .fixtures import LIFECYCLE, ejabberd, prosody, xmpp_server
+from .fixtures import LIFECYCLE, ejabberd, federated, prosody, xmpp_server
 
-__all__ = ["ejabberd", "prosody", "pytest_terminal_summary", "xmpp_server"]
+__all__ = ["ejabberd", "federated", "prosody", "pytest_terminal_summary", "xmpp_server"]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -48,6 +48,8 @@ RESOURCE = "xmppsec"
 COMPONENT_DOMAIN = "rooms.localhost"
 """An XEP-0114 component subdomain both servers accept (``xmppsec component``)."""
 USERS: Mapping[str, str] = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw"}
+S2S_PORT = 5269
+"""RFC 6120 §3.2.1: without an SRV record a peer connects to <domain>:5269 (federation only)."""
 MARKER = "XMPPSEC_HARNESS_ID"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
@@ -61,10 +63,10 @@ class ServerError(Exception):
     """The server is installed but did not start, register users, or stop cleanly."""
 
 
-def free_port() -> int:
-    """A TCP port that is free on 127.0.0.1 right now (the kernel picks it)."""
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on ``host`` (a loopback address) right now (the kernel picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         port: int = s.getsockname()[1]
         return port
 
@@ -97,8 +99,14 @@ def _marked_pids(marker: str) -> list[int]:
     return pids
 
 
-def _listening(port: int) -> bool:
-    """Whether anything listens on TCP ``port`` (any address), from /proc/net/tcp{,6}."""
+def _hex_ipv4(host: str) -> str:
+    """``host`` as /proc/net/tcp writes a local address (little-endian hex)."""
+    return socket.inet_aton(host)[::-1].hex().upper()
+
+
+def _listening(port: int, host: str | None = None) -> bool:
+    """Whether anything listens on TCP ``port`` (on ``host`` only, or any address), from
+    /proc/net/tcp{,6}."""
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             lines = Path(table).read_text().splitlines()[1:]
@@ -106,7 +114,10 @@ def _listening(port: int) -> bool:
             continue
         for line in lines:
             parts = line.split()
-            if parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+            address, _, hex_port = parts[1].rpartition(":")
+            if parts[3] != "0A" or int(hex_port, 16) != port:
+                continue
+            if host is None or address in (_hex_ipv4(host), "00000000"):
                 return True
     return False
 
@@ -136,6 +147,7 @@ class Server:
     resource: str = RESOURCE
     users: Mapping[str, str] = field(default_factory=lambda: dict(USERS))
     component_port: int = 0
+    s2s: bool = False
     component_domain: str = COMPONENT_DOMAIN
     component_secret: str = ""
     started_in: float = 0.0
@@ -168,6 +180,8 @@ class Server:
         """What is still there after stop(): marked processes and listening ports."""
         found = [f"pid {pid}" for pid in self.pids()]
         found += [f"port {p} listening" for p in self.ports if _listening(p)]
+        if self.s2s and _listening(S2S_PORT, self.host):
+            found.append(f"s2s port {self.host}:{S2S_PORT} listening")
         return found
 
     # -- stopping --------------------------------------------------------------------------
@@ -274,14 +288,35 @@ def _require(*programs: str) -> dict[str, str]:
     return found
 
 
-def start_prosody(workdir: Path) -> Server:
-    """Start Prosody in ``workdir`` (created if needed) with alice, bob and carol registered."""
+# Federation on loopback (tests/harness/federation.py): server-to-server on <host>:5269 with
+# dialback (XEP-0220) and no TLS; peers' names come from /etc/hosts lines the test adds.
+# Prosody's resolver (libunbound) ignores /etc/hosts unless told; unbound's built-in `test.`
+# zone answers the SRV query NXDOMAIN locally, so Prosody falls back to <domain>:5269.
+_PROSODY_S2S_SETTINGS = """\
+unbound = { hoststxt = "/etc/hosts"; resolvconf = false }
+s2s_require_encryption = false
+s2s_secure_auth = false
+s2s_timeout = 10
+"""
+
+
+def start_prosody(
+    workdir: Path, *, host: str = "127.0.0.1", domain: str = DOMAIN, s2s: bool = False
+) -> Server:
+    """Start Prosody in ``workdir`` (created if needed) with alice, bob and carol registered.
+
+    ``host`` is the loopback address every listener binds, ``domain`` its VirtualHost (the
+    MUC service is ``muc.<domain>``, the component ``rooms.<domain>`` unless the default
+    ``localhost``); ``s2s=True`` adds a server-to-server listener on ``host:5269`` with
+    dialback and no TLS (federation on loopback only).
+    """
     progs = _require("prosody", "prosodyctl")
     began = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "data").mkdir(exist_ok=True)
-    port = free_port()
-    component_port = free_port()
+    port = free_port(host)
+    component_port = free_port(host)
+    muc_domain, component_domain = _subdomains(domain)
     component_secret = secrets.token_hex(16)
     marker = f"prosody-{secrets.token_hex(8)}"
     config = workdir / "prosody.cfg.lua"
@@ -291,11 +326,16 @@ def start_prosody(workdir: Path) -> Server:
             {
                 "STATE_DIR": str(workdir),
                 "RUN_AS_ROOT": "true" if os.geteuid() == 0 else "false",
+                "HOST": host,
                 "C2S_PORT": str(port),
-                "DOMAIN": DOMAIN,
-                "MUC_DOMAIN": MUC_DOMAIN,
+                "S2S_PORTS": str(S2S_PORT) if s2s else "",
+                "S2S_MODULES": '; "dialback"' if s2s else "",
+                "MODULES_DISABLED": '"tls"' if s2s else '"s2s"; "tls"',
+                "S2S_SETTINGS": _PROSODY_S2S_SETTINGS if s2s else "",
+                "DOMAIN": domain,
+                "MUC_DOMAIN": muc_domain,
                 "COMPONENT_PORT": str(component_port),
-                "COMPONENT_DOMAIN": COMPONENT_DOMAIN,
+                "COMPONENT_DOMAIN": component_domain,
                 "COMPONENT_SECRET": component_secret,
             },
         )
@@ -309,13 +349,19 @@ def start_prosody(workdir: Path) -> Server:
         logs=(workdir / "prosody.log", console),
         marker=marker,
         ports=(port, component_port),
+        s2s=s2s,
+        host=host,
+        domain=domain,
+        muc_domain=muc_domain,
+        muc_room=f"sigroom@{muc_domain}",
         component_port=component_port,
+        component_domain=component_domain,
         component_secret=component_secret,
         _env=env,
     )
     ctl = [progs["prosodyctl"], "--config", str(config)]
     for user, password in USERS.items():
-        _run([*ctl, "register", user, DOMAIN, password], env, workdir, "prosodyctl register")
+        _run([*ctl, "register", user, domain, password], env, workdir, "prosodyctl register")
     with console.open("wb") as out:
         # `prosody --config` runs in the foreground (daemonize = false); stopped by PID.
         server._process = subprocess.Popen(
@@ -346,17 +392,51 @@ def _erlang_libs(ejabberdctl: str) -> str | None:
     return m.group(1) if m else None
 
 
-def start_ejabberd(workdir: Path) -> Server:
-    """Start ejabberd in ``workdir`` (created if needed) with alice, bob and carol registered."""
+# ejabberd's SRV lookup uses Erlang's own DNS client, which never reads /etc/hosts; with an
+# empty resolv.conf it fails at once and ejabberd falls back to getaddrinfo (which does).
+_EJABBERD_S2S_LISTENER = """\
+  -
+    # federation on loopback: server-to-server, dialback (XEP-0220), no TLS
+    port: {port}
+    ip: "{host}"
+    module: ejabberd_s2s_in
+    max_stanza_size: 262144
+    shaper: none
+"""
+_EJABBERD_S2S_OPTIONS = """\
+s2s_use_starttls: false
+s2s_access: all
+s2s_dns_timeout: 3
+s2s_dns_retries: 1
+outgoing_s2s_families:
+  - ipv4
+"""
+
+
+def _subdomains(domain: str) -> tuple[str, str]:
+    """(MUC service, component) domains for ``domain``; the defaults for ``localhost``."""
+    if domain == DOMAIN:
+        return MUC_DOMAIN, COMPONENT_DOMAIN
+    return f"muc.{domain}", f"rooms.{domain}"
+
+
+def start_ejabberd(
+    workdir: Path, *, host: str = "127.0.0.1", domain: str = DOMAIN, s2s: bool = False
+) -> Server:
+    """Start ejabberd in ``workdir`` (created if needed) with alice, bob and carol registered.
+
+    ``host``, ``domain`` and ``s2s`` as for :func:`start_prosody`.
+    """
     progs = _require("erl", "ejabberdctl")
     began = time.monotonic()
     spool = workdir / "spool"
     logdir = workdir / "logs"
     spool.mkdir(parents=True, exist_ok=True)
     logdir.mkdir(exist_ok=True)
-    port = free_port()
+    port = free_port(host)
     dist_port = free_port()
-    component_port = free_port()
+    component_port = free_port(host)
+    muc_domain, component_domain = _subdomains(domain)
     component_secret = secrets.token_hex(16)
     marker = f"ejabberd-{secrets.token_hex(8)}"
     node = f"xmppsec{secrets.token_hex(4)}@localhost"
@@ -366,11 +446,17 @@ def start_ejabberd(workdir: Path) -> Server:
         _fill(
             (CONFIGS / "ejabberd.yml").read_text(),
             {
+                "HOST": host,
                 "C2S_PORT": str(port),
-                "DOMAIN": DOMAIN,
-                "MUC_DOMAIN": MUC_DOMAIN,
+                "S2S_LISTENER": _EJABBERD_S2S_LISTENER.format(port=S2S_PORT, host=host)
+                if s2s
+                else "",
+                "S2S_OPTIONS": _EJABBERD_S2S_OPTIONS if s2s else "",
+                "S2S_MODULES": "  mod_s2s_dialback: {}" if s2s else "",
+                "DOMAIN": domain,
+                "MUC_DOMAIN": muc_domain,
                 "COMPONENT_PORT": str(component_port),
-                "COMPONENT_DOMAIN": COMPONENT_DOMAIN,
+                "COMPONENT_DOMAIN": component_domain,
                 "COMPONENT_SECRET": component_secret,
             },
         )
@@ -386,6 +472,10 @@ def start_ejabberd(workdir: Path) -> Server:
         ERL_CRASH_DUMP=str(logdir / "erl_crash.dump"),
         ERL_EPMD_ADDRESS="127.0.0.1",
     )
+    if s2s:
+        inetrc = workdir / "inetrc"
+        inetrc.write_text('{resolv_conf, "/dev/null"}.\n')
+        env["ERL_INETRC"] = str(inetrc)
     # epmd-less distribution on one fixed loopback port (OTP 23.1+); the node and the
     # ejabberd_ctl clients agree on it, so no epmd daemon is ever started.
     erl_common = [
@@ -421,7 +511,13 @@ def start_ejabberd(workdir: Path) -> Server:
         logs=(logdir / "ejabberd.log", console),
         marker=marker,
         ports=(port, dist_port, component_port),
+        s2s=s2s,
+        host=host,
+        domain=domain,
+        muc_domain=muc_domain,
+        muc_room=f"sigroom@{muc_domain}",
         component_port=component_port,
+        component_domain=component_domain,
         component_secret=component_secret,
         _stop_cmd=[*ctl, "stop"],
         _env=env,
@@ -452,7 +548,7 @@ def start_ejabberd(workdir: Path) -> Server:
     try:
         _wait_for_port(server, server._process, START_TIMEOUT)
         for user, password in USERS.items():
-            _run([*ctl, "register", user, DOMAIN, password], env, spool, "ejabberd register")
+            _run([*ctl, "register", user, domain, password], env, spool, "ejabberd register")
     except BaseException:
         server.stop()
         raise
