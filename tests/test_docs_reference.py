@@ -75,6 +75,7 @@ def test_every_public_name_has_a_section(site: Path, page: str) -> None:
     module = PAGES[page]
     text = _page(site, page)
     anchors = set(re.findall(r'\bid="([^"]+)"', text))
+    assert module in anchors, f"{module}: the page has no anchor for the module itself"
     names: list[str] = list(importlib.import_module(module).__all__)
     assert names
     missing = [n for n in names if f"{module}.{n}" not in anchors]
