@@ -2,8 +2,8 @@
 broken handler, a wrong source path or a module left out would still build a site with empty
 pages, so the built pages are read back here.
 
-* every name of each documented module's ``__all__`` has its own section (the anchor
-  mkdocstrings gives it) on that module's page, and the docstrings' text is there too;
+* every name of each documented module's ``__all__``, and no other, has its own section (the
+  anchor mkdocstrings gives it) on that module's page, and the docstrings' text is there too;
 * the façade page maps every name of ``xmppsec.__all__`` to the section that documents it;
 * no reST role (``:class:`X```), ``::`` or unresolved ``[title][identifier]`` is left as text.
 """
@@ -80,6 +80,10 @@ def test_every_public_name_has_a_section(site: Path, page: str) -> None:
     assert names
     missing = [n for n in names if f"{module}.{n}" not in anchors]
     assert missing == [], f"{module}: no section for {missing}"
+    # and nothing outside __all__ (a helper, a type variable, the module's logger)
+    top = {a.removeprefix(module + ".") for a in anchors if a.startswith(module + ".")}
+    extra = {a for a in top if "." not in a} - set(names)
+    assert extra == set(), f"{module}: sections for names outside __all__: {sorted(extra)}"
     # the headings carry the names (a section with an anchor and no content would not)
     headings = " ".join(
         html.unescape(_TAG.sub("", h))
