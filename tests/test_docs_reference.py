@@ -136,3 +136,21 @@ def test_no_rest_markup_is_left(site: Path, page: str) -> None:
     assert not re.search(r"\w::(?:\s|$)", words), "a reST '::' printed as text"
     unresolved = re.search(r"\]\[[\w.]*\]", words)
     assert unresolved is None, words[max(unresolved.start() - 60, 0) : unresolved.end() + 10]
+
+
+@pytest.mark.parametrize("module", sorted(PAGES.values()))
+def test_every_public_class_and_function_has_a_docstring(module: str) -> None:
+    import inspect
+
+    bare = []
+    for name in importlib.import_module(module).__all__:
+        obj = getattr(importlib.import_module(module), name)
+        if not (inspect.isclass(obj) or inspect.isfunction(obj)) or not (
+            obj.__module__.startswith("xmppsec.")
+        ):
+            continue  # constants and type aliases: their value is what the page shows
+        doc = obj.__doc__ or ""
+        # a dataclass without a docstring gets its signature as __doc__
+        if not doc.strip() or doc.startswith(f"{obj.__name__}("):
+            bare.append(name)
+    assert bare == [], f"{module}: no docstring for {bare}"
