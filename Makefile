@@ -5,8 +5,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Debian packages the test suite drives for real (interop with xmlsec1 and openssl).
-APT_PACKAGES := xmlsec1 openssl
+# Debian packages the test suite drives for real (interop with xmlsec1 and openssl; graphviz's
+# dot renders docs/img/*.dot, and the tests check the committed SVGs against it).
+APT_PACKAGES := xmlsec1 openssl graphviz
 
 .PHONY: demo test system-deps venv check-codegen lint typecheck docs pytest bench bench-instructions fuzz clean
 

@@ -46,6 +46,8 @@ PublicKey = (
 
 
 class DigestMethod(StrEnum):
+    """A digest algorithm by its URI (XML-DSIG 1.1, RFC 6931 ``xmldsig-more``)."""
+
     SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
     SHA384 = "http://www.w3.org/2001/04/xmldsig-more#sha384"
     SHA512 = "http://www.w3.org/2001/04/xmlenc#sha512"
@@ -53,6 +55,9 @@ class DigestMethod(StrEnum):
 
 
 class SignatureMethod(StrEnum):
+    """A signature algorithm by its URI (XML-DSIG 1.1, RFC 6931, RFC 9231 for Ed25519). SHA-1
+    and DSA are legacy: accepted only with ``allow_legacy``."""
+
     RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
     RSA_SHA384 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384"
     RSA_SHA512 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"
@@ -100,6 +105,7 @@ def digest_constructor(method: DigestMethod) -> Callable[[bytes], Any]:
 
 
 def digest(method: DigestMethod, data: bytes) -> bytes:
+    """The digest of ``data`` with ``method``."""
     return _CONSTRUCTORS[method](data).digest()  # type: ignore[no-any-return]
 
 
@@ -129,6 +135,7 @@ _SIGNATURES: dict[SignatureMethod, SignatureSpec] = {
 
 
 def signature_spec(method: SignatureMethod) -> SignatureSpec:
+    """The key family ``method`` needs and its hash (None for Ed25519, which hashes itself)."""
     return _SIGNATURES[method]
 
 

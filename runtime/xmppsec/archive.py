@@ -125,6 +125,8 @@ class ArchiveConfig:
 
 @dataclass(slots=True)
 class ArchiveSummary:
+    """The counts of an archive run: stanzas read, valid, rejected, skipped; time and bytes."""
+
     stanzas: int = 0
     valid: int = 0
     rejected: int = 0

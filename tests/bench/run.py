@@ -45,14 +45,13 @@ from xmppsec.trust import TrustStore
 
 from .floor import floor_signer, floor_verifier
 from .peers import signxml_pair, xmlsec_pair
+from .plot import OPS, TARGETS, plot
 from .stanzas import ALGORITHMS, JID, LIMITS, STANZAS, BenchIdentity, identities
 
 __all__ = ["main"]
 
 DS = "{http://www.w3.org/2000/09/xmldsig#}"
-OPS = ("sign", "verify")
 IMPLS = ("lb", "floor", "xmppsec-spec", "xmppsec-robust", "signxml", "xmlsec")
-TARGETS = {"sign": 1.3, "verify": 2.0}
 
 
 @dataclass
@@ -331,47 +330,6 @@ def primitives_table(rows: list[Row]) -> str:
             name = row.name.removeprefix("prim/")
             lines.append(f"| {name} | {row.best_us:.1f} | {row.median_us:.1f} |")
     return "\n".join(lines)
-
-
-def plot(cs: list[dict[str, Any]], path: Path) -> bool:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    fig, axes = plt.subplots(2, 1, figsize=(11, 8), sharex=True)
-    colors = {
-        "floor": "#7f7f7f",
-        "xmppsec-spec": "#1f77b4",
-        "xmppsec-robust": "#aec7e8",
-        "signxml": "#d62728",
-        "xmlsec": "#ff7f0e",
-    }
-    for ax, op in zip(axes, OPS, strict=True):
-        sel = [c for c in cs if c["op"] == op]
-        labels = [f"{c['alg']}\n{c['stanza']}" for c in sel]
-        width = 0.8 / len(colors)
-        for i, impl in enumerate(colors):
-            xs = [j + (i - (len(colors) - 1) / 2) * width for j in range(len(sel))]
-            ys = [c["ratio_lb"].get(impl, 0.0) for c in sel]
-            ax.bar(xs, ys, width, label=impl, color=colors[impl])
-        ax.axhline(1.0, color="black", linewidth=0.8)
-        ax.axhline(TARGETS[op], color="green", linestyle="--", linewidth=1, label="target")
-        ax.set_yscale("log")
-        ax.set_ylabel(f"{op}: time / LB")
-        ax.set_xticks(range(len(sel)))
-        ax.set_xticklabels(labels, fontsize=7)
-        ax.grid(axis="y", which="both", alpha=0.3)
-    axes[0].legend(fontsize=8, ncol=5)
-    fig.suptitle(
-        "xmppsec vs lower bound and peers (minimum over interleaved rounds; lower is better)"
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
 
 
 def _versions() -> dict[str, str]:

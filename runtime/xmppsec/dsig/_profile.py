@@ -18,6 +18,9 @@ __all__ = ["PROFILES", "ROBUST", "SPEC", "Profile", "ProfileName", "resolve_prof
 
 @dataclass(frozen=True, slots=True)
 class Profile:
+    """How a signature is laid out and canonicalized: ``SPEC`` (XEP-0290 as written) and
+    ``ROBUST`` (docs/robust-profile.md) are the two built in."""
+
     name: str
     """Short name used on the command line and in reports."""
     desc_namespace: str

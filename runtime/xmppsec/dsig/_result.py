@@ -39,6 +39,10 @@ __all__ = [
 
 
 class ReferenceStatus(StrEnum):
+    """What became of one per-child reference of stanza-desc (docs/verification.md): ``ok``
+    (the digest matches), ``digest-mismatch`` (the child changed), ``target-missing`` (no
+    child carries it), ``ambiguous`` (more than one child, or reference, claims it)."""
+
     OK = "ok"
     DIGEST_MISMATCH = "digest-mismatch"
     TARGET_MISSING = "target-missing"
@@ -46,6 +50,9 @@ class ReferenceStatus(StrEnum):
 
 
 class TimestampStatus(StrEnum):
+    """The signature's timestamp against the policy's window: ``ok``, ``old``, ``future``, or
+    ``unchecked`` when verification stopped at an earlier step."""
+
     OK = "ok"
     OLD = "old"
     FUTURE = "future"
@@ -54,6 +61,8 @@ class TimestampStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ReferenceResult:
+    """One per-child reference of a signature's stanza-desc and what became of it."""
+
     uri: str
     element: str
     """Qualified name (``{namespace}local``) of the target, or ``""`` when missing."""
@@ -62,6 +71,9 @@ class ReferenceResult:
 
 @dataclass(frozen=True, slots=True)
 class SignatureResult:
+    """One Signature of the stanza: its signer, timestamp, profile, algorithm and references,
+    and whether it verified (``valid``, else ``error``). Trust ``signer`` only when valid."""
+
     valid: bool
     signer: str
     """The ``<signer>`` of stanza-desc (bare JID or domain), as claimed; see ``valid``."""
@@ -188,6 +200,11 @@ def _rehome(el: etree._Element, old: str, new: str) -> etree._Element:
 
 @dataclass(frozen=True, slots=True)
 class VerificationResult:
+    """What ``Verifier.check`` and ``Verifier.verify`` return (docs/verification.md): the
+    verdict under the policy (``valid``, else the first ``error``), one result per Signature,
+    the children no valid signature covers, and the verified children (``signed_children``,
+    ``signed``). Frozen; ``to_json`` gives the JSON report of docs/verification.md."""
+
     valid: bool
     signatures: tuple[SignatureResult, ...]
     unsigned_children: tuple[str, ...]
