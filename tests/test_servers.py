@@ -376,9 +376,39 @@ def render_doc(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# docs/security.md carries the same per-case rows (without the tests column) between these
+# markers, rendered from the same data: one source, two pages.
+SECURITY_FILE = ROOT / "docs" / "security.md"
+_SECURITY_START = (
+    "<!-- use-cases: generated from tests/vectors/routing/expected.json by"
+    " `python -m tests.test_servers` -->"
+)
+_SECURITY_END = "<!-- use-cases: end -->"
+
+
+def render_security(text: str, data: dict[str, Any]) -> str:
+    """``text`` (docs/security.md) with its per-use-case block rendered from ``data``."""
+    head, start, rest = text.partition(_SECURITY_START)
+    _, end, tail = rest.partition(_SECURITY_END)
+    assert start and end, "docs/security.md lost its use-cases markers"
+    rows = [
+        "",
+        "",
+        "| use case | signer | `sender_relation` | who vouches for what |",
+        "|---|---|---|---|",
+    ]
+    for row in data.get("use_cases", []):
+        rows.append(f"| {row['case']} | {row['signer']} | {row['relation']} | {row['vouches']} |")
+    return head + start + "\n".join(rows) + "\n\n" + end + tail
+
+
 def test_routing_doc_is_current() -> None:
     assert DOC_FILE.read_text(encoding="utf-8") == render_doc(expected()), (
         "docs/routing.md is stale: run `python -m tests.test_servers`"
+    )
+    security = SECURITY_FILE.read_text(encoding="utf-8")
+    assert security == render_security(security, expected()), (
+        "docs/security.md's use-case table is stale: run `python -m tests.test_servers`"
     )
 
 
@@ -403,6 +433,8 @@ if __name__ == "__main__":  # pragma: no cover
     if "--observe" in sys.argv:
         _record()
     DOC_FILE.write_text(render_doc(expected()), encoding="utf-8")
+    text = SECURITY_FILE.read_text(encoding="utf-8")
+    SECURITY_FILE.write_text(render_security(text, expected()), encoding="utf-8")
 
 
 @pytest.mark.integration
