@@ -1,7 +1,8 @@
 """Algorithm URIs, and the one table mapping them to ``cryptography``.
 
-XML namespaces are in :mod:`xmppsec.xmpp`; the key types :data:`PrivateKey` and
-:data:`PublicKey` are defined here, once.
+XML namespaces are in :mod:`xmppsec.xmpp`; the key types (:data:`PrivateKey`,
+:data:`PublicKey`, and the narrower :data:`CMSSigningKey` and :data:`DecryptionKey` of
+RFC 3923 objects) and the digest names :data:`DigestName` are defined here, once.
 
 Signature method URIs: XML-DSIG core (2000/09), RFC 6931 (``xmldsig-more``, RSA-PSS with
 MGF1), XML-DSIG 1.1 (ECDSA, raw ``r || s`` values), RFC 9231 (Ed25519).
@@ -29,7 +30,10 @@ from .errors import InvalidSignature, UnsupportedAlgorithm, UntrustedKey
 # reach them through the clearly marked low-level module xmppsec.hazmat.
 __all__ = [
     "C14NMethod",
+    "CMSSigningKey",
+    "DecryptionKey",
     "DigestMethod",
+    "DigestName",
     "PrivateKey",
     "PublicKey",
     "SignatureMethod",
@@ -43,6 +47,12 @@ PrivateKey = (
 PublicKey = (
     rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | dsa.DSAPublicKey
 )
+#: The private keys that sign a CMS SignedData (RFC 3923 §6.3): RSA (PKCS#1 v1.5, PSS),
+#: ECDSA (RFC 5753) and Ed25519 (RFC 8419); no DSA.
+CMSSigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+#: The private keys that open an (Auth)EnvelopedData: RSA key transport (RFC 3560, RFC 8017)
+#: and ECDH key agreement (RFC 5753).
+DecryptionKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
 class DigestMethod(StrEnum):
@@ -50,6 +60,10 @@ class DigestMethod(StrEnum):
     SHA384 = "http://www.w3.org/2001/04/xmldsig-more#sha384"
     SHA512 = "http://www.w3.org/2001/04/xmlenc#sha512"
     SHA1 = "http://www.w3.org/2000/09/xmldsig#sha1"  # legacy: explicit opt-in only
+
+
+#: A digest by its CMS or MIME micalg name (RFC 5751 §3.4.3.2), where a DigestMethod is taken.
+DigestName = Literal["sha1", "sha256", "sha384", "sha512", "sha-1", "sha-256", "sha-384", "sha-512"]
 
 
 class SignatureMethod(StrEnum):

@@ -121,8 +121,9 @@ class _SchemaResolver(etree.Resolver):
         self._directory = directory
         self._extra = extra
 
-    # lxml calls resolve(system_url, public_id, context); lxml-stubs 0.5.1 omits `context`.
-    def resolve(  # type: ignore[override]
+    # lxml calls resolve(system_url, public_id, context); lxml-stubs 0.5.1 omits `context`
+    # (an override error there), types-lxml has it (no error: the ignore is unused there).
+    def resolve(  # type: ignore[override, unused-ignore]
         self, system_url: str | None, public_id: str | None, context: Any
     ) -> Any:
         name = (system_url or "").removeprefix(_BASE_URL)
@@ -260,9 +261,9 @@ def _run_schema(element: etree._Element) -> _RawFaults | None:
 
 
 def _line(element: etree._Element) -> int:
-    # lxml-stubs leaves sourceline untyped; lxml gives int or None (tree built in Python).
-    line = cast("int | None", element.sourceline)
-    return line if line is not None and line > 0 else 0
+    # lxml gives int or None (a tree built in Python); lxml-stubs leaves sourceline untyped.
+    line = getattr(element, "sourceline", None)
+    return line if isinstance(line, int) and line > 0 else 0
 
 
 def _readable_path(element: etree._Element, root: etree._Element) -> str:

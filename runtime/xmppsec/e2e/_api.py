@@ -25,7 +25,12 @@ from cryptography import x509
 from lxml import etree
 
 from xmppsec._lxml import nsmap
-from xmppsec.algorithms import DigestMethod, SignatureMethod
+from xmppsec.algorithms import (
+    DigestMethod,
+    DigestName,
+    PrivateKey,
+    SignatureMethod,
+)
 from xmppsec.errors import (
     CPIMFormatError,
     DecryptionError,
@@ -61,7 +66,7 @@ from ._element import (
     new_stanza,
     serialize,
 )
-from ._envelope import DEFAULT_CIPHER, ContentCipher, KeyTransport
+from ._envelope import DEFAULT_CIPHER, CipherName, ContentCipher, KeyTransport
 from ._mime import (
     MimeEntity,
     build_multipart_signed,
@@ -95,6 +100,7 @@ class CertificateResolver(Protocol):
 
 
 _T = TypeVar("_T")
+_KEY_TYPES = "an RSA, EC or Ed25519 key of the cryptography package"
 
 
 @dataclass(frozen=True)
@@ -204,14 +210,14 @@ def _presence_to_pidf(root: etree._Element) -> bytes:
 def seal_stanza(
     stanza: bytes | etree._Element,
     *,
-    key: object,
+    key: PrivateKey,
     certificate: x509.Certificate,
     recipients: Sequence[x509.Certificate] = (),
     sign: bool = True,
     encrypt: bool = True,
-    digest: DigestMethod | str = DigestMethod.SHA256,
+    digest: DigestMethod | DigestName = DigestMethod.SHA256,
     pss: bool = False,
-    cipher: ContentCipher | str = DEFAULT_CIPHER,
+    cipher: ContentCipher | CipherName = DEFAULT_CIPHER,
     key_transport: KeyTransport | None = None,
     content_type: str | None = None,
     clock: TimestampClock | None = None,
@@ -229,9 +235,17 @@ def seal_stanza(
     it; SHA-256 is the default. The stanza needs ``to`` (presence MUST be directed, §4).
     ``clock`` (a :class:`~xmppsec.timestamps.TimestampClock`) makes DateTime strictly
     increasing.
+
+    ``key`` signs: an RSA, EC or Ed25519 private key (:data:`~xmppsec.keys.CMSSigningKey`;
+    a DSA key is KeyLoadError). What is no private key at all (a certificate, PEM bytes) is
+    a UsageError, for callers without a type checker too.
     """
     if not sign and not encrypt:
         raise UsageError("nothing to do: neither sign nor encrypt")
+    _check_certificate(certificate, "certificate")
+    for r in recipients:
+        _check_certificate(r, "each of recipients")
+    _check_key(key, "key")
     digest = _cms.digest_method(digest)  # "sha256" and the like are accepted too
     if encrypt and not recipients:
         raise UsageError("encryption needs at least one recipient certificate")
@@ -303,7 +317,7 @@ def seal_stanza(
 
 def _sign_without_cert(
     entity: bytes,
-    key: object,
+    key: PrivateKey,
     certificate: x509.Certificate,
     digest: DigestMethod,
     pss: bool,
@@ -318,6 +332,18 @@ def _sign_without_cert(
 
 
 # -- receiving ----------------------------------------------------------------------------
+
+
+def _check_key(key: object, name: str) -> None:
+    # The types say it for mypy users; callers without mypy get a UsageError, not an
+    # AttributeError deep in the CMS code.
+    if not isinstance(key, PrivateKey):
+        raise UsageError(f"{name} must be a private key ({_KEY_TYPES}), not {type(key).__name__}")
+
+
+def _check_certificate(cert: object, name: str) -> None:
+    if not isinstance(cert, x509.Certificate):
+        raise UsageError(f"{name} must be an x509.Certificate, not {type(cert).__name__}")
 
 
 def _signed_object(
@@ -357,7 +383,7 @@ def open_stanza(
     stanza: bytes | etree._Element,
     *,
     trust: CertificateResolver,
-    key: object | None = None,
+    key: PrivateKey | None = None,
     certificate: x509.Certificate | None = None,
     recipient: str | None = None,
     replay: ReplayStore | None = None,
@@ -382,7 +408,16 @@ def open_stanza(
     signed-only object InvalidSignature, UntrustedKey, SignerMismatch, StanzaMismatch,
     CPIMFormatError, TimestampError, ReplayError. Map any of them to a §7 condition with
     :func:`error_condition`.
+
+    ``key`` decrypts, with its ``certificate``: an RSA or EC private key
+    (:data:`~xmppsec.keys.DecryptionKey`; another private key is KeyLoadError). What is no
+    private key at all (a certificate, PEM bytes) is a UsageError, for callers without a
+    type checker too.
     """
+    if key is not None:
+        _check_key(key, "key")
+    if certificate is not None:
+        _check_certificate(certificate, "certificate")
     when = _aware(now)
     root = load_stanza(stanza, limits)
     kind = stanza_kind(root)
