@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal, cast
+from typing import Literal, Protocol, cast
 
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -104,17 +104,28 @@ _HASHLIB = {
 }
 
 
-_CONSTRUCTORS = {m: getattr(hashlib, name) for m, name in _HASHLIB.items()}
-DIGEST_SIZES: dict[DigestMethod, int] = {m: c().digest_size for m, c in _CONSTRUCTORS.items()}
+class HashObject(Protocol):
+    """What :func:`digest_constructor` returns a constructor of (a hashlib hash object)."""
+
+    @property
+    def digest_size(self) -> int: ...
+    def update(self, data: bytes, /) -> None: ...
+    def digest(self) -> bytes: ...
 
 
-def digest_constructor(method: DigestMethod) -> Callable[[bytes], Any]:
+_CONSTRUCTORS: dict[DigestMethod, Callable[[bytes], HashObject]] = {
+    m: getattr(hashlib, name) for m, name in _HASHLIB.items()
+}
+DIGEST_SIZES: dict[DigestMethod, int] = {m: c(b"").digest_size for m, c in _CONSTRUCTORS.items()}
+
+
+def digest_constructor(method: DigestMethod) -> Callable[[bytes], HashObject]:
     """The hashlib constructor of a digest method (for hashing many values in a row)."""
-    return _CONSTRUCTORS[method]  # type: ignore[no-any-return]
+    return _CONSTRUCTORS[method]
 
 
 def digest(method: DigestMethod, data: bytes) -> bytes:
-    return _CONSTRUCTORS[method](data).digest()  # type: ignore[no-any-return]
+    return _CONSTRUCTORS[method](data).digest()
 
 
 KeyFamily = Literal["rsa", "rsa-pss", "ecdsa", "ed25519", "dsa"]

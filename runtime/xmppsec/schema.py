@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from lxml import etree
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
     from xsdata.formats.dataclass.context import XmlContext
 
 from .errors import (
@@ -682,8 +683,9 @@ def to_binding(
     return result
 
 
-def from_binding(obj: object, *, check_schema: bool = True) -> bytes:
+def from_binding(obj: DataclassInstance, *, check_schema: bool = True) -> bytes:
     """Serialize a binding dataclass instance to UTF-8 XML bytes (no XML declaration).
+    Anything else is a UsageError (at run time too).
 
     The output is re-read by the hardened parser (unused namespace declarations are then
     dropped) and, with ``check_schema``, validated against its root's global declaration,

@@ -29,7 +29,7 @@ from xmppsec.errors import (
 )
 from xmppsec.jid import parse_jid
 from xmppsec.parser import DEFAULT_LIMITS, Limits, check_tree, parse
-from xmppsec.xmpp import NS, STANZA_KINDS, XML_LANG, stanza_kind
+from xmppsec.xmpp import NS, STANZA_KINDS, XML_LANG, StanzaKind, stanza_kind
 
 from ._mime import content_type_of, parse_entity, to_crlf
 
@@ -217,7 +217,7 @@ def gateway_wrap(
     *,
     to: str,
     sender: str | None = None,
-    kind: str = "message",
+    kind: StanzaKind = "message",
     stanza_type: str | None = None,
     stanza_id: str | None = None,
 ) -> bytes:
