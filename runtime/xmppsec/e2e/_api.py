@@ -145,6 +145,8 @@ def _aware(now: datetime | None) -> datetime:
 
 def _payload(root: etree._Element, kind: str, content_type: str | None) -> tuple[str, bytes]:
     children = [c for c in root if isinstance(c.tag, str)]
+    # A content type the caller chose that does not fit the stanza is the caller's mistake.
+    misfit: type[XmppSecError] = StanzaSchemaError if content_type is None else UsageError
     if content_type is None:
         if kind == "presence":
             content_type = CT_PIDF
@@ -160,8 +162,12 @@ def _payload(root: etree._Element, kind: str, content_type: str | None) -> tuple
             content_type = CT_XMPP
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "text/plain":
-        if kind != "message" or len(children) != 1:
-            raise StanzaSchemaError("text/plain carries exactly one message <body/>")
+        if (
+            kind != "message"
+            or len(children) != 1
+            or children[0].tag != f"{{{JABBER_CLIENT}}}body"
+        ):
+            raise misfit("text/plain carries a message with exactly one <body/> and nothing else")
         text = children[0].text or ""
         return CT_TEXT, to_crlf(text.encode("utf-8"))
     # Every payload is signed in canonical form, line ends CRLF (RFC 5751 §3.1.1): that is
@@ -171,13 +177,16 @@ def _payload(root: etree._Element, kind: str, content_type: str | None) -> tuple
     # &#13;, so each raw line end is an LF, which an XML parser reads back as LF either way.
     if media == CT_PIDF:
         if kind != "presence":
-            raise StanzaSchemaError("application/pidf+xml carries presence only")
+            raise misfit("application/pidf+xml carries presence only")
         return CT_PIDF, to_crlf(_presence_to_pidf(root))
     if media == CT_XMPP:
         wrapper = etree.Element(f"{{{JABBER_CLIENT}}}xmpp", nsmap=nsmap({None: JABBER_CLIENT}))
         wrapper.append(_clone(root))
         return CT_XMPP, to_crlf(serialize(wrapper))
-    raise StanzaSchemaError(f"unsupported RFC 3923 content type {content_type!r}")
+    raise UsageError(
+        f"unsupported RFC 3923 content type {content_type!r}: choose "
+        f"{CT_XMPP}, text/plain or {CT_PIDF}"
+    )
 
 
 def _clone(root: etree._Element) -> etree._Element:
@@ -234,7 +243,10 @@ def seal_stanza(
     (default: OAEP, v1.5 with CBC). ``digest="sha1"`` is RFC 3923's MTI for peers that need
     it; SHA-256 is the default. The stanza needs ``to`` (presence MUST be directed, §4).
     ``clock`` (a :class:`~xmppsec.timestamps.TimestampClock`) makes DateTime strictly
-    increasing.
+    increasing. ``content_type`` chooses the payload (§4, §5): ``application/xmpp+xml``
+    (the whole stanza), ``text/plain`` (a message that is one ``<body/>``) or
+    ``application/pidf+xml`` (a presence); by default the narrowest that fits. Another type,
+    or one that does not fit the stanza, is a UsageError.
 
     ``key`` signs: an RSA, EC or Ed25519 private key (:data:`~xmppsec.keys.CMSSigningKey`;
     a DSA key is KeyLoadError). What is no private key at all (a certificate, PEM bytes) is
