@@ -128,7 +128,8 @@ def pins(*who: str | tuple[str, Algorithm]) -> TrustStore:
     """A trust store pinning ``identity(jid)`` or ``identity(jid, algorithm)``."""
     store = TrustStore()
     for w in who:
-        jid, alg = (w, "ecdsa-p256") if isinstance(w, str) else w  # type: tuple[str, Algorithm]
+        pair: tuple[str, Algorithm] = (w, "ecdsa-p256") if isinstance(w, str) else w
+        jid, alg = pair
         store = store.pin(jid, identity(jid, alg).certificate)
     return store
 
