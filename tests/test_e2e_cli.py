@@ -380,3 +380,31 @@ def test_wrap_iq_carries_the_given_id(
     err = _out(capsys, ["e2e", "wrap", "--to", "romeo@example.net", "--kind", "iq",
                         "--in", str(d / "s.smime")], code=2)
     assert "--id" in err and err.count("\n") == 1
+
+
+def _nested(levels: int) -> bytes:
+    """An <e2e/> whose multipart/signed first part nests ``levels`` multipart/mixed."""
+    part = b"Content-Type: text/plain\r\n\r\nx\r\n"
+    for i in range(levels):
+        b = f"b{i}".encode()
+        part = (b'Content-Type: multipart/mixed; boundary="' + b + b'"\r\n\r\n--' + b + b"\r\n"
+                + part + b"\r\n--" + b + b"--\r\n")
+    entity = (b'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; '
+              b'micalg=sha-256; boundary="top"\r\n\r\n--top\r\n' + part
+              + b"\r\n--top\r\nContent-Type: application/pkcs7-signature\r\n\r\nAAAA\r\n"
+              b"--top--\r\n")
+    return (b"<message xmlns='jabber:client' to='romeo@example.net' from='juliet@example.com'>"
+            b"<e2e xmlns='urn:ietf:params:xml:ns:xmpp-e2e'><![CDATA[\r\n" + entity
+            + b"]]></e2e></message>")
+
+
+def test_inspect_deeply_nested_mime(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A hostile nesting is shown to a depth, and one deep enough to exhaust the standard
+    library parser's recursion is a rejection (exit 1, one line), never a traceback."""
+    (tmp_path / "some.xml").write_bytes(_nested(20))
+    text = _out(capsys, ["inspect", "--in", str(tmp_path / "some.xml")])
+    assert "nested deeper than 8 levels: not shown" in text
+    assert "CMS" in text or "unreadable CMS" in text  # the signature part is still shown
+    (tmp_path / "deep.xml").write_bytes(_nested(3000))
+    err = _out(capsys, ["inspect", "--in", str(tmp_path / "deep.xml")], code=1)
+    assert err == "rejected: SMIMEFormatError: MIME parts nested too deep to inspect\n"

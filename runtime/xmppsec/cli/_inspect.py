@@ -93,7 +93,8 @@ def _cms(der: bytes, out: list[str], indent: str) -> None:
             _signed_data(content, out, indent + "  ")
         elif kind in ("enveloped_data", "authenticated_enveloped_data"):
             _enveloped_data(content, kind, out, indent + "  ")
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+        # what asn1crypto raises on malformed DER (as in xmppsec.e2e._cms): shown, not fatal
         out.append(f"{indent}(unreadable CMS: {exc})")
 
 
@@ -103,6 +104,9 @@ def _signed_data(content: Any, out: list[str], indent: str) -> None:
     when the object carries it (RFC 3923 §6.3), and every carried certificate."""
     algs = [a["algorithm"].native for a in content["digest_algorithms"]]
     out.append(f"{indent}digest algorithms: {', '.join(algs)}")
+    attached = content["encap_content_info"]["content"]
+    if attached.native is not None:  # RFC 5652 §5.2: the signed content inside, not detached
+        out.append(f"{indent}encapsulated content: {len(attached.contents)} bytes")
     certs = [c.chosen for c in content["certificates"] or () if c.name == "certificate"]
     for si in content["signer_infos"]:
         sid = si["sid"]
@@ -192,8 +196,14 @@ def _sid(sid: Any) -> str:
     return f"key id {bytes(chosen.native).hex()}"
 
 
+_MAX_DEPTH = 8  # RFC 3923 nests three MIME layers: multipart/signed > message/cpim > payload
+
+
 def _mime(part: email.message.Message, out: list[str], indent: str) -> None:
     ctype = part.get_content_type()
+    if len(indent) > 2 * _MAX_DEPTH:
+        out.append(f"{indent}{ctype} (nested deeper than {_MAX_DEPTH} levels: not shown)")
+        return
     params = {k: v for k, v in part.get_params() or [] if k != ctype}
     extra = ", ".join(f"{k}={v}" for k, v in params.items() if k in ("micalg", "protocol"))
     out.append(f"{indent}{ctype}" + (f" ({extra})" if extra else ""))
@@ -233,7 +243,12 @@ def _e2e(data: bytes, out: list[str]) -> None:
         entity = gateway_unwrap(data)
     except XmppSecError as exc:
         raise SMIMEFormatError(f"the <e2e/> element holds no S/MIME entity: {exc}") from None
-    msg = email.message_from_bytes(entity, policy=email.policy.compat32)
+    try:
+        # the standard library's parser recurses once per nested multipart: a hostile
+        # entity nested a few hundred deep exhausts the stack (an RFC 3923 object has 3)
+        msg = email.message_from_bytes(entity, policy=email.policy.compat32)
+    except RecursionError:
+        raise SMIMEFormatError("MIME parts nested too deep to inspect") from None
     out.append("RFC 3923 object (S/MIME over Message/CPIM in <e2e/>):")
     _mime(msg, out, "  ")
 
