@@ -43,23 +43,23 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy runtime generated codegen tests
 
-# The public API type-checks under both lxml stub packages. lxml-stubs is in the dev set-up;
-# types-lxml installs into the same `lxml-stubs` directory, so it gets a second small venv
-# (mypy at the dev pin, types-lxml, xmppsec with the extras its modules import). The typing
-# tests (tests/test_typing.py) check a consumer project with it too.
+# The repository type-checks under both lxml stub packages. lxml-stubs is in the dev set-up;
+# types-lxml installs into the same `lxml-stubs` directory, so it gets a second venv: the dev
+# set-up with lxml-stubs swapped for types-lxml. The typing tests (tests/test_typing.py) check
+# a consumer project with it too.
 TYPES_LXML_VENV ?= .tmp/venv-types-lxml
 TYPES_LXML_VERSION ?= 2026.2.16
-MYPY_PIN := $(shell grep -o '"mypy==[^"]*"' pyproject.toml | tr -d '"')
 
 $(TYPES_LXML_VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(TYPES_LXML_VENV)
 	$(TYPES_LXML_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(TYPES_LXML_VENV)/bin/python -m pip install --quiet '$(MYPY_PIN)' 'types-lxml==$(TYPES_LXML_VERSION)' \
-	  -e '.[slixmpp,redis,dask,codegen]'
+	$(TYPES_LXML_VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	$(TYPES_LXML_VENV)/bin/python -m pip uninstall --quiet --yes lxml-stubs
+	$(TYPES_LXML_VENV)/bin/python -m pip install --quiet 'types-lxml==$(TYPES_LXML_VERSION)'
 	touch $@
 
 typecheck-types-lxml: $(TYPES_LXML_VENV)/.installed
-	$(TYPES_LXML_VENV)/bin/mypy --cache-dir .tmp/mypy-types-lxml runtime generated codegen
+	$(TYPES_LXML_VENV)/bin/mypy --cache-dir .tmp/mypy-types-lxml runtime generated codegen tests
 
 docs: venv
 	$(VENV)/bin/mkdocs build --strict --quiet --site-dir .tmp/site

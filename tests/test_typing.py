@@ -153,9 +153,9 @@ def test_every_misuse_is_reported(workdir: Path) -> None:
 
 # -- the same consumer with types-lxml instead of lxml-stubs ------------------------------
 # The two stub packages install the same `lxml-stubs` directory, so they cannot share one
-# environment: `make typecheck-types-lxml` (part of `make test`) builds .tmp/venv-types-lxml
-# with mypy, types-lxml and xmppsec (its extras too); XMPPSEC_TYPES_LXML_PYTHON names another
-# such environment's python. mypy then checks the consumer as a user's project would:
+# environment: `make typecheck-types-lxml` (part of `make test`) builds .tmp/venv-types-lxml,
+# the dev set-up with types-lxml in place of lxml-stubs; XMPPSEC_TYPES_LXML_PYTHON names
+# another such environment's python. mypy then checks the consumer as a user's project would:
 # xmppsec is an installed, py.typed package. Missing: a failure in CI, a skip elsewhere.
 TYPES_LXML_PYTHON = os.environ.get(
     "XMPPSEC_TYPES_LXML_PYTHON", str(ROOT / ".tmp" / "venv-types-lxml" / "bin" / "python")
@@ -164,13 +164,17 @@ TYPES_LXML_PYTHON = os.environ.get(
 
 @pytest.fixture(scope="module")
 def types_lxml_python() -> str:
+    # types-lxml and mypy there, and not lxml-stubs (the two share one directory)
+    script = (
+        "import importlib.metadata as m; m.version('types-lxml'); m.version('mypy')\n"
+        "try:\n    m.version('lxml-stubs')\nexcept m.PackageNotFoundError:\n    pass\n"
+        "else:\n    raise SystemExit('lxml-stubs is installed there too')"
+    )
     probe = subprocess.run(
-        [TYPES_LXML_PYTHON, "-c",
-         "import importlib.metadata as m; print(m.version('types-lxml'), m.version('mypy'))"],
-        capture_output=True, text=True, check=False,
+        [TYPES_LXML_PYTHON, "-c", script], capture_output=True, text=True, check=False,
     ) if Path(TYPES_LXML_PYTHON).exists() else None
     if probe is None or probe.returncode != 0:
-        why = f"no environment with types-lxml and mypy at {TYPES_LXML_PYTHON}"
+        why = f"no environment with types-lxml (only) and mypy at {TYPES_LXML_PYTHON}"
         if os.environ.get("CI") == "true":
             pytest.fail(f"{why} (make typecheck-types-lxml builds it)")
         pytest.skip(f"{why}: run make typecheck-types-lxml")
@@ -199,8 +203,10 @@ def test_consumer_with_types_lxml(types_lxml_python: str, tmp_path: Path) -> Non
     _assert_every_misuse_reported(bad.name, out)
 
 
-def test_runtime_type_checks_with_types_lxml(types_lxml_python: str, tmp_path: Path) -> None:
-    """The repository's own strict check (pyproject's configuration) under types-lxml."""
-    out = _mypy_types_lxml(types_lxml_python, ROOT, "--cache-dir", str(tmp_path / "cache"),
-                           "runtime", "generated", "codegen")
+def test_repository_type_checks_with_types_lxml(types_lxml_python: str) -> None:
+    """The repository's own strict check (pyproject's configuration) under types-lxml, with
+    the cache `make typecheck-types-lxml` keeps (mypy revalidates it against the sources)."""
+    out = _mypy_types_lxml(types_lxml_python, ROOT, "--cache-dir",
+                           str(ROOT / ".tmp" / "mypy-types-lxml"),
+                           "runtime", "generated", "codegen", "tests")
     assert not out.strip(), out
