@@ -425,6 +425,17 @@ def _dsa_identity() -> tuple[dsa.DSAPrivateKey, x509.Certificate]:
     return key, cert
 
 
+def test_what_is_no_key_or_certificate_is_a_usage_error() -> None:
+    """For callers without a type checker: a certificate or PEM text where the private key
+    belongs, or a key where the certificate belongs, is the caller's mistake."""
+    ident = identity(JULIET)
+    for bad in (ident.certificate, b"-----BEGIN PRIVATE KEY-----", ident.private_key.public_key()):
+        with pytest.raises(UsageError, match="key must be an RSA, EC, Ed25519 or DSA private"):
+            Signer(bad, signer=JULIET)  # type: ignore[arg-type]  # the misuse tested
+    with pytest.raises(UsageError, match="certificate must be an x509.Certificate"):
+        Signer(ident.private_key, signer=JULIET, certificate=ident.private_key)  # type: ignore[arg-type]
+
+
 def test_legacy_sha1_and_dsa_only_with_opt_in() -> None:
     rsa_key = identity(JULIET, "rsa-2048").private_key
     with pytest.raises(UsageError):

@@ -24,6 +24,7 @@ from xmppsec.errors import (
     SMIMEFormatError,
     StanzaSchemaError,
     TimestampError,
+    UsageError,
     VerificationError,
     XmppSecError,
 )
@@ -223,8 +224,8 @@ def gateway_wrap(
 ) -> bytes:
     """Wrap a foreign S/MIME entity (multipart/signed or application/pkcs7-mime) into
     ``<kind to=...><e2e/></kind>``."""
-    if kind not in STANZA_KINDS:
-        raise StanzaSchemaError(f"unknown stanza kind {kind!r}")
+    if kind not in STANZA_KINDS:  # the caller's argument, not the peer's input
+        raise UsageError(f"unknown stanza kind {kind!r}: message, presence or iq")
     attrs = {"to": str(parse_jid(to))}
     if sender is not None:
         attrs["from"] = str(parse_jid(sender))
