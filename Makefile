@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 # dot renders docs/img/*.dot, and the tests check the committed SVGs against it).
 APT_PACKAGES := xmlsec1 openssl graphviz
 
-.PHONY: demo test system-deps venv check-codegen lint typecheck docs pytest bench bench-instructions fuzz clean
+.PHONY: demo test system-deps venv check-codegen lint typecheck typecheck-types-lxml docs pytest bench bench-instructions fuzz clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,13 +44,31 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy runtime generated codegen tests
 
+# The repository type-checks under both lxml stub packages. lxml-stubs is in the dev set-up;
+# types-lxml installs into the same `lxml-stubs` directory, so it gets a second venv: the dev
+# set-up with lxml-stubs swapped for types-lxml. The typing tests (tests/test_typing.py) check
+# a consumer project with it too.
+TYPES_LXML_VENV ?= .tmp/venv-types-lxml
+TYPES_LXML_VERSION ?= 2026.2.16
+
+$(TYPES_LXML_VENV)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(TYPES_LXML_VENV)
+	$(TYPES_LXML_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TYPES_LXML_VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	$(TYPES_LXML_VENV)/bin/python -m pip uninstall --quiet --yes lxml-stubs
+	$(TYPES_LXML_VENV)/bin/python -m pip install --quiet 'types-lxml==$(TYPES_LXML_VERSION)'
+	touch $@
+
+typecheck-types-lxml: $(TYPES_LXML_VENV)/.installed
+	$(TYPES_LXML_VENV)/bin/mypy --cache-dir .tmp/mypy-types-lxml runtime generated codegen tests
+
 docs: venv
 	$(VENV)/bin/mkdocs build --strict --quiet --site-dir .tmp/site
 
 pytest: venv
 	$(VENV)/bin/pytest -p no:cacheprovider
 
-test: system-deps venv check-codegen lint typecheck docs pytest
+test: system-deps venv check-codegen lint typecheck typecheck-types-lxml docs pytest
 
 # Fuzzing for a time budget per target (docs/fuzzing.md); the suite runs a short pass itself.
 FUZZ_SECONDS ?= 60

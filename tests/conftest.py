@@ -31,7 +31,7 @@ from lxml import etree
 from xmppsec.algorithms import DigestMethod, PrivateKey, SignatureMethod, digest, sign_bytes
 from xmppsec.dsig import SPEC, Policy, Signer, VerificationResult, Verifier, _c14n
 from xmppsec.errors import XmppSecError
-from xmppsec.keys import ID_ON_XMPPADDR, Identity, generate_identity, xmpp_addr_value
+from xmppsec.keys import ID_ON_XMPPADDR, Algorithm, Identity, generate_identity, xmpp_addr_value
 from xmppsec.parser import parse
 from xmppsec.replay import ReplayStore
 from xmppsec.timestamps import TimestampClock
@@ -80,13 +80,13 @@ def _state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
 # -- identities ---------------------------------------------------------------------------
 
 
-def identity(jid: str = JULIET, algorithm: str = "ecdsa-p256") -> Identity:
+def identity(jid: str = JULIET, algorithm: Algorithm = "ecdsa-p256") -> Identity:
     """One key and self-signed certificate per (jid, algorithm) for the whole session."""
     return _identity(jid, algorithm)  # one cache key however the defaults are spelled
 
 
 @functools.cache
-def _identity(jid: str, algorithm: str) -> Identity:
+def _identity(jid: str, algorithm: Algorithm) -> Identity:
     return generate_identity(jid, algorithm, now=NOW - dt.timedelta(days=1))
 
 
@@ -97,7 +97,7 @@ def new_clock(start: dt.datetime = NOW) -> TimestampClock:
 
 def make_signer(
     jid: str = JULIET,
-    algorithm: str = "ecdsa-p256",
+    algorithm: Algorithm = "ecdsa-p256",
     *,
     clock: TimestampClock | None = None,
     **kwargs: Any,
@@ -118,23 +118,24 @@ def make_signer(
 def sign(
     data: bytes = MESSAGE,
     jid: str = JULIET,
-    algorithm: str = "ecdsa-p256",
+    algorithm: Algorithm = "ecdsa-p256",
     **kwargs: Any,
 ) -> bytes:
     return make_signer(jid, algorithm, **kwargs).sign(data)
 
 
-def pins(*who: str | tuple[str, str]) -> TrustStore:
+def pins(*who: str | tuple[str, Algorithm]) -> TrustStore:
     """A trust store pinning ``identity(jid)`` or ``identity(jid, algorithm)``."""
     store = TrustStore()
     for w in who:
-        jid, alg = (w, "ecdsa-p256") if isinstance(w, str) else w
+        pair: tuple[str, Algorithm] = (w, "ecdsa-p256") if isinstance(w, str) else w
+        jid, alg = pair
         store = store.pin(jid, identity(jid, alg).certificate)
     return store
 
 
 def verifier(
-    *who: str | tuple[str, str],
+    *who: str | tuple[str, Algorithm],
     policy: Policy | None = None,
     replay: ReplayStore | None = None,
     trust: TrustStore | None = None,

@@ -24,7 +24,7 @@ from xmppsec.algorithms import DigestMethod
 from xmppsec.archive import iter_stanzas
 from xmppsec.dsig import Policy, Signer, Verifier
 from xmppsec.errors import InvalidSignature, SignatureSchemaError, UntrustedKey, UsageError
-from xmppsec.keys import ID_ON_XMPPADDR, xmpp_addr_value
+from xmppsec.keys import ID_ON_XMPPADDR, Algorithm, xmpp_addr_value
 from xmppsec.trust import TrustStore
 from xmppsec.xmpp import NS
 
@@ -416,17 +416,17 @@ def _dsa_kv(key: dsa.DSAPublicKey) -> etree._Element:
     return el
 
 
-def _juliet(alg: str) -> object:
+def _juliet(alg: Algorithm) -> object:
     return identity(JULIET, alg).certificate.public_key()
 
 
-def _other(alg: str) -> object:
+def _other(alg: Algorithm) -> object:
     return identity(MALLORY, alg).certificate.public_key()
 
 
 @pytest.mark.parametrize("include_certificate", [False, True])
 @pytest.mark.parametrize("alg", ["rsa-2048", "ecdsa-p256"])
-def test_a_key_value_naming_another_key_is_refused(alg: str, include_certificate: bool) -> None:
+def test_a_key_value_naming_another_key_is_refused(alg: Algorithm, include_certificate: bool) -> None:
     data = sign(algorithm=alg, include_certificate=include_certificate)
     v = Verifier(pins((JULIET, alg)), clock=lambda: NOW)
     make = _rsa_kv if alg == "rsa-2048" else _ec_kv

@@ -24,7 +24,7 @@ from lxml import etree
 from xmppsec.algorithms import C14NMethod, SignatureMethod
 from xmppsec.dsig import Verifier, _c14n
 from xmppsec.errors import InvalidSignature
-from xmppsec.keys import load_certificate, load_private_key
+from xmppsec.keys import Algorithm, load_certificate, load_private_key
 from xmppsec.trust import TrustStore
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def run(xmlsec1: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([xmlsec1, *args], capture_output=True, text=True, timeout=60, check=False)
 
 
-def write_keys(alg: str, tmp: Path) -> tuple[Path, Path]:
+def write_keys(alg: Algorithm, tmp: Path) -> tuple[Path, Path]:
     key = identity(JULIET, alg).private_key
     pub = tmp / f"{alg}.pub.pem"
     priv = tmp / f"{alg}.key.pem"
@@ -176,7 +176,7 @@ def xmlsec1_verify(
 
 @pytest.mark.parametrize("lang", [None, "en"])
 @pytest.mark.parametrize("alg", list(METHODS))
-def test_xmlsec1_verifies_our_signature(alg: str, lang: str | None, tmp_path: Path) -> None:
+def test_xmlsec1_verifies_our_signature(alg: Algorithm, lang: str | None, tmp_path: Path) -> None:
     xmlsec1 = require_program("xmlsec1")
     pub, _ = write_keys(alg, tmp_path)
     data = sign(with_lang(MESSAGE, lang), JULIET, alg)
@@ -216,7 +216,7 @@ def test_xmlsec1_verifies_the_outer_layer_of_two_signatures(tmp_path: Path) -> N
 
 @pytest.mark.parametrize("lang", [None, "en"])
 @pytest.mark.parametrize("alg", list(METHODS))
-def test_we_verify_xmlsec1_signature(alg: str, lang: str | None, tmp_path: Path) -> None:
+def test_we_verify_xmlsec1_signature(alg: Algorithm, lang: str | None, tmp_path: Path) -> None:
     xmlsec1 = require_program("xmlsec1")
     _, priv = write_keys(alg, tmp_path)
     signed = xmlsec1_sign(xmlsec1, xep_template(METHODS[alg], lang=lang), priv, tmp_path)
@@ -232,7 +232,7 @@ def test_we_verify_xmlsec1_signature(alg: str, lang: str | None, tmp_path: Path)
 
 
 @pytest.mark.parametrize("alg", list(METHODS))
-def test_we_verify_xmlsec1_signature_over_our_template(alg: str, tmp_path: Path) -> None:
+def test_we_verify_xmlsec1_signature_over_our_template(alg: Algorithm, tmp_path: Path) -> None:
     """Our own signer's layout, DigestValue and SignatureValue blanked, re-signed by
     xmlsec1."""
     xmlsec1 = require_program("xmlsec1")

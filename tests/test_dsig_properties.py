@@ -113,7 +113,7 @@ class Stanza:
     children: tuple[Child, ...]
 
     def to_bytes(self) -> bytes:
-        root = etree.Element(JC + self.kind, nsmap={None: "jabber:client"})  # type: ignore[dict-item]  # lxml-stubs: None is the default-namespace key
+        root = etree.Element(JC + self.kind, nsmap={None: "jabber:client"})  # type: ignore[dict-item, unused-ignore]  # lxml-stubs: None is the default-namespace key (types-lxml allows it)
         for name, value in self.attrs:
             root.set(name, value)
         for c in self.children:

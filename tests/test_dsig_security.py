@@ -60,7 +60,7 @@ from xmppsec.errors import (
     UsageError,
     XmppSecError,
 )
-from xmppsec.keys import ID_ON_XMPPADDR, generate_identity
+from xmppsec.keys import ID_ON_XMPPADDR, Algorithm, generate_identity
 from xmppsec.replay import MemoryReplayStore, ReplayStore, SQLiteReplayStore
 from xmppsec.trust import TrustStore
 
@@ -560,7 +560,7 @@ def test_namespace_confusion_jabber_server_is_jabber_client() -> None:
     assert_valid(verifier(), data.replace(b'xmlns="jabber:client"', b'xmlns="jabber:server"'))
 
 
-def _pubkey_pem(jid: str, alg: str, path: Path) -> Path:
+def _pubkey_pem(jid: str, alg: Algorithm, path: Path) -> Path:
     path.write_bytes(
         identity(jid, alg)
         .private_key.public_key()
@@ -1016,7 +1016,7 @@ def test_weak_or_odd_keys_der_is_really_valid_der() -> None:
         ("rsa-2048", b"\xff" * 256),
     ],
 )
-def test_weak_or_odd_keys_other_values(alg: str, value: bytes) -> None:
+def test_weak_or_odd_keys_other_values(alg: Algorithm, value: bytes) -> None:
     data = sign(MESSAGE, JULIET, alg)
     assert_rejected(verifier((JULIET, alg)), _with_signature_value(value, data), InvalidSignature)
 

@@ -29,7 +29,7 @@ from xmppsec.errors import (
     UntrustedKey,
     UsageError,
 )
-from xmppsec.keys import ID_ON_XMPPADDR, xmpp_addr_value
+from xmppsec.keys import ID_ON_XMPPADDR, Algorithm, xmpp_addr_value
 from xmppsec.schema import validate
 from xmppsec.timestamps import TimestampClock, parse_timestamp
 from xmppsec.trust import TrustStore
@@ -371,14 +371,14 @@ EXPECTED_METHOD = {
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-def test_algorithms(algorithm: str) -> None:
+def test_algorithms(algorithm: Algorithm) -> None:
     data = sign(MESSAGE, JULIET, algorithm)
     sm = signature(tree(data)).find(f"{DS}SignedInfo/{DS}SignatureMethod")
     assert sm is not None and sm.get("Algorithm") == EXPECTED_METHOD[algorithm]
     result = assert_valid(verifier((JULIET, algorithm)), data)
     assert result.signatures[0].signature_method == EXPECTED_METHOD[algorithm]
     # another algorithm's key for the same JID does not verify it
-    other = "ecdsa-p256" if algorithm != "ecdsa-p256" else "ed25519"
+    other: Algorithm = "ecdsa-p256" if algorithm != "ecdsa-p256" else "ed25519"
     assert not verifier((JULIET, other)).check(data, now=NOW).valid
 
 
@@ -423,6 +423,17 @@ def _dsa_identity() -> tuple[dsa.DSAPrivateKey, x509.Certificate]:
         .sign(key, hashes.SHA256())
     )
     return key, cert
+
+
+def test_what_is_no_key_or_certificate_is_a_usage_error() -> None:
+    """For callers without a type checker: a certificate or PEM text where the private key
+    belongs, or a key where the certificate belongs, is the caller's mistake."""
+    ident = identity(JULIET)
+    for bad in (ident.certificate, b"-----BEGIN PRIVATE KEY-----", ident.private_key.public_key()):
+        with pytest.raises(UsageError, match="key must be an RSA, EC, Ed25519 or DSA private"):
+            Signer(bad, signer=JULIET)  # type: ignore[arg-type]  # the misuse tested
+    with pytest.raises(UsageError, match="certificate must be an x509.Certificate"):
+        Signer(ident.private_key, signer=JULIET, certificate=ident.private_key)  # type: ignore[arg-type]
 
 
 def test_legacy_sha1_and_dsa_only_with_opt_in() -> None:
@@ -588,7 +599,7 @@ TEMPLATE_CASES = {
     + [(ROBUST, c) for c in sorted(TEMPLATE_CASES) if c != "earlier-ids"],
 )
 def test_template_path_equals_tree_path(
-    algorithm: str, case: str, include_certificate: bool, profile: Profile
+    algorithm: Algorithm, case: str, include_certificate: bool, profile: Profile
 ) -> None:
     data = TEMPLATE_CASES[case]
     if profile is SPEC:

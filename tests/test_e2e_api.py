@@ -138,6 +138,33 @@ def test_digest_vocabulary_and_usage_errors() -> None:
             seal(**bad)
 
 
+def test_wrong_key_or_certificate_types_are_usage_errors() -> None:
+    """The signatures say it for mypy users; callers without mypy get a UsageError naming
+    the mistake (a certificate passed as the key, PEM bytes, a key as the certificate),
+    before any work and never an AttributeError from deep inside."""
+    j, r = juliet(), romeo()
+    pem = b"-----BEGIN PRIVATE KEY-----\n"
+    for bad, what in (
+        ({"key": j.cert}, "key must be a private key"),
+        ({"key": pem}, "key must be a private key"),
+        ({"key": j.key.public_key()}, "key must be a private key"),
+        ({"certificate": j.key}, "certificate must be an x509.Certificate"),
+        ({"recipients": [pem]}, "recipients must be an x509.Certificate"),
+        ({"recipients": [r.key]}, "recipients must be an x509.Certificate"),
+    ):
+        with pytest.raises(UsageError, match=what):
+            seal(**bad)
+    sealed = seal()
+    for bad, what in (
+        ({"key": r.cert}, "key must be a private key"),
+        ({"key": pem}, "key must be a private key"),
+        ({"certificate": r.key}, "certificate must be an x509.Certificate"),
+    ):
+        with pytest.raises(UsageError, match=what):
+            open_(sealed, **bad)
+    assert open_(sealed).signer == JULIET  # the right types still open it
+
+
 def test_iq_and_rich_message_as_xmpp_xml() -> None:
     rich = MSG.replace(b"<body>", b"<thread>t1</thread><body>")
     for stanza in (IQ, rich):

@@ -11,7 +11,7 @@ from cryptography import x509
 
 from xmppsec.e2e import gateway_unwrap, gateway_wrap, open_stanza, parse_cpim
 from xmppsec.errors import DecryptionError, TimestampError
-from xmppsec.keys import load_certificate, load_private_key, xmpp_addrs
+from xmppsec.keys import PrivateKey, load_certificate, load_private_key, xmpp_addrs
 from xmppsec.replay import MemoryReplayStore
 from xmppsec.trust import TrustStore
 
@@ -34,7 +34,7 @@ def _trust() -> TrustStore:
     return TrustStore().pin("juliet@example.com", load_certificate((V / "juliet.pem").read_bytes()))
 
 
-def _romeo() -> tuple[object, x509.Certificate]:
+def _romeo() -> tuple[PrivateKey, x509.Certificate]:
     return (load_private_key((V / "romeo.key").read_bytes()),
             load_certificate((V / "romeo.pem").read_bytes()))
 

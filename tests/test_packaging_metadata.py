@@ -59,6 +59,18 @@ def test_metadata() -> None:
     assert not re.search(r"\]\((?!https?://|#)", readme), "a relative link in README.md"
 
 
+def test_project_urls_are_real_or_absent() -> None:
+    """No invented host (issue 17, packaging): while the project has no public repository
+    or documentation site, the metadata declares no URLs and the README says why."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    urls = PROJECT.get("urls")
+    if urls is None:
+        assert "declares no project URLs" in readme
+    else:  # declared once real: each an https address, and the README no longer says none
+        assert all(str(u).startswith("https://") for u in urls.values()), urls
+        assert "declares no project URLs" not in readme
+
+
 @pytest.mark.integration
 def test_sdist_and_wheel_carry_the_license(tmp_path: Path) -> None:
     """Builds both archives with this environment's hatchling (no download)."""

@@ -38,8 +38,8 @@ def test_parses_a_stanza() -> None:
 
 
 def test_xml_declaration_utf8_is_accepted() -> None:
-    assert parse(b"<?xml version='1.0' encoding='UTF-8'?>" + SMALL).tag.endswith("message")
-    assert parse(b'<?xml version="1.0"?>' + SMALL).tag.endswith("message")
+    assert str(parse(b"<?xml version='1.0' encoding='UTF-8'?>" + SMALL).tag).endswith("message")
+    assert str(parse(b'<?xml version="1.0"?>' + SMALL).tag).endswith("message")
 
 
 def test_cdata_is_text_and_may_contain_markup_lookalikes() -> None:

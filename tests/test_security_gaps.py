@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 import pytest
 from lxml import etree
 
-from xmppsec.e2e import NS_E2E, _envelope, build_cpim, open_stanza, seal_stanza
+from xmppsec.algorithms import DigestName
+from xmppsec.e2e import NS_E2E, CipherName, _envelope, build_cpim, open_stanza, seal_stanza
 from xmppsec.e2e._asn1 import cms as acms
 from xmppsec.e2e._element import make_e2e, new_stanza, serialize
 from xmppsec.e2e._mime import build_pkcs7_mime
@@ -63,8 +64,8 @@ def romeo() -> Ident:
     return make_ident(ROMEO)
 
 
-def seal(*, sign: bool = True, encrypt: bool = True, digest: str = "sha256",
-         cipher: str = "aes256-gcm") -> bytes:
+def seal(*, sign: bool = True, encrypt: bool = True, digest: DigestName = "sha256",
+         cipher: CipherName = "aes256-gcm") -> bytes:
     j = juliet()
     return seal_stanza(MSG, key=j.key, certificate=j.cert, recipients=[romeo().cert],
                        sign=sign, encrypt=encrypt, digest=digest, cipher=cipher, now=NOW)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 from lxml import etree
 
+from xmppsec import schema as xmppsec_schema
 from xmppsec.bindings.dsig import StanzaDesc
 from xmppsec.bindings.jabber_client import (
     Iq,
@@ -217,6 +218,10 @@ def test_register_makes_a_codegen_package_validate_and_bind(
     labels: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.syspath_prepend(str(labels))
+    # register is process-global: undone after this test (a later test, or a docs page
+    # registering another schema for the same namespace, must not see this one)
+    monkeypatch.setattr(xmppsec_schema, "_registered", xmppsec_schema._registered)
+    monkeypatch.setattr(xmppsec_schema, "_schema", xmppsec_schema._schema)
     from typedlabels.sec_label import Securitylabel  # type: ignore[import-not-found]
 
     with pytest.raises(StanzaSchemaError, match="No matching global declaration"):

@@ -1,7 +1,8 @@
 """Algorithm URIs, and the one table mapping them to ``cryptography``.
 
-XML namespaces are in :mod:`xmppsec.xmpp`; the key types :data:`PrivateKey` and
-:data:`PublicKey` are defined here, once.
+XML namespaces are in :mod:`xmppsec.xmpp`; the key types (:data:`PrivateKey`,
+:data:`PublicKey`, and the narrower :data:`CMSSigningKey` and :data:`DecryptionKey` of
+RFC 3923 objects) and the digest names :data:`DigestName` are defined here, once.
 
 Signature method URIs: XML-DSIG core (2000/09), RFC 6931 (``xmldsig-more``, RSA-PSS with
 MGF1), XML-DSIG 1.1 (ECDSA, raw ``r || s`` values), RFC 9231 (Ed25519).
@@ -13,7 +14,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal, cast
+from typing import Literal, Protocol, cast
 
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -29,7 +30,10 @@ from .errors import InvalidSignature, UnsupportedAlgorithm, UntrustedKey
 # reach them through the clearly marked low-level module xmppsec.hazmat.
 __all__ = [
     "C14NMethod",
+    "CMSSigningKey",
+    "DecryptionKey",
     "DigestMethod",
+    "DigestName",
     "PrivateKey",
     "PublicKey",
     "SignatureMethod",
@@ -43,6 +47,12 @@ PrivateKey = (
 PublicKey = (
     rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | dsa.DSAPublicKey
 )
+#: The private keys that sign a CMS SignedData (RFC 3923 §6.3): RSA (PKCS#1 v1.5, PSS),
+#: ECDSA (RFC 5753) and Ed25519 (RFC 8419); no DSA.
+CMSSigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+#: The private keys that open an (Auth)EnvelopedData: RSA key transport (RFC 3560, RFC 8017)
+#: and ECDH key agreement (RFC 5753).
+DecryptionKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
 class DigestMethod(StrEnum):
@@ -52,6 +62,10 @@ class DigestMethod(StrEnum):
     SHA384 = "http://www.w3.org/2001/04/xmldsig-more#sha384"
     SHA512 = "http://www.w3.org/2001/04/xmlenc#sha512"
     SHA1 = "http://www.w3.org/2000/09/xmldsig#sha1"  # legacy: explicit opt-in only
+
+
+#: A digest by its CMS or MIME micalg name (RFC 5751 §3.4.3.2), where a DigestMethod is taken.
+DigestName = Literal["sha1", "sha256", "sha384", "sha512", "sha-1", "sha-256", "sha-384", "sha-512"]
 
 
 class SignatureMethod(StrEnum):
@@ -95,18 +109,29 @@ _HASHLIB = {
 }
 
 
-_CONSTRUCTORS = {m: getattr(hashlib, name) for m, name in _HASHLIB.items()}
-DIGEST_SIZES: dict[DigestMethod, int] = {m: c().digest_size for m, c in _CONSTRUCTORS.items()}
+class HashObject(Protocol):
+    """What :func:`digest_constructor` returns a constructor of (a hashlib hash object)."""
+
+    @property
+    def digest_size(self) -> int: ...
+    def update(self, data: bytes, /) -> None: ...
+    def digest(self) -> bytes: ...
 
 
-def digest_constructor(method: DigestMethod) -> Callable[[bytes], Any]:
+_CONSTRUCTORS: dict[DigestMethod, Callable[[bytes], HashObject]] = {
+    m: getattr(hashlib, name) for m, name in _HASHLIB.items()
+}
+DIGEST_SIZES: dict[DigestMethod, int] = {m: c(b"").digest_size for m, c in _CONSTRUCTORS.items()}
+
+
+def digest_constructor(method: DigestMethod) -> Callable[[bytes], HashObject]:
     """The hashlib constructor of a digest method (for hashing many values in a row)."""
-    return _CONSTRUCTORS[method]  # type: ignore[no-any-return]
+    return _CONSTRUCTORS[method]
 
 
 def digest(method: DigestMethod, data: bytes) -> bytes:
     """The digest of ``data`` with ``method``."""
-    return _CONSTRUCTORS[method](data).digest()  # type: ignore[no-any-return]
+    return _CONSTRUCTORS[method](data).digest()
 
 
 KeyFamily = Literal["rsa", "rsa-pss", "ecdsa", "ed25519", "dsa"]

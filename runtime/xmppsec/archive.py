@@ -617,8 +617,9 @@ class DaskExecutor:
         self._retries = retries
 
     @classmethod
-    def local(cls, workers: int = 2, **options: Any) -> DaskExecutor:
-        """Start a ``LocalCluster`` of ``workers`` single-threaded worker processes."""
+    def local(cls, workers: int = 2, **options: object) -> DaskExecutor:
+        """Start a ``LocalCluster`` of ``workers`` single-threaded worker processes; ``options``
+        go to ``LocalCluster`` as they are."""
         from distributed import Client, LocalCluster
 
         cluster = LocalCluster(

@@ -18,7 +18,7 @@ import datetime as _dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import idna
 from asn1crypto import core as _asn1_core
@@ -26,10 +26,11 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm as _CryptoUnsupported
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
-from xmppsec.algorithms import PrivateKey, PublicKey
+from xmppsec.algorithms import CMSSigningKey, DecryptionKey, PrivateKey, PublicKey
 from xmppsec.errors import JIDError, KeyLoadError, UntrustedKey, UsageError
 from xmppsec.jid import parse_jid
 from xmppsec.xmpp import require_aware
@@ -38,6 +39,8 @@ __all__ = [
     "ALGORITHMS",
     "ID_ON_XMPPADDR",
     "Algorithm",
+    "CMSSigningKey",
+    "DecryptionKey",
     "Identity",
     "PrivateKey",
     "PublicKey",
@@ -59,8 +62,9 @@ _UTF8String: Any = _asn1_core.UTF8String
 # RFC 6120 §13.7.1.4 / RFC 3920 §5.1.1: id-on-xmppAddr ::= { id-pkix 8 5 }
 ID_ON_XMPPADDR = ObjectIdentifier("1.3.6.1.5.5.7.8.5")
 
-Algorithm = str
-ALGORITHMS: tuple[Algorithm, ...] = ("ecdsa-p256", "ed25519", "rsa-2048", "rsa-3072")
+#: The key algorithms :func:`generate_identity` makes.
+Algorithm = Literal["ecdsa-p256", "ed25519", "rsa-2048", "rsa-3072"]
+ALGORITHMS: tuple[Algorithm, ...] = get_args(Algorithm)
 
 _ALLOWED_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
 _MIN_RSA_BITS = 2048
@@ -315,7 +319,7 @@ def certificate_fingerprint(cert: x509.Certificate) -> bytes:
     return cert.fingerprint(hashes.SHA256())
 
 
-def check_key_strength(public_key: object, *, allow_legacy: bool = False) -> PublicKey:
+def check_key_strength(public_key: PublicKeyTypes, *, allow_legacy: bool = False) -> PublicKey:
     """Return ``public_key`` if it is strong enough to trust, else raise UntrustedKey.
 
     Accepted: RSA >= 2048 bits with an odd public exponent >= 3; EC on P-256, P-384 or

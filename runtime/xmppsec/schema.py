@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from lxml import etree
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
     from xsdata.formats.dataclass.context import XmlContext
 
 from .errors import (
@@ -122,8 +123,9 @@ class _SchemaResolver(etree.Resolver):
         self._directory = directory
         self._extra = extra
 
-    # lxml calls resolve(system_url, public_id, context); lxml-stubs 0.5.1 omits `context`.
-    def resolve(  # type: ignore[override]
+    # lxml calls resolve(system_url, public_id, context); lxml-stubs 0.5.1 omits `context`
+    # (an override error there), types-lxml has it (no error: the ignore is unused there).
+    def resolve(  # type: ignore[override, unused-ignore]
         self, system_url: str | None, public_id: str | None, context: Any
     ) -> Any:
         name = (system_url or "").removeprefix(_BASE_URL)
@@ -261,9 +263,9 @@ def _run_schema(element: etree._Element) -> _RawFaults | None:
 
 
 def _line(element: etree._Element) -> int:
-    # lxml-stubs leaves sourceline untyped; lxml gives int or None (tree built in Python).
-    line = cast("int | None", element.sourceline)
-    return line if line is not None and line > 0 else 0
+    # lxml gives int or None (a tree built in Python); lxml-stubs leaves sourceline untyped.
+    line = getattr(element, "sourceline", None)
+    return line if isinstance(line, int) and line > 0 else 0
 
 
 def _readable_path(element: etree._Element, root: etree._Element) -> str:
@@ -688,8 +690,9 @@ def to_binding(
     return result
 
 
-def from_binding(obj: object, *, check_schema: bool = True) -> bytes:
+def from_binding(obj: DataclassInstance, *, check_schema: bool = True) -> bytes:
     """Serialize a binding dataclass instance to UTF-8 XML bytes (no XML declaration).
+    Anything else is a UsageError (at run time too).
 
     The output is re-read by the hardened parser (unused namespace declarations are then
     dropped) and, with ``check_schema``, validated against its root's global declaration,

@@ -21,7 +21,7 @@ from typing import Any
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from xmppsec.dsig import SPEC, Signer
-from xmppsec.keys import generate_identity, load_certificate, load_private_key
+from xmppsec.keys import Algorithm, generate_identity, load_certificate, load_private_key
 from xmppsec.timestamps import TimestampClock
 
 __all__ = [
@@ -124,7 +124,7 @@ def generate(
     count: int,
     *,
     fmt: str = "mam",
-    algorithm: str = "ecdsa-p256",
+    algorithm: Algorithm = "ecdsa-p256",
     jobs: int | None = None,
     block: int = 2000,
 ) -> tuple[Path, Path]:

@@ -22,6 +22,9 @@ from ..errors import KeyLoadError, NotSigned, UsageError, XmppSecError
 from ..replay import MemoryReplayStore
 from . import _common as c
 
+# The payload types RFC 3923 §4 and §5 name (e2e sign/encrypt --content-type).
+CONTENT_TYPES = ("application/xmpp+xml", "text/plain", "application/pidf+xml")
+
 
 def _open(args: argparse.Namespace, *, decrypt: bool) -> int:
     data = c.read_input(args.input)
@@ -131,9 +134,10 @@ def _signing(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--pss", action="store_true", help="RSASSA-PSS instead of PKCS#1 v1.5")
     p.add_argument(
-        "--content-type", metavar="TYPE",
+        "--content-type", metavar="TYPE", choices=CONTENT_TYPES,
         help="CPIM payload type: application/xmpp+xml (the whole stanza), text/plain (a "
-        "message body) or application/pidf+xml (a presence); default: by stanza kind",
+        "message body) or application/pidf+xml (a presence); default: text/plain for a "
+        "message that is one <body/>, application/pidf+xml for a presence, else the stanza",
     )
 
 

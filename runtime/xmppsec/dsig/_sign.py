@@ -97,6 +97,17 @@ class Signer:
         limits: Limits = DEFAULT_LIMITS,
         clock: TimestampClock = DEFAULT_CLOCK,
     ) -> None:
+        # The types say it for mypy users; callers without a type checker get a UsageError
+        # for what is no private key (a certificate, PEM bytes), not UnsupportedAlgorithm.
+        if not isinstance(key, PrivateKey):
+            raise UsageError(
+                "key must be an RSA, EC, Ed25519 or DSA private key of the cryptography "
+                f"package, not {type(key).__name__}"
+            )
+        if certificate is not None and not isinstance(certificate, x509.Certificate):
+            raise UsageError(
+                f"certificate must be an x509.Certificate, not {type(certificate).__name__}"
+            )
         try:
             jid = parse_jid(signer)
         except JIDError as exc:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import cast
+
 from lxml import etree
 
 from ..errors import StanzaSchemaError
@@ -50,7 +53,9 @@ def check_stanza(el: etree._Element, kind: StanzaKind, *, signing: bool) -> froz
     return frozenset()
 
 
-_ANY_DSIG_ID = etree.XPath("boolean(descendant-or-self::*/@d:id)", namespaces={"d": NS.XMPP_DSIG})
+_ANY_DSIG_ID = etree.XPath(
+    "boolean(descendant-or-self::*/@d:id)", namespaces={"d": NS.XMPP_DSIG.value}
+)
 
 
 def _check_ids_for_signing(root: etree._Element) -> frozenset[str]:
@@ -82,8 +87,8 @@ def default_attributes(el: etree._Element, kind: StanzaKind) -> None:
 
 def live_attributes(el: etree._Element, kind: str) -> dict[str, str]:
     """The stanza's attributes with defaults applied, without changing the tree."""
-    # lxml attribute names and values are str (the stubs allow bytes too).
-    attrs: dict[str, str] = dict(el.attrib)  # type: ignore[arg-type]
+    # lxml attribute names and values are str (lxml-stubs allows bytes too; types-lxml not).
+    attrs: dict[str, str] = dict(cast("Mapping[str, str]", el.attrib))
     for name, value in _DEFAULTS[kind]:
         attrs.setdefault(name, value)
     return attrs

@@ -665,7 +665,7 @@ class Verifier:
         if error is None and policy.reject_unsigned_children:
             bad = [c for c in unsigned if str(c.tag) not in policy.allowed_unsigned]
             if bad:
-                error = UnsignedContent(f"{len(bad)} child(ren) not covered: {bad[0].tag}")
+                error = UnsignedContent(f"{len(bad)} child(ren) not covered: {str(bad[0].tag)}")
         if error is None and policy.require_all_signatures:
             # A room reflects every occupant under an occupant JID that nothing here ties to
             # a real JID: children signed by different signers under one occupant JID cannot

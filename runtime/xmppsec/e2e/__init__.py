@@ -27,7 +27,7 @@ from ._element import (
     gateway_wrap,
     received_error_condition,
 )
-from ._envelope import ContentCipher, KeyTransport
+from ._envelope import CipherName, ContentCipher, KeyTransport
 
 __all__ = [
     "NS_E2E",
@@ -35,6 +35,7 @@ __all__ = [
     "CPIMHeader",
     "CPIMMessage",
     "CertificateResolver",
+    "CipherName",
     "ContentCipher",
     "KeyTransport",
     "OpenedStanza",

@@ -25,7 +25,12 @@ from cryptography import x509
 from lxml import etree
 
 from xmppsec._lxml import nsmap
-from xmppsec.algorithms import DigestMethod, SignatureMethod
+from xmppsec.algorithms import (
+    DigestMethod,
+    DigestName,
+    PrivateKey,
+    SignatureMethod,
+)
 from xmppsec.errors import (
     CPIMFormatError,
     DecryptionError,
@@ -61,7 +66,7 @@ from ._element import (
     new_stanza,
     serialize,
 )
-from ._envelope import DEFAULT_CIPHER, ContentCipher, KeyTransport
+from ._envelope import DEFAULT_CIPHER, CipherName, ContentCipher, KeyTransport
 from ._mime import (
     MimeEntity,
     build_multipart_signed,
@@ -95,6 +100,7 @@ class CertificateResolver(Protocol):
 
 
 _T = TypeVar("_T")
+_KEY_TYPES = "an RSA, EC or Ed25519 key of the cryptography package"
 
 
 @dataclass(frozen=True)
@@ -139,6 +145,8 @@ def _aware(now: datetime | None) -> datetime:
 
 def _payload(root: etree._Element, kind: str, content_type: str | None) -> tuple[str, bytes]:
     children = [c for c in root if isinstance(c.tag, str)]
+    # A content type the caller chose that does not fit the stanza is the caller's mistake.
+    misfit: type[XmppSecError] = StanzaSchemaError if content_type is None else UsageError
     if content_type is None:
         if kind == "presence":
             content_type = CT_PIDF
@@ -154,8 +162,12 @@ def _payload(root: etree._Element, kind: str, content_type: str | None) -> tuple
             content_type = CT_XMPP
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "text/plain":
-        if kind != "message" or len(children) != 1:
-            raise StanzaSchemaError("text/plain carries exactly one message <body/>")
+        if (
+            kind != "message"
+            or len(children) != 1
+            or children[0].tag != f"{{{JABBER_CLIENT}}}body"
+        ):
+            raise misfit("text/plain carries a message with exactly one <body/> and nothing else")
         text = children[0].text or ""
         return CT_TEXT, to_crlf(text.encode("utf-8"))
     # Every payload is signed in canonical form, line ends CRLF (RFC 5751 §3.1.1): that is
@@ -165,13 +177,16 @@ def _payload(root: etree._Element, kind: str, content_type: str | None) -> tuple
     # &#13;, so each raw line end is an LF, which an XML parser reads back as LF either way.
     if media == CT_PIDF:
         if kind != "presence":
-            raise StanzaSchemaError("application/pidf+xml carries presence only")
+            raise misfit("application/pidf+xml carries presence only")
         return CT_PIDF, to_crlf(_presence_to_pidf(root))
     if media == CT_XMPP:
         wrapper = etree.Element(f"{{{JABBER_CLIENT}}}xmpp", nsmap=nsmap({None: JABBER_CLIENT}))
         wrapper.append(_clone(root))
         return CT_XMPP, to_crlf(serialize(wrapper))
-    raise StanzaSchemaError(f"unsupported RFC 3923 content type {content_type!r}")
+    raise UsageError(
+        f"unsupported RFC 3923 content type {content_type!r}: choose "
+        f"{CT_XMPP}, text/plain or {CT_PIDF}"
+    )
 
 
 def _clone(root: etree._Element) -> etree._Element:
@@ -204,14 +219,14 @@ def _presence_to_pidf(root: etree._Element) -> bytes:
 def seal_stanza(
     stanza: bytes | etree._Element,
     *,
-    key: object,
+    key: PrivateKey,
     certificate: x509.Certificate,
     recipients: Sequence[x509.Certificate] = (),
     sign: bool = True,
     encrypt: bool = True,
-    digest: DigestMethod | str = DigestMethod.SHA256,
+    digest: DigestMethod | DigestName = DigestMethod.SHA256,
     pss: bool = False,
-    cipher: ContentCipher | str = DEFAULT_CIPHER,
+    cipher: ContentCipher | CipherName = DEFAULT_CIPHER,
     key_transport: KeyTransport | None = None,
     content_type: str | None = None,
     clock: TimestampClock | None = None,
@@ -228,10 +243,21 @@ def seal_stanza(
     (default: OAEP, v1.5 with CBC). ``digest="sha1"`` is RFC 3923's MTI for peers that need
     it; SHA-256 is the default. The stanza needs ``to`` (presence MUST be directed, §4).
     ``clock`` (a :class:`~xmppsec.timestamps.TimestampClock`) makes DateTime strictly
-    increasing.
+    increasing. ``content_type`` chooses the payload (§4, §5): ``application/xmpp+xml``
+    (the whole stanza), ``text/plain`` (a message that is one ``<body/>``) or
+    ``application/pidf+xml`` (a presence); by default the narrowest that fits. Another type,
+    or one that does not fit the stanza, is a UsageError.
+
+    ``key`` signs: an RSA, EC or Ed25519 private key (:data:`~xmppsec.keys.CMSSigningKey`;
+    a DSA key is KeyLoadError). What is no private key at all (a certificate, PEM bytes) is
+    a UsageError, for callers without a type checker too.
     """
     if not sign and not encrypt:
         raise UsageError("nothing to do: neither sign nor encrypt")
+    _check_certificate(certificate, "certificate")
+    for r in recipients:
+        _check_certificate(r, "each of recipients")
+    _check_key(key, "key")
     digest = _cms.digest_method(digest)  # "sha256" and the like are accepted too
     if encrypt and not recipients:
         raise UsageError("encryption needs at least one recipient certificate")
@@ -303,7 +329,7 @@ def seal_stanza(
 
 def _sign_without_cert(
     entity: bytes,
-    key: object,
+    key: PrivateKey,
     certificate: x509.Certificate,
     digest: DigestMethod,
     pss: bool,
@@ -318,6 +344,18 @@ def _sign_without_cert(
 
 
 # -- receiving ----------------------------------------------------------------------------
+
+
+def _check_key(key: object, name: str) -> None:
+    # The types say it for mypy users; callers without mypy get a UsageError, not an
+    # AttributeError deep in the CMS code.
+    if not isinstance(key, PrivateKey):
+        raise UsageError(f"{name} must be a private key ({_KEY_TYPES}), not {type(key).__name__}")
+
+
+def _check_certificate(cert: object, name: str) -> None:
+    if not isinstance(cert, x509.Certificate):
+        raise UsageError(f"{name} must be an x509.Certificate, not {type(cert).__name__}")
 
 
 def _signed_object(
@@ -357,7 +395,7 @@ def open_stanza(
     stanza: bytes | etree._Element,
     *,
     trust: CertificateResolver,
-    key: object | None = None,
+    key: PrivateKey | None = None,
     certificate: x509.Certificate | None = None,
     recipient: str | None = None,
     replay: ReplayStore | None = None,
@@ -382,7 +420,16 @@ def open_stanza(
     signed-only object InvalidSignature, UntrustedKey, SignerMismatch, StanzaMismatch,
     CPIMFormatError, TimestampError, ReplayError. Map any of them to a §7 condition with
     :func:`error_condition`.
+
+    ``key`` decrypts, with its ``certificate``: an RSA or EC private key
+    (:data:`~xmppsec.keys.DecryptionKey`; another private key is KeyLoadError). What is no
+    private key at all (a certificate, PEM bytes) is a UsageError, for callers without a
+    type checker too.
     """
+    if key is not None:
+        _check_key(key, "key")
+    if certificate is not None:
+        _check_certificate(certificate, "certificate")
     when = _aware(now)
     root = load_stanza(stanza, limits)
     kind = stanza_kind(root)

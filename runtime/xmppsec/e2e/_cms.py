@@ -18,8 +18,16 @@ from cryptography import exceptions as cx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from xmppsec.algorithms import LEGACY_DIGESTS, DigestMethod, SignatureMethod
+from xmppsec.algorithms import (
+    LEGACY_DIGESTS,
+    CMSSigningKey,
+    DigestMethod,
+    DigestName,
+    PrivateKey,
+    SignatureMethod,
+)
 from xmppsec.errors import (
     InvalidSignature,
     KeyLoadError,
@@ -80,7 +88,7 @@ def _signature_method(sig_alg: str, method: DigestMethod) -> SignatureMethod | N
     return _SIGNATURE_METHODS.get((family, method))
 
 
-def digest_method(value: DigestMethod | str) -> DigestMethod:
+def digest_method(value: DigestMethod | DigestName | str) -> DigestMethod:
     """The DigestMethod ``value`` names: the enum itself, its URI, or a CMS / micalg name
     (``"sha256"``, ``"sha-256"``). UsageError for anything else."""
     if isinstance(value, DigestMethod):
@@ -102,7 +110,6 @@ def cms_name(method: DigestMethod) -> str:
 _RSA_V15 = {f"{h}_rsa": h for h in _HASHES}
 _ECDSA = {f"{h}_ecdsa": h for h in _HASHES}
 
-SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 # Errors asn1crypto and cryptography raise on malformed input; wrapped at this boundary.
 # x509.InvalidVersion (an unknown certificate version) is no ValueError (found by
 # tests/fuzz, cms/s*.bin).
@@ -157,7 +164,7 @@ def _hash(name: str, data: bytes) -> bytes:
 
 def sign(
     content: bytes,
-    private_key: object,
+    private_key: PrivateKey,
     certificate: x509.Certificate,
     *,
     digest: DigestMethod | str = DigestMethod.SHA256,
@@ -174,9 +181,7 @@ def sign(
     ``DigestMethod.SHA1`` exists for peers that implement only RFC 3923's MTI.
     """
     digest = cms_name(digest_method(digest))
-    if not isinstance(
-        private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
-    ):
+    if not isinstance(private_key, CMSSigningKey):
         raise KeyLoadError("CMS signing needs an RSA, EC or Ed25519 private key")
     if isinstance(private_key, ed25519.Ed25519PrivateKey):
         digest = "sha512"  # RFC 8419 §3.1: SHA-512 with id-Ed25519
@@ -431,13 +436,13 @@ def _matches_sid(p: ParsedSignedData, cert: x509.Certificate) -> bool:
         return False
 
 
-def _check_key(public_key: object) -> None:
+def _check_key(public_key: PublicKeyTypes) -> None:
     if isinstance(public_key, rsa.RSAPublicKey) and public_key.key_size < 2048:
         raise UnsupportedAlgorithm(f"RSA-{public_key.key_size} is too weak (minimum 2048)")
     check_key_strength(public_key)
 
 
-def _verify_signature(p: ParsedSignedData, public_key: object) -> None:
+def _verify_signature(p: ParsedSignedData, public_key: PublicKeyTypes) -> None:
     digest = p.digest
     hash_alg = _HASHES[digest]()
     alg = p.sig_alg

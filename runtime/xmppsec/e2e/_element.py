@@ -24,12 +24,13 @@ from xmppsec.errors import (
     SMIMEFormatError,
     StanzaSchemaError,
     TimestampError,
+    UsageError,
     VerificationError,
     XmppSecError,
 )
 from xmppsec.jid import parse_jid
 from xmppsec.parser import DEFAULT_LIMITS, Limits, check_tree, parse
-from xmppsec.xmpp import NS, STANZA_KINDS, XML_LANG, stanza_kind
+from xmppsec.xmpp import NS, STANZA_KINDS, XML_LANG, StanzaKind, stanza_kind
 
 from ._mime import content_type_of, parse_entity, to_crlf
 
@@ -217,14 +218,14 @@ def gateway_wrap(
     *,
     to: str,
     sender: str | None = None,
-    kind: str = "message",
+    kind: StanzaKind = "message",
     stanza_type: str | None = None,
     stanza_id: str | None = None,
 ) -> bytes:
     """Wrap a foreign S/MIME entity (multipart/signed or application/pkcs7-mime) into
     ``<kind to=...><e2e/></kind>``."""
-    if kind not in STANZA_KINDS:
-        raise StanzaSchemaError(f"unknown stanza kind {kind!r}")
+    if kind not in STANZA_KINDS:  # the caller's argument, not the peer's input
+        raise UsageError(f"unknown stanza kind {kind!r}: message, presence or iq")
     attrs = {"to": str(parse_jid(to))}
     if sender is not None:
         attrs["from"] = str(parse_jid(sender))

@@ -33,7 +33,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from cryptography import exceptions as cx
 from cryptography import x509
@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 
+from xmppsec.algorithms import DecryptionKey, PrivateKey
 from xmppsec.errors import (
     DecryptionError,
     KeyLoadError,
@@ -73,6 +74,9 @@ class KeyTransport(StrEnum):
     RSA_OAEP = "rsa-oaep"  # RSAES-OAEP, SHA-256 + MGF1-SHA-256 (RFC 8017, RFC 3560)
     RSA_PKCS1V15 = "rsa-pkcs1v15"  # RFC 3923 §6.10 MTI
 
+
+#: A ContentCipher by its value, where a ContentCipher is taken.
+CipherName = Literal["aes128-gcm", "aes256-gcm", "aes128", "aes256"]
 
 DEFAULT_CIPHER = ContentCipher.AES256_GCM
 
@@ -526,14 +530,16 @@ def _dummy_work(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> None:
         pass
 
 
-def open_envelope(der: bytes, certificate: x509.Certificate, private_key: object) -> Decrypted:
+def open_envelope(
+    der: bytes, certificate: x509.Certificate, private_key: PrivateKey
+) -> Decrypted:
     """Decrypt an (Auth)EnvelopedData for (certificate, private_key).
 
     Raises SMIMEFormatError / UnsupportedAlgorithm for structural faults (no key used yet),
     KeyLoadError for an unusable own key, and otherwise only ``DecryptionError()``; a CBC
     padding failure is reported as ``padding_ok=False`` (see the module docstring).
     """
-    if not isinstance(private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+    if not isinstance(private_key, DecryptionKey):
         raise KeyLoadError("decryption needs the recipient's RSA or EC private key")
     env = inspect(der)
     n = _KEY_BYTES[env.content_alg]
@@ -569,7 +575,7 @@ def open_envelope(der: bytes, certificate: x509.Certificate, private_key: object
     return Decrypted(plain, authenticated=False, padding_ok=ok and cek is not None)
 
 
-def decrypt(der: bytes, certificate: x509.Certificate, private_key: object) -> bytes:
+def decrypt(der: bytes, certificate: x509.Certificate, private_key: PrivateKey) -> bytes:
     """:func:`open_envelope` for callers that only want the bytes (a gateway, a test): a
     bad CBC padding is ``DecryptionError()`` here. :func:`~xmppsec.e2e.open_stanza` does
     not use this: it runs its checks on the plaintext first (see the module docstring)."""

@@ -75,6 +75,7 @@ from typing import Any, ClassVar, Literal, TypeVar, cast
 
 from cryptography import x509
 from lxml import etree
+from slixmpp.basexmpp import BaseXMPP
 from slixmpp.plugins.base import BasePlugin, register_plugin
 from slixmpp.xmlstream import StanzaBase
 from slixmpp.xmlstream.tostring import tostring as slixmpp_tostring
@@ -993,16 +994,18 @@ register_plugin(XmppsecDsig)
 
 
 def enable(
-    client: Any, config: DsigConfig | Mapping[str, object] | None = None
+    client: BaseXMPP, config: DsigConfig | Mapping[str, object] | None = None
 ) -> XmppsecDsig:
-    """Register and enable the plugin on ``client`` (a ``slixmpp.ClientXMPP``); return it.
+    """Register and enable the plugin on ``client`` (a ``slixmpp.ClientXMPP`` or
+    ``ComponentXMPP``); return it.
 
     ``config``: a :class:`DsigConfig` or the plugin config dict. Same as
     ``client.register_plugin("xmppsec_dsig", config_dict)`` after importing this module,
     typed."""
     values = config.as_dict() if isinstance(config, DsigConfig) else dict(config or {})
     client.register_plugin(PLUGIN_NAME, values)
-    plugin = client.plugin[PLUGIN_NAME]
+    # slixmpp types `plugin` as a TypedDict of its own plugins; ours is looked up by name
+    plugin = cast("Mapping[str, object]", client.plugin)[PLUGIN_NAME]
     if not isinstance(plugin, XmppsecDsig):
         raise PluginConfigError(f"{PLUGIN_NAME} is registered to another class")
     return plugin
