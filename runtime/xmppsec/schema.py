@@ -192,7 +192,10 @@ _quick: tuple[etree.XMLSchema, etree.XMLSchema] | None = None
 # and full verdicts agree over the corpora.
 
 # Schema file -> simple types whose xs:pattern facets the quick schema drops.
-_CHECKED_IN_PYTHON: dict[str, frozenset[str]] = {"xmldsig-core.xsd": frozenset({"Base64Type"})}
+_CHECKED_IN_PYTHON: dict[str, frozenset[str]] = {
+    "xmldsig-core.xsd": frozenset({"Base64Type"}),
+    "xmpp-dsig.xsd": frozenset({"ReferenceUriType"}),
+}
 
 _XS = "{http://www.w3.org/2001/XMLSchema}"
 
@@ -211,17 +214,22 @@ def _without_patterns(source: bytes, types: frozenset[str]) -> bytes:
 # CR, LF). Checked on the text as it is, before whitespace collapsing: collapsing only
 # turns whitespace into spaces, so the verdict is the same.
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\t\n\r ]*")
+# d:ReferenceUriType's pattern urn:xmpp:dsig:ref:0#[\i-[:]][\c-[:]]* with the name in
+# ASCII (a subset: a non-ASCII name takes the full schema). Checked on the value as it is
+# (no white space at all is accepted, so collapsing cannot matter).
+_REFERENCE_URI = re.compile("urn:xmpp:dsig:ref:0#[A-Za-z_][A-Za-z0-9._-]*")
 # Elements whose text is checked: every element in these namespaces, and these elements.
 _BASE64_SITES = (
     "{" + NS.DS + "}*",
     "{" + NS.DS11 + "}*",
-    "{" + NS.XMPP_DSIG + "}reference",
     "{" + NS.XMPP_DSIG_ROBUST + "}reference",
 )
+# d:reference: base64 text and the URI attribute.
+_D_REFERENCE = "{" + NS.XMPP_DSIG + "}reference"
 
 
 def _patterns_hold(root: etree._Element) -> bool:
-    """The stripped pattern holds on every element the full schema could apply it to. The
+    """The stripped patterns hold on every element the full schema could apply them to. The
     text of a simple-typed element is ``.text``: the trees here passed the RFC 6120 §11.1
     walk, so no comment, PI or entity reference splits it, and an element child makes the
     quick schema refuse a simple-typed element anyway."""
@@ -229,6 +237,13 @@ def _patterns_hold(root: etree._Element) -> bool:
     for el in root.iter(*_BASE64_SITES):
         text = el.text
         if text is not None and match(text) is None:
+            return False
+    uri_match = _REFERENCE_URI.fullmatch
+    for el in root.iter(_D_REFERENCE):
+        text, uri = el.text, el.get("URI")
+        if text is not None and match(text) is None:
+            return False
+        if uri is not None and uri_match(uri) is None:
             return False
     return True
 
