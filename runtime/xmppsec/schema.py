@@ -675,7 +675,7 @@ def check_received(root: etree._Element, *, content: bool = True) -> None:
     validated as a document of its own (its stanza-desc included); the co-constraints run
     on the stanza only with ``content``.
     """
-    if content and etree.QName(root).namespace == NS.JABBER_CLIENT:
+    if content and str(root.tag).startswith("{" + NS.JABBER_CLIENT + "}"):
         _refuse_schema_instance_attributes(root)
         raw = _run_schema(root, quick=True)
         if raw is not None:

@@ -694,7 +694,7 @@ class Verifier:
             unsigned_children=tuple(str(c.tag) for c in unsigned),
             error=error,
             stanza_name=kind,
-            stanza_namespace=etree.QName(root).namespace or "",
+            stanza_namespace=_namespace(root),
             stanza_attributes=tuple(sorted(live.items())),
             # The profile the stanza was verified under: the configured one, else the one
             # detected from its (first valid, else first readable) signature.
@@ -795,6 +795,12 @@ def _has_text(root: etree._Element) -> bool:
 _STAMP_PRECISION = timedelta(seconds=1)
 
 
+def _namespace(el: etree._Element) -> str:
+    """The element's namespace URI, "" for none (string work: an lxml QName costs more)."""
+    tag = str(el.tag)
+    return tag[1 : tag.index("}")] if tag.startswith("{") else ""
+
+
 def _jid_equal(a: str, b: str) -> bool:
     try:
         return parse_jid(a) == parse_jid(b)
@@ -820,7 +826,7 @@ def _attributes(
     a MUC reflection or private message, a presence broadcast) may also rewrite or add
     ``from`` and ``to`` (docs/robust-profile.md, "Stanza attributes"). ``signed_tags``: the
     qualified names of the children whose reference is ok."""
-    copy_kind = etree.QName(p.copy).localname
+    copy_kind = str(p.copy.tag).rpartition("}")[2]  # the local name (an lxml QName costs more)
     if copy_kind != kind:
         raise StanzaMismatch(f"signed a {copy_kind}, received a {kind}")
     signed = live_attributes(p.copy, kind)
