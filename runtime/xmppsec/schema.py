@@ -174,22 +174,23 @@ _schema: etree.XMLSchema | None = None
 _quick: tuple[etree.XMLSchema, etree.XMLSchema] | None = None
 
 
-# -- the quick path: the base64 pattern checked by Python's re, libxml2 for the rest --------
+# -- the quick path: two pattern facets checked by Python's re, libxml2 for the rest --------
 #
 # libxml2 runs an XSD pattern facet through its general regular-expression engine, at about
-# 530 instructions per character for ds:Base64Type's [A-Za-z0-9+/=\s]*: on every
-# DigestValue and SignatureValue (344 characters for RSA-2048) that pattern was the largest
-# part of a stanza's validation (docs/performance.md). The quick path validates with a
-# second compiled schema whose only difference is that this one pattern facet is removed
-# (so it accepts a superset), and checks the pattern with Python's re on the text of EVERY
-# element in the XML-DSig namespaces and of every d:reference and r:reference, wherever it
-# is in the tree: a superset of the elements whose type derives from ds:Base64Type (lax
-# wildcards validate a known element wherever it appears). "Quick schema valid and every
-# such text in the base64 alphabet" therefore implies "full schema valid"; any other
-# outcome (an invalid stanza, or a ds:KeyName that is not base64) runs the full schema,
-# whose verdict and faults are the ones reported. tests/test_schema_quick.py checks from
-# the XSD sources that every use of ds:Base64Type is such an element, and that the quick
-# and full verdicts agree over the corpora.
+# 550 instructions per character for ds:Base64Type's [A-Za-z0-9+/=\s]*: on every
+# DigestValue, SignatureValue (344 characters for RSA-2048) and reference digest, that
+# pattern and d:ReferenceUriType's were the largest part of a stanza's validation
+# (docs/performance.md). The quick path validates with a second compiled schema whose only
+# difference is that these pattern facets are removed (so it accepts a superset), and checks
+# the patterns with Python's re on the text of EVERY element in the XML-DSig namespaces and
+# of every d:reference and r:reference, and on every d:reference URI, wherever they are in
+# the tree: a superset of the places the full schema applies them (lax wildcards validate a
+# known element wherever it appears), with expressions that accept a subset of each pattern.
+# "Quick schema valid and every check holds" therefore implies "full schema valid"; any
+# other outcome (an invalid stanza, or a ds:KeyName that is not base64) runs the full schema,
+# whose verdict and faults are the ones reported. tests/test_schema_quick.py checks from the
+# XSD sources that every use of a stripped type is such a place, and that the quick and full
+# verdicts agree over the corpora (docs/validation.md, "The quick path for stanzas").
 
 # Schema file -> simple types whose xs:pattern facets the quick schema drops.
 _CHECKED_IN_PYTHON: dict[str, frozenset[str]] = {
