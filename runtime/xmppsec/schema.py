@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -118,10 +119,13 @@ def _schema_dir() -> Traversable:
 class _SchemaResolver(etree.Resolver):
     """Answers schema imports (``schemaLocation`` = a sibling file name) from one directory."""
 
-    def __init__(self, directory: Traversable, extra: tuple[_Registered, ...] = ()) -> None:
+    def __init__(
+        self, directory: Traversable, extra: tuple[_Registered, ...] = (), *, strip: bool = False
+    ) -> None:
         super().__init__()
         self._directory = directory
         self._extra = extra
+        self._strip = strip
 
     # lxml calls resolve(system_url, public_id, context); lxml-stubs 0.5.1 omits `context`
     # (an override error there), types-lxml has it (no error: the ignore is unused there).
@@ -144,16 +148,21 @@ class _SchemaResolver(etree.Resolver):
             source = directory / name
             if source.is_file():
                 url = package_url + name
-                return self.resolve_string(source.read_bytes(), context, base_url=url)
+                text = source.read_bytes()
+                if self._strip and package_url == _BASE_URL and name in _CHECKED_IN_PYTHON:
+                    text = _without_patterns(text, _CHECKED_IN_PYTHON[name])
+                return self.resolve_string(text, context, base_url=url)
         # Unknown location: an empty answer makes the schema fail to compile, loudly,
         # instead of letting libxml2 fall back to the file system or the network.
         return self.resolve_string(b"<unresolved-schema-location/>", context, base_url=None)
 
 
-def _compile_schema(extra: tuple[_Registered, ...] = ()) -> etree.XMLSchema:
+def _compile_schema(extra: tuple[_Registered, ...] = (), *, strip: bool = False) -> etree.XMLSchema:
+    """The umbrella schema with ``extra`` packages; with ``strip``, the quick schema (the
+    pattern facets of :data:`_CHECKED_IN_PYTHON` removed)."""
     directory = _schema_dir()
     parser = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True)
-    parser.resolvers.add(_SchemaResolver(directory, extra))
+    parser.resolvers.add(_SchemaResolver(directory, extra, strip=strip))
     source = _umbrella_source((directory / _UMBRELLA).read_bytes(), extra)
     doc = etree.fromstring(source, parser, base_url=_BASE_URL + _UMBRELLA)
     try:
@@ -164,6 +173,83 @@ def _compile_schema(extra: tuple[_Registered, ...] = ()) -> etree.XMLSchema:
 
 _lock = threading.Lock()
 _schema: etree.XMLSchema | None = None
+# (the full schema it was compiled beside, the quick schema): rebuilt when _schema changes.
+_quick: tuple[etree.XMLSchema, etree.XMLSchema] | None = None
+
+
+# -- the quick path: two pattern facets checked by Python's re, libxml2 for the rest --------
+#
+# libxml2 runs an XSD pattern facet through its general regular-expression engine, at about
+# 550 instructions per character for ds:Base64Type's [A-Za-z0-9+/=\s]*: on every
+# DigestValue, SignatureValue (344 characters for RSA-2048) and reference digest, that
+# pattern and d:ReferenceUriType's were the largest part of a stanza's validation
+# (docs/performance.md). The quick path validates with a second compiled schema whose only
+# difference is that these pattern facets are removed (so it accepts a superset), and checks
+# the patterns with Python's re on the text of EVERY element in the XML-DSig namespaces and
+# of every d:reference and r:reference, and on every d:reference URI, wherever they are in
+# the tree: a superset of the places the full schema applies them (lax wildcards validate a
+# known element wherever it appears), with expressions that accept a subset of each pattern.
+# "Quick schema valid and every check holds" therefore implies "full schema valid"; any
+# other outcome (an invalid stanza, or a ds:KeyName that is not base64) runs the full schema,
+# whose verdict and faults are the ones reported. tests/test_schema_quick.py checks from the
+# XSD sources that every use of a stripped type is such a place, and that the quick and full
+# verdicts agree over the corpora (docs/validation.md, "The quick path for stanzas").
+
+# Schema file -> simple types whose xs:pattern facets the quick schema drops.
+_CHECKED_IN_PYTHON: dict[str, frozenset[str]] = {
+    "xmldsig-core.xsd": frozenset({"Base64Type"}),
+    "xmpp-dsig.xsd": frozenset({"ReferenceUriType"}),
+}
+
+_XS = "{http://www.w3.org/2001/XMLSchema}"
+
+
+def _without_patterns(source: bytes, types: frozenset[str]) -> bytes:
+    doc = etree.fromstring(source, etree.XMLParser(resolve_entities=False, no_network=True))
+    for simple in doc.iterchildren(_XS + "simpleType"):
+        if simple.get("name") in types:
+            for restriction in simple.iterchildren(_XS + "restriction"):
+                for facet in list(restriction.iterchildren(_XS + "pattern")):
+                    restriction.remove(facet)
+    return etree.tostring(doc)
+
+
+# ds:Base64Type's pattern [A-Za-z0-9+/=\s]* (\s in XSD regular expressions: space, tab,
+# CR, LF). Checked on the text as it is, before whitespace collapsing: collapsing only
+# turns whitespace into spaces, so the verdict is the same.
+_BASE64 = re.compile(r"[A-Za-z0-9+/=\t\n\r ]*")
+# d:ReferenceUriType's pattern urn:xmpp:dsig:ref:0#[\i-[:]][\c-[:]]* with the name in
+# ASCII (a subset: a non-ASCII name takes the full schema). Checked on the value as it is
+# (no white space at all is accepted, so collapsing cannot matter).
+_REFERENCE_URI = re.compile("urn:xmpp:dsig:ref:0#[A-Za-z_][A-Za-z0-9._-]*")
+# Elements whose text is checked: every element in these namespaces, and these elements.
+_BASE64_SITES = (
+    "{" + NS.DS + "}*",
+    "{" + NS.DS11 + "}*",
+    "{" + NS.XMPP_DSIG_ROBUST + "}reference",
+)
+# d:reference: base64 text and the URI attribute.
+_D_REFERENCE = "{" + NS.XMPP_DSIG + "}reference"
+
+
+def _patterns_hold(root: etree._Element) -> bool:
+    """The stripped patterns hold on every element the full schema could apply them to. The
+    text of a simple-typed element is ``.text``: the trees here passed the RFC 6120 §11.1
+    walk, so no comment, PI or entity reference splits it, and an element child makes the
+    quick schema refuse a simple-typed element anyway."""
+    match = _BASE64.fullmatch
+    for el in root.iter(*_BASE64_SITES):
+        text = el.text
+        if text is not None and match(text) is None:
+            return False
+    uri_match = _REFERENCE_URI.fullmatch
+    for el in root.iter(_D_REFERENCE):
+        text, uri = el.text, el.get("URI")
+        if text is not None and match(text) is None:
+            return False
+        if uri is not None and uri_match(uri) is None:
+            return False
+    return True
 
 
 # -- third-party schema packages (xmppsec codegen --package P output) -----------------------
@@ -244,14 +330,23 @@ def _target_namespace(entry: Traversable) -> str:
 _RawFaults = tuple[tuple[int, str, str], ...]
 
 
-def _run_schema(element: etree._Element) -> _RawFaults | None:
+def _run_schema(element: etree._Element, *, quick: bool = False) -> _RawFaults | None:
     """Validate ``element`` as a document root: None when valid, else (line, path, message)
     per fault. The verdict comes from the validator's return value, never from the error
-    log being empty (an empty log must not turn into "valid")."""
-    global _schema
+    log being empty (an empty log must not turn into "valid").
+
+    With ``quick`` (and no registered package, whose schemas could use the stripped types),
+    the quick schema and :func:`_patterns_hold` answer first; only a refusal by either goes
+    to the full schema, which gives the verdict and the faults."""
+    global _schema, _quick
     with _lock:
         if _schema is None:
             _schema = _compile_schema(_registered)
+        if quick and not _registered:
+            if _quick is None or _quick[0] is not _schema:
+                _quick = (_schema, _compile_schema(strip=True))
+            if _quick[1](element) and _patterns_hold(element):
+                return None
         if _schema(element):
             return None
         # lxml-stubs declares _ErrorLog opaque; it iterates _LogEntry objects.
@@ -386,7 +481,7 @@ def validate(data: bytes | etree._Element, *, limits: Limits = DEFAULT_LIMITS) -
             path=_readable_path(root, root),
         )
     _refuse_schema_instance_attributes(root)
-    raw = _run_schema(root)
+    raw = _run_schema(root, quick=True)
     if raw is not None:
         raise _fault_error(raw, _as_root(root), what="stanza")
     check_co_constraints(root)
@@ -426,7 +521,38 @@ def _co_fault(message: str, element: etree._Element, root: etree._Element) -> St
     return StanzaSchemaError(message, line=fault.line, path=path, faults=(fault,))
 
 
+# Per (namespace prefix "{ns}", kind): the children the counting rules look at.
+_COUNTED_TAGS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("{" + ns + "}", kind): tuple(
+        "{" + ns + "}" + local for local in ("error", *_ONE_PER_LANG[kind], *_ONE_ONLY[kind])
+    )
+    for ns in _STANZA_NAMESPACES
+    for kind in ("message", "presence")
+}
+
+
 def _check_one_stanza(stanza: etree._Element, root: etree._Element) -> None:
+    """The rules for one stanza. A message or presence without two children of one counted
+    name (the common case) is settled from those children alone, found by lxml's C-level
+    tag filter; anything else takes the complete walk below, which gives the same verdict
+    and names the same first offending child."""
+    tag = stanza.tag
+    ns, _, kind = tag.rpartition("}")
+    ns += "}"
+    counted = _COUNTED_TAGS.get((ns, kind))
+    if counted is not None:
+        # A few children: one look at each is cheaper than setting up lxml's tag filter.
+        few = len(stanza) <= 8
+        children = stanza.iterchildren() if few else stanza.iterchildren(*counted)
+        names = [t for t in (child.tag for child in children) if not few or t in counted]
+        if len(names) == len(set(names)):
+            if stanza.get("type") == "error" and ns + "error" not in names:
+                _check_all_children(stanza, root)  # raises: RFC 6120 §8.3.1
+            return
+    _check_all_children(stanza, root)
+
+
+def _check_all_children(stanza: etree._Element, root: etree._Element) -> None:
     qname = etree.QName(stanza)
     kind, ns = qname.localname, "{" + (qname.namespace or "") + "}"
     stanza_type = stanza.get("type")
@@ -516,8 +642,11 @@ _XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
 
 # One C-level pass answers "any xsi:* attribute?"; the Python walk below only runs to name
 # the element when there is one (the walk alone cost a fifth of the schema validation).
+# (A name test on the namespace, not a namespace-uri() call per attribute: a quarter of the
+# cost.)
 _HAS_XSI = etree.XPath(
-    "boolean(descendant-or-self::*/@*[namespace-uri()='http://www.w3.org/2001/XMLSchema-instance'])"
+    "boolean(descendant-or-self::*/@xsi:*)",
+    namespaces={"xsi": "http://www.w3.org/2001/XMLSchema-instance"},
 )
 
 
@@ -550,15 +679,15 @@ def check_received(root: etree._Element, *, content: bool = True) -> None:
     validated as a document of its own (its stanza-desc included); the co-constraints run
     on the stanza only with ``content``.
     """
-    if content and etree.QName(root).namespace == NS.JABBER_CLIENT:
+    if content and str(root.tag).startswith("{" + NS.JABBER_CLIENT + "}"):
         _refuse_schema_instance_attributes(root)
-        raw = _run_schema(root)
+        raw = _run_schema(root, quick=True)
         if raw is not None:
             raise _fault_error(raw, root, what="stanza")
     else:
         for sig in root.iter(_DS_SIGNATURE):
             _refuse_schema_instance_attributes(sig)
-            raw = _run_schema(sig)
+            raw = _run_schema(sig, quick=True)
             if raw is not None:
                 error = _fault_error(raw, _as_root(sig), what="signature")
                 # Paths from the Signature validated alone, re-rooted at the stanza.

@@ -13,6 +13,7 @@ import binascii
 import copy
 import hmac
 import re
+import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -303,7 +304,11 @@ class Verifier:
             except SchemaError as exc:
                 raise next((p for p in parsed if isinstance(p, XmppSecError)), exc) from None
         # Phase 2: cryptography and the checks that follow it.
-        index = _index_ids(root)
+        # Only the fragment scheme (spec) resolves references through d:id.
+        fragments = any(
+            isinstance(p, _Parsed) and p.profile.reference_scheme != "element" for p in parsed
+        )
+        index = _index_ids(root) if fragments else {}
         live = live_attributes(root, kind)
         outcomes = [
             self._verify_one(root, kind, live, p, index, now)
@@ -657,7 +662,7 @@ class Verifier:
                         who.append(o.signer)
         covered_ids = signers_of.keys()
         children = list(root)
-        unsigned = [c for c in children if c.tag != _SIGNATURE and id(c) not in covered_ids]
+        unsigned = [c for c in children if id(c) not in covered_ids and c.tag != _SIGNATURE]
         error: XmppSecError | None = None
         failures = [r.error for r in results if r.error is not None]
         if failures and (policy.require_all_signatures or len(failures) == len(results)):
@@ -689,7 +694,7 @@ class Verifier:
             unsigned_children=tuple(str(c.tag) for c in unsigned),
             error=error,
             stanza_name=kind,
-            stanza_namespace=etree.QName(root).namespace or "",
+            stanza_namespace=_namespace(root),
             stanza_attributes=tuple(sorted(live.items())),
             # The profile the stanza was verified under: the configured one, else the one
             # detected from its (first valid, else first readable) signature.
@@ -747,9 +752,26 @@ def _key_info_certificates(key_info: etree._Element, max_chain: int) -> list[x50
 
 
 def _index_ids(root: etree._Element) -> dict[str, list[tuple[etree._Element, int]]]:
-    # Every d:id in the whole stanza, at any depth, with its position in document order:
-    # duplicates make a reference ambiguous whichever copy comes first (security case 11).
+    """Every d:id in the whole stanza, at any depth, with a position that orders the
+    elements as the document does: duplicates make a reference ambiguous whichever copy
+    comes first (security case 11).
+
+    Signers put d:id on the stanza's children only, so the children are read first and one
+    C-level count of the d:id attributes at any depth tells whether that is all of them;
+    only when it is not is every element read (the positions are then document order over
+    all elements rather than among the children: both order the children alike)."""
     index: dict[str, list[tuple[etree._Element, int]]] = {}
+    found = 0
+    for n, child in enumerate(root):
+        value = child.get(DSIG_ID)
+        if value is not None:
+            index.setdefault(value, []).append((child, n))
+            found += 1
+    with _XPATH_LOCK:  # lxml XPath evaluators are not shared across threads unguarded
+        total = _COUNT_IDS(root)  # an XPath number: a float
+    if total == found:
+        return index
+    index = {}
     for n, el in enumerate(root.iter()):
         value = el.get(DSIG_ID)
         if value is not None:
@@ -757,15 +779,26 @@ def _index_ids(root: etree._Element) -> dict[str, list[tuple[etree._Element, int
     return index
 
 
+_XPATH_LOCK = threading.Lock()
+_COUNT_IDS = etree.XPath("count(descendant-or-self::*/@d:id)", namespaces={"d": NS.XMPP_DSIG})
+# A child text node (root.text, or a child's tail) with a character other than XML white
+# space (XPath's normalize-space strips exactly XML 1.0 S: space, tab, CR, LF).
+_HAS_TEXT = etree.XPath("boolean(text()[normalize-space()])")
+
+
 def _has_text(root: etree._Element) -> bool:
     """Non-whitespace text directly inside ``root`` (before, between or after children)."""
-    if root.text and root.text.strip(_XML_SPACE):
-        return True
-    return any(c.tail and c.tail.strip(_XML_SPACE) for c in root)
+    with _XPATH_LOCK:
+        return bool(_HAS_TEXT(root))
 
 
-_XML_SPACE = " \t\r\n"
-_STAMP_PRECISION = timedelta(seconds=1)  # XML 1.0 §2.3 S (not Python's Unicode whitespace)
+_STAMP_PRECISION = timedelta(seconds=1)
+
+
+def _namespace(el: etree._Element) -> str:
+    """The element's namespace URI, "" for none (string work: an lxml QName costs more)."""
+    tag = str(el.tag)
+    return tag[1 : tag.index("}")] if tag.startswith("{") else ""
 
 
 def _jid_equal(a: str, b: str) -> bool:
@@ -793,7 +826,7 @@ def _attributes(
     a MUC reflection or private message, a presence broadcast) may also rewrite or add
     ``from`` and ``to`` (docs/robust-profile.md, "Stanza attributes"). ``signed_tags``: the
     qualified names of the children whose reference is ok."""
-    copy_kind = etree.QName(p.copy).localname
+    copy_kind = str(p.copy.tag).rpartition("}")[2]  # the local name (an lxml QName costs more)
     if copy_kind != kind:
         raise StanzaMismatch(f"signed a {copy_kind}, received a {kind}")
     signed = live_attributes(p.copy, kind)
