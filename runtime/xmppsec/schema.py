@@ -536,7 +536,7 @@ def _check_one_stanza(stanza: etree._Element, root: etree._Element) -> None:
     name (the common case) is settled from those children alone, found by lxml's C-level
     tag filter; anything else takes the complete walk below, which gives the same verdict
     and names the same first offending child."""
-    tag = stanza.tag
+    tag = str(stanza.tag)  # an element's tag (the caller's stanza test): always a str
     ns, _, kind = tag.rpartition("}")
     ns += "}"
     counted = _COUNTED_TAGS.get((ns, kind))

@@ -264,7 +264,7 @@ class VerificationResult:
 
         namespace = self.stanza_namespace
         children = self.signed_children(signer)
-        wanted = etree.QName(binding_qname(cls)).namespace
+        wanted = etree.QName(binding_qname(cls)).namespace or ""
         if {namespace, wanted} == {NS.JABBER_SERVER.value, NS.JABBER_CLIENT.value}:
             # RFC 6120 §4.8.3: jabber:client and jabber:server stanzas share one content model,
             # so a stanza verified on a server-to-server stream binds to the jabber:client

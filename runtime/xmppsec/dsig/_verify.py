@@ -780,7 +780,7 @@ def _index_ids(root: etree._Element) -> dict[str, list[tuple[etree._Element, int
 
 
 _XPATH_LOCK = threading.Lock()
-_COUNT_IDS = etree.XPath("count(descendant-or-self::*/@d:id)", namespaces={"d": NS.XMPP_DSIG})
+_COUNT_IDS = etree.XPath("count(descendant-or-self::*/@d:id)", namespaces={"d": NS.XMPP_DSIG.value})
 # A child text node (root.text, or a child's tail) with a character other than XML white
 # space (XPath's normalize-space strips exactly XML 1.0 S: space, tab, CR, LF).
 _HAS_TEXT = etree.XPath("boolean(text()[normalize-space()])")
