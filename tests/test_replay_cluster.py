@@ -57,7 +57,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterHa
 
 
 def _store(cluster: RedisClusterHarness, **options: object) -> RedisClusterReplayStore:
-    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    prefix = str(options.pop("prefix", f"t{uuid.uuid4().hex[:8]}:"))
     # Generous unless a test sets them: on a loaded machine a replica's first acknowledgement
     # can take longer than the store's 0.5 s default (the tests that need a refusal set theirs).
     options.setdefault("timeout", 4.0)
@@ -138,9 +138,14 @@ def test_follows_ask_and_moved_during_a_slot_migration(cluster: RedisClusterHarn
     has moved, the store's stale slot table gets MOVED and follows it; a replay is refused
     on either side of the move."""
     signer = f"mover{uuid.uuid4().hex[:6]}@capulet.net"
-    s = _store(cluster, timeout=1.0, replica_timeout=0.3)
+    # The first record through the generous defaults (a fresh cluster's replica may take
+    # longer than 0.3 s to acknowledge its first write); the timed steps use a tight store.
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    warm = _store(cluster, prefix=prefix)
+    warm.check_and_record(signer, b"before", T0, now=T0, window=W)
+    warm.close()
+    s = _store(cluster, prefix=prefix, timeout=1.0, replica_timeout=0.6)
     slot = _slot(s, signer)
-    s.check_and_record(signer, b"before", T0, now=T0, window=W)
     src = cluster.master_of_slot(slot)
     dst = next(n for n in cluster.live() if n is not src and cluster.role(n) == "master")
     with src.client() as a, dst.client() as b:
