@@ -248,8 +248,24 @@ def route_groupchat(
 
     ``others`` holds alice's own echo from the room.
     """
+    return _route_in_room("groupchat", server, stanza, sender, recipient, timeout, echo=True)
+
+
+def _route_in_room(
+    case: str,
+    server: Server,
+    stanza: StanzaSource,
+    sender: str,
+    recipient: str,
+    timeout: float,
+    *,
+    echo: bool,
+) -> Routed:
+    """Both join ``server.muc_room``; ``sender`` sends, what ``recipient`` gets is routed
+    (with the sender's own echo from the room in ``others`` when ``echo``)."""
     sent, parsed = _materialize(server, stanza)
     sid = parsed.get("id", "")
+    others: tuple[Received, ...] = ()
     with (
         connect(server, sender, presence=True) as alice,
         connect(server, recipient, presence=True) as bob,
@@ -257,13 +273,12 @@ def route_groupchat(
         _join(alice, server, sender, timeout)
         _join(bob, server, recipient, timeout)
         alice.send(sent)
-        got = _await(
-            "groupchat", sent, bob, _is("message", sid), alice, _is_error("message", sid), timeout
-        )
-        echo = alice.receive(_is("message", sid), timeout)
+        got = _await(case, sent, bob, _is("message", sid), alice, _is_error("message", sid), timeout)
+        if echo:
+            others = (alice.receive(_is("message", sid), timeout),)
         _leave(alice, server, sender)
         _leave(bob, server, recipient)
-    return _routed("groupchat", server, sent, got, (echo,))
+    return _routed(case, server, sent, got, others)
 
 
 def route_muc_private(
@@ -276,21 +291,7 @@ def route_muc_private(
 ) -> Routed:
     """alice and bob in ``server.muc_room``; alice's private message to the occupant JID
     ``room/bob`` (XEP-0045 §7.5) as the room redirected it to bob's real JID."""
-    sent, parsed = _materialize(server, stanza)
-    sid = parsed.get("id", "")
-    with (
-        connect(server, sender, presence=True) as alice,
-        connect(server, recipient, presence=True) as bob,
-    ):
-        _join(alice, server, sender, timeout)
-        _join(bob, server, recipient, timeout)
-        alice.send(sent)
-        got = _await(
-            "muc-private", sent, bob, _is("message", sid), alice, _is_error("message", sid), timeout
-        )
-        _leave(alice, server, sender)
-        _leave(bob, server, recipient)
-    return _routed("muc-private", server, sent, got)
+    return _route_in_room("muc-private", server, stanza, sender, recipient, timeout, echo=False)
 
 
 def route_presence(
