@@ -30,7 +30,7 @@ from tests.harness.client import Received, XmppClient, connect
 from tests.harness.federation import Federation
 from tests.harness.servers import Server
 from tests.test_component import component
-from tests.test_servers import Observed, _verdict, expected, spec_reference_survival
+from tests.test_servers import Observed, expected, judge
 from xmppsec.dsig import ROBUST, SPEC, Policy, Profile, Signer, Verifier
 from xmppsec.e2e import open_stanza, seal_stanza
 from xmppsec.errors import (
@@ -211,25 +211,6 @@ class Outcome:
         """bob's copy as a standalone element, through the hardened parser."""
         assert self.received is not None
         return copy.deepcopy(parse(self.received.document())[0])
-
-
-def judge(stanza: etree._Element, trust: TrustStore, own_server: str, *, spec: bool) -> Observed:
-    """The outcome columns of docs/routing.md for one received stanza (as tests/test_servers)."""
-    strict = Verifier(trust, policy=Policy(own_server=own_server)).check(stanza)
-    optimistic = Verifier(trust, policy=Policy.optimistic()).check(stanza)
-    sig = optimistic.signatures[0] if optimistic.signatures else None
-    if spec:
-        references = spec_reference_survival(stanza)
-    else:
-        references = [r.status.value for r in sig.references] if sig else []
-    return Observed(
-        routing="delivered",
-        strict=_verdict(strict.error),
-        optimistic=_verdict(optimistic.error),
-        references=references,
-        relation=sig.sender_relation if sig and sig.valid else "-",
-        unsigned=sorted(etree.QName(n).localname for n in optimistic.unsigned_children),
-    )
 
 
 def _observe(a: Server, b: Server, case: str, profile: Profile) -> Outcome:

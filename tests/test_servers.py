@@ -179,24 +179,26 @@ def observe(server: Server, profile: Profile, case: str) -> tuple[Observed, etre
         condition = "bad-request" if "bad-request" in text else "error"
         return Observed(f"refused ({condition})", "-", "-", [], "-", []), None
     stanza = received_stanza(routed)
-    policy = Policy(own_server=server.domain)
-    strict = Verifier(_trust(server), policy=policy).check(stanza)
-    optimistic = Verifier(_trust(server), policy=Policy.optimistic()).check(stanza)
+    return judge(stanza, _trust(server), server.domain, spec=profile is SPEC), stanza
+
+
+def judge(stanza: etree._Element, trust: TrustStore, own_server: str, *, spec: bool) -> Observed:
+    """The outcome columns of docs/routing.md for one received stanza (on one server, and
+    across federation in tests/test_federation)."""
+    strict = Verifier(trust, policy=Policy(own_server=own_server)).check(stanza)
+    optimistic = Verifier(trust, policy=Policy.optimistic()).check(stanza)
     sig = optimistic.signatures[0] if optimistic.signatures else None
-    if profile is SPEC:
+    if spec:
         references = spec_reference_survival(stanza)
     else:
         references = [r.status.value for r in sig.references] if sig else []
-    return (
-        Observed(
-            routing="delivered",
-            strict=_verdict(strict.error),
-            optimistic=_verdict(optimistic.error),
-            references=references,
-            relation=sig.sender_relation if sig and sig.valid else "-",
-            unsigned=sorted(etree.QName(n).localname for n in optimistic.unsigned_children),
-        ),
-        stanza,
+    return Observed(
+        routing="delivered",
+        strict=_verdict(strict.error),
+        optimistic=_verdict(optimistic.error),
+        references=references,
+        relation=sig.sender_relation if sig and sig.valid else "-",
+        unsigned=sorted(etree.QName(n).localname for n in optimistic.unsigned_children),
     )
 
 
