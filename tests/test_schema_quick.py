@@ -13,7 +13,7 @@ from lxml import etree
 
 import xmppsec.schema as schema_module
 from xmppsec.dsig import ROBUST, SPEC, Signer, Verifier
-from xmppsec.errors import SignatureSchemaError, StanzaSchemaError
+from xmppsec.errors import SignatureSchemaError, StanzaSchemaError, XmppSecError
 from xmppsec.keys import generate_identity
 from xmppsec.parser import parse
 from xmppsec.schema import check_received, validate
@@ -70,10 +70,14 @@ def _elements_of_types(docs: dict[str, etree._Element], types: set[str]) -> set[
     }
 
 
-def _uses_of_stripped_types() -> list[tuple[str, str, str, frozenset[str]]]:
-    """(schema file, kind, qualified name, owners) of every element or attribute declaration
-    whose type is, or derives from, a type whose pattern the quick schema drops (owners: for
-    an attribute, the elements that carry it); and a "list"/"union" row for any other
+Use = tuple[str, str, str, frozenset[str], bool]
+
+
+def _uses_of_stripped_types() -> list[Use]:
+    """(schema file, kind, qualified name, owners, global) of every element or attribute
+    declaration whose type is, or derives from, a type whose pattern the quick schema drops
+    (owners: for an attribute, the elements that carry it; global: a top-level element
+    declaration, which lax wildcards apply anywhere); and a "list"/"union" row for any other
     reference to such a type."""
     docs = {path.name: etree.parse(str(path)).getroot() for path in SCHEMAS.glob("*.xsd")}
     stripped: set[str] = set()
@@ -81,7 +85,7 @@ def _uses_of_stripped_types() -> list[tuple[str, str, str, frozenset[str]]]:
         tns = docs[name].get("targetNamespace")
         stripped |= {"{" + f"{tns}" + "}" + t for t in types}
     tainted = _derived_closure(docs, stripped)
-    uses: list[tuple[str, str, str, frozenset[str]]] = []
+    uses: list[Use] = []
     for file, doc in docs.items():
         tns = doc.get("targetNamespace")
         for el in doc.iter(XS + "element", XS + "attribute"):
@@ -95,7 +99,12 @@ def _uses_of_stripped_types() -> list[tuple[str, str, str, frozenset[str]]]:
             if not any(_qname(r, el.nsmap) in tainted for r in refs):
                 continue
             if etree.QName(el).localname == "element":
-                uses.append((file, "element", _element_name(el, doc), frozenset()))
+                name = _element_name(el, doc)
+                is_global = el.getparent() is doc
+                # A local declaration: the complex type whose content model holds it.
+                enclosing = () if is_global else (next(el.iterancestors(XS + "complexType")),)
+                within = frozenset("{" + f"{tns}" + "}" + str(h.get("name")) for h in enclosing)
+                uses.append((file, "element", name, within, is_global))
                 continue
             # An attribute: the elements whose (possibly derived) complex type carries it.
             holder = next(el.iterancestors(XS + "complexType", XS + "attributeGroup"))
@@ -111,40 +120,106 @@ def _uses_of_stripped_types() -> list[tuple[str, str, str, frozenset[str]]]:
             else:
                 holders = {holder_name}
             owners = _elements_of_types(docs, _derived_closure(docs, holders))
-            uses.append((file, "attribute", str(el.get("name")), frozenset(owners)))
+            uses.append((file, "attribute", str(el.get("name")), frozenset(owners), False))
         for item in doc.iter(XS + "list", XS + "union"):
             members = (item.get("itemType") or item.get("memberTypes") or "").split()
             if any(_qname(m, item.nsmap) in tainted for m in members):
-                uses.append((file, etree.QName(item).localname, str(members), frozenset()))
+                uses.append((file, etree.QName(item).localname, str(members), frozenset(), False))
     return uses
+
+
+D, R, C = "{" + NS.XMPP_DSIG + "}", "{" + NS.XMPP_DSIG_ROBUST + "}", "{" + NS.JABBER_CLIENT + "}"
+# What xmppsec.schema._patterns_hold reads, written out: the text of every element of the
+# XML-DSig namespaces anywhere; in every stanza-desc (found anywhere) the signer and
+# timestamp children and the copy's references (d/r ReferencesType is the base of the
+# message, presence and iq copy types); these attributes of these elements.
+ANYWHERE = {NS.DS.value, NS.DS11.value}
+# (local element, the complex type whose content model declares it)
+LOCAL = {
+    (ns + local, ns + holder)
+    for ns in (D, R)
+    for local, holder in (
+        ("signer", "StanzaDescType"),
+        ("timestamp", "StanzaDescType"),
+        ("reference", "ReferencesType"),
+    )
+}
+ATTRIBUTES = (
+    {(C + kind, a) for kind in ("message", "presence", "iq") for a in ("from", "to")}
+    | {(C + "error", "by")}
+    | {(ns + kind, a) for ns in (D, R) for kind in ("message", "presence", "iq") for a in ("from", "to")}
+    | {(D + "reference", "URI"), (R + "reference", "name"), (R + "reference", "ns")}
+)  # fmt: skip
 
 
 def test_every_use_of_a_stripped_type_is_a_place_the_python_check_reads() -> None:
     uses = _uses_of_stripped_types()
     assert uses, "the analysis found no use at all: it is broken"
-    namespaces = {s[1:-2] for s in schema_module._BASE64_SITES if s.endswith("}*")}
-    text_sites = {s for s in schema_module._BASE64_SITES if not s.endswith("}*")}
-    text_sites.add(schema_module._D_REFERENCE)
-    attribute_sites = {(schema_module._D_REFERENCE, "URI")}
+    assert set(schema_module._SITE_TAGS) >= {
+        C + "message",
+        C + "presence",
+        C + "iq",
+        C + "error",
+        D + "stanza-desc",
+        R + "stanza-desc",
+    }
 
-    def covered(use: tuple[str, str, str, frozenset[str]]) -> bool:
-        _, kind, name, owners = use
+    def covered(use: Use) -> bool:
+        _, kind, name, owners, is_global = use
         if kind == "element":
-            return name in text_sites or name[1:].partition("}")[0] in namespaces
+            namespace = name[1:].partition("}")[0]
+            # Every element of the XML-DSig namespaces is read, wherever it is. Elsewhere, a
+            # global declaration would apply anywhere (lax wildcards): not read; a local one
+            # applies only inside its parent's content model, which is where it is read.
+            if namespace in ANYWHERE:
+                return True
+            return not is_global and all((name, holder) in LOCAL for holder in owners)
         if kind == "attribute":
-            return bool(owners) and all((owner, name) in attribute_sites for owner in owners)
+            return bool(owners) and all((owner, name) in ATTRIBUTES for owner in owners)
         return False  # a list or union of a stripped type: not handled
 
     assert [u for u in uses if not covered(u)] == []
     # The ones that matter for verification are among them.
-    found = {(u[2], owner) for u in uses for owner in (u[3] or {""})}
+    found = {(u[2], owner) for u in uses for owner in (u[3] if u[1] == "attribute" else {""})}
     assert {
         ("{" + NS.DS + "}DigestValue", ""),
         ("{" + NS.DS + "}SignatureValue", ""),
-        ("{" + NS.XMPP_DSIG + "}reference", ""),
-        ("{" + NS.XMPP_DSIG_ROBUST + "}reference", ""),
-        ("URI", "{" + NS.XMPP_DSIG + "}reference"),
+        (D + "reference", ""),
+        (R + "reference", ""),
+        (D + "signer", ""),
+        (D + "timestamp", ""),
+        ("URI", D + "reference"),
+        ("from", C + "message"),
+        ("to", D + "message"),
+        ("name", R + "reference"),
     } <= found
+
+
+@pytest.mark.parametrize("schema_file", ["xmpp-dsig.xsd", "xmpp-dsig-robust.xsd"])
+def test_the_stanza_desc_positions_the_check_reads_are_those_of_the_content_model(
+    schema_file: str,
+) -> None:
+    # _patterns_hold reads a stanza-desc's children 0, 3 and 4 as signer, copy and timestamp:
+    # the quick schema (same content models) has accepted the tree before, so those are the
+    # positions of its sequence. Each particle of the sequence is one element or a choice
+    # of single elements.
+    doc = etree.parse(str(SCHEMAS / schema_file)).getroot()
+    desc_type = next(t for t in doc.iter(XS + "complexType") if t.get("name") == "StanzaDescType")
+    sequence = desc_type.find(XS + "sequence")
+    assert sequence is not None
+    particles = [p for p in sequence if isinstance(p.tag, str) and p.tag != XS + "annotation"]
+    names: list[set[str]] = []
+    for particle in particles:
+        assert particle.get("minOccurs") in (None, "1") and particle.get("maxOccurs") in (None, "1")
+        options = (
+            [particle] if particle.tag == XS + "element" else list(particle.iter(XS + "element"))
+        )
+        assert particle.tag in (XS + "element", XS + "choice")
+        names.append({str(o.get("name") or o.get("ref")) for o in options})
+    assert len(names) == 5
+    assert names[0] == {"signer"}
+    assert names[3] == {"message", "presence", "iq"}
+    assert names[4] == {"timestamp"}
 
 
 def test_the_quick_schema_differs_only_by_the_stripped_facets() -> None:
@@ -329,3 +404,95 @@ def test_reference_uris_get_the_full_schemas_verdict(uri: str, valid: bool) -> N
     assert (full is None) == valid
     if not valid:
         assert "[facet 'pattern']" in str(full) or "anyURI" in str(full)
+
+
+# -- the values the quick path checks in Python, each made invalid at its place -------------
+
+
+def _retext(signed: bytes, tag: str, text: str) -> bytes:
+    root = parse(signed)
+    next(root.iter(tag)).text = text
+    return etree.tostring(root)
+
+
+def _reattr(signed: bytes, tag: str, name: str, value: str) -> bytes:
+    root = parse(signed)
+    next(root.iter(tag)).set(name, value)
+    return etree.tostring(root)
+
+
+def _variants(profile: object) -> list[tuple[str, bytes]]:
+    signed, _ = _signed(profile, MESSAGE)
+    ns = D if profile is SPEC else R
+    out = [
+        ("stanza from", _reattr(signed, C + "message", "from", "juliet@capulet.net /x")),
+        ("stanza to", _reattr(signed, C + "message", "to", "ro\u0085meo@montague.net")),
+        ("copy from", _reattr(signed, ns + "message", "from", "a b@capulet.net")),
+        ("copy to", _reattr(signed, ns + "message", "to", "romeo@montague.net/")),
+        ("signer", _retext(signed, ns + "signer", "juliet@capulet.net/balcony")),
+        ("signer", _retext(signed, ns + "signer", "jul:iet@capulet.net")),
+        # valid xs:dateTime values the pattern refuses
+        ("timestamp", _retext(signed, ns + "timestamp", "2026-12-02T17:39:35.4Z")),
+        ("timestamp", _retext(signed, ns + "timestamp", "2026-12-02T17:39:35.400+00:00")),
+        ("digest", _retext(signed, ns + "reference", "AAAA.AAAA")),
+    ]
+    if profile is SPEC:
+        out.append(("uri", _reattr(signed, D + "reference", "URI", "urn:xmpp:dsig:ref:0#a:b")))
+    else:
+        out += [
+            ("name", _reattr(signed, R + "reference", "name", "1body")),
+            ("ns", _reattr(signed, R + "reference", "ns", "urn:a b")),
+        ]
+    return out
+
+
+@pytest.mark.parametrize("profile", [SPEC, ROBUST], ids=["spec", "robust"])
+def test_each_value_checked_in_python_gets_the_full_schemas_verdict(profile: object) -> None:
+    for what, data in _variants(profile):
+        root = parse(data)
+        full, quick = _verdicts(root)
+        assert full is not None, what  # each variant is schema-invalid...
+        assert quick == full, what  # ...and the quick path says so, with the same faults
+        assert any("[facet 'pattern']" in fault[2] for fault in full), what
+
+
+def test_an_error_by_and_an_xmldsig11_text_are_checked() -> None:
+    by = (
+        b"<message xmlns='jabber:client' id='1' type='error'><error type='cancel' by='a b'>"
+        b"<item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>"
+    )
+    assert _verdicts(parse(by.replace(b"a b", b"capulet.net"))) == (None, None)
+    full, quick = _verdicts(parse(by))
+    assert full is not None and full == quick
+    ds11 = (
+        b"<message xmlns='jabber:client' id='1'><x xmlns='urn:example:x'>"
+        b"<DEREncodedKeyValue xmlns='http://www.w3.org/2009/xmldsig11#'>AAA.A"
+        b"</DEREncodedKeyValue></x></message>"
+    )
+    assert _verdicts(parse(ds11.replace(b"AAA.A", b"AAAA"))) == (None, None)
+    full, quick = _verdicts(parse(ds11))
+    assert full is not None and full == quick
+
+
+@pytest.mark.parametrize("profile", [SPEC, ROBUST], ids=["spec", "robust"])
+def test_skipping_what_the_structure_phase_read_never_changes_a_verdict(profile: object) -> None:
+    # Verification passes the stanza-descs its structure phase read whole (`read`): their
+    # digests, reference names and timestamp are not read again. For every variant whose
+    # stanza-desc the structure phase accepts, the verdict with `read` is the one without.
+    signed, verifier = _signed(profile, MESSAGE)
+    ns = D if profile is SPEC else R
+    for what, data in [("as signed", signed), *_variants(profile)]:
+        root = parse(data)
+        desc = next(root.iter(ns + "stanza-desc"))
+        try:
+            verifier._parse(next(root.iter("{" + NS.DS + "}Signature")))
+        except XmppSecError:  # the structure phase refuses it: never passed as `read`
+            continue
+        outcomes = []
+        for read in ((), (desc,)):
+            try:
+                check_received(root, read=read)
+                outcomes.append("valid")
+            except (StanzaSchemaError, SignatureSchemaError) as exc:
+                outcomes.append(type(exc).__name__)
+        assert outcomes[0] == outcomes[1], what

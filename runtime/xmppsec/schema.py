@@ -27,7 +27,7 @@ import copy
 import dataclasses
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -177,79 +177,212 @@ _schema: etree.XMLSchema | None = None
 _quick: tuple[etree.XMLSchema, etree.XMLSchema] | None = None
 
 
-# -- the quick path: two pattern facets checked by Python's re, libxml2 for the rest --------
+# -- the quick path: the pattern facets checked in Python, libxml2 for the rest -------------
 #
-# libxml2 runs an XSD pattern facet through its general regular-expression engine, at about
-# 550 instructions per character for ds:Base64Type's [A-Za-z0-9+/=\s]*: on every
-# DigestValue, SignatureValue (344 characters for RSA-2048) and reference digest, that
-# pattern and d:ReferenceUriType's were the largest part of a stanza's validation
-# (docs/performance.md). The quick path validates with a second compiled schema whose only
-# difference is that these pattern facets are removed (so it accepts a superset), and checks
-# the patterns with Python's re on the text of EVERY element in the XML-DSig namespaces and
-# of every d:reference and r:reference, and on every d:reference URI, wherever they are in
-# the tree: a superset of the places the full schema applies them (lax wildcards validate a
-# known element wherever it appears), with expressions that accept a subset of each pattern.
-# "Quick schema valid and every check holds" therefore implies "full schema valid"; any
-# other outcome (an invalid stanza, or a ds:KeyName that is not base64) runs the full schema,
-# whose verdict and faults are the ones reported. tests/test_schema_quick.py checks from the
-# XSD sources that every use of a stripped type is such a place, and that the quick and full
-# verdicts agree over the corpora (docs/validation.md, "The quick path for stanzas").
+# libxml2 runs an XSD pattern facet through its general regular-expression engine, at a few
+# hundred instructions per character: on every DigestValue, SignatureValue (344 characters
+# for RSA-2048), reference digest and URI, JID, signer and timestamp these patterns were the
+# largest part of a stanza's validation (docs/performance.md). The quick path validates with
+# a second compiled schema whose only difference is that the pattern facets of the types in
+# _CHECKED_IN_PYTHON are removed (so it accepts a superset), and checks those patterns in
+# Python, with expressions that accept a subset of each pattern, on a superset of the places
+# the full schema applies them:
+#
+# * ds:Base64Type (and the types derived from it): declared on global elements of the XML-DSig
+#   namespaces, which lax wildcards validate wherever they appear, so the text of EVERY
+#   element in those namespaces is checked, wherever it is in the tree; and on the local
+#   d:reference / r:reference of a stanza copy (below);
+# * the other types are used only by local declarations inside d:stanza-desc and
+#   r:stanza-desc (global elements: found wherever they are): the signer and timestamp
+#   children, the copy's from/to, each reference's digest and URI (spec) or name and ns
+#   (robust); and by the from/to of the jabber:client stanzas (global elements) and the by of
+#   their local error child (every c:error is read: a superset).
+#
+# A local declaration applies only inside its parent's content model: a d:signer anywhere
+# else is validated by neither schema. The positions inside a stanza-desc are those of its
+# content model (signer, Transforms, DigestMethod, copy, timestamp), which the quick schema,
+# with the same content models as the full one, has accepted before the checks run.
+# "Quick schema valid and every check holds" therefore implies "full schema valid"; any other
+# outcome runs the full schema, whose verdict and faults are the ones reported.
+# tests/test_schema_quick.py derives every use of a stripped type from the XSD sources and
+# fails if one is not among these places, and checks that the quick and full verdicts agree
+# over the corpora (docs/validation.md, "The quick path for stanzas").
 
 # Schema file -> simple types whose xs:pattern facets the quick schema drops.
 _CHECKED_IN_PYTHON: dict[str, frozenset[str]] = {
     "xmldsig-core.xsd": frozenset({"Base64Type"}),
-    "xmpp-dsig.xsd": frozenset({"ReferenceUriType"}),
+    "xmpp-dsig.xsd": frozenset({"ReferenceUriType", "JidType", "SignerType", "TimestampType"}),
+    "xmpp-dsig-robust.xsd": frozenset({"NamespaceNameType", "LocalNameType"}),
+    "jabber-client.xsd": frozenset({"JidType"}),
 }
 
 _XS = "{http://www.w3.org/2001/XMLSchema}"
 
 
+# Stripped types the quick schema also derives from xs:string instead of their base: the
+# Python check accepts only values that are valid in that base too (here: a URI the
+# expression admits is a valid xs:anyURI), and libxml2 then skips parsing every reference
+# URI as a URI.
+_QUICK_BASE = {"ReferenceUriType": "xs:string"}
+
+
 def _without_patterns(source: bytes, types: frozenset[str]) -> bytes:
     doc = etree.fromstring(source, etree.XMLParser(resolve_entities=False, no_network=True))
     for simple in doc.iterchildren(_XS + "simpleType"):
-        if simple.get("name") in types:
+        name = simple.get("name")
+        if name in types:
             for restriction in simple.iterchildren(_XS + "restriction"):
                 for facet in list(restriction.iterchildren(_XS + "pattern")):
                     restriction.remove(facet)
+                if name in _QUICK_BASE:
+                    restriction.set("base", _QUICK_BASE[name])
     return etree.tostring(doc)
 
 
-# ds:Base64Type's pattern [A-Za-z0-9+/=\s]* (\s in XSD regular expressions: space, tab,
-# CR, LF). Checked on the text as it is, before whitespace collapsing: collapsing only
-# turns whitespace into spaces, so the verdict is the same.
-_BASE64 = re.compile(r"[A-Za-z0-9+/=\t\n\r ]*")
-# d:ReferenceUriType's pattern urn:xmpp:dsig:ref:0#[\i-[:]][\c-[:]]* with the name in
-# ASCII (a subset: a non-ASCII name takes the full schema). Checked on the value as it is
-# (no white space at all is accepted, so collapsing cannot matter).
-_REFERENCE_URI = re.compile("urn:xmpp:dsig:ref:0#[A-Za-z_][A-Za-z0-9._-]*")
-# Elements whose text is checked: every element in these namespaces, and these elements.
-_BASE64_SITES = (
-    "{" + NS.DS + "}*",
-    "{" + NS.DS11 + "}*",
-    "{" + NS.XMPP_DSIG_ROBUST + "}reference",
+# ds:Base64Type's pattern [A-Za-z0-9+/=\s]* (\s in XSD regular expressions: space, tab, CR,
+# LF), a language closed under concatenation and under taking pieces: all the texts are
+# checked at once, joined, by deleting the alphabet and finding nothing left. Checked on the
+# text as it is, before whitespace collapsing (which only turns whitespace into spaces).
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\t\n\r "
+# Each expression below matches a run of values of one type, each followed by "\n".
+#
+# d:ReferenceUriType's pattern urn:xmpp:dsig:ref:0#[\i-[:]][\c-[:]]* with the name in ASCII
+# (a subset: a non-ASCII name takes the full schema).
+_REFERENCE_URIS = re.compile("(?:urn:xmpp:dsig:ref:0#[A-Za-z_][A-Za-z0-9._-]*\n)*")
+# c:JidType and d:JidType: ([^\s\p{Cc}"&'/:<>@]+@)?[^\s\p{Cc}/@]+(/[^\p{Cc}]+)? and
+# d:SignerType, the same without the resource. \p{Cc} is U+0000-U+001F and U+007F-U+009F
+# (so no class admits "\n"); the classes are written out, so Python's wider \s plays no
+# part: the same languages.
+_CC = "\\x00-\\x1f\\x7f-\\x9f"
+_LOCAL = f"[^ \\t\\n\\r{_CC}\"&'/:<>@]+@"
+_DOMAIN = f"[^ \\t\\n\\r{_CC}/@]+"
+_JIDS = re.compile(f"(?:(?:{_LOCAL})?{_DOMAIN}(?:/[^{_CC}]+)?\n)*")
+_SIGNERS = re.compile(f"(?:(?:{_LOCAL})?{_DOMAIN}\n)*")
+# d:TimestampType's pattern, character for character ([0-9] is ASCII in both). The pattern
+# applies to the collapsed value; the text as it is is checked (stricter: surrounding
+# whitespace takes the full schema).
+_TIMESTAMPS = re.compile(
+    r"(?:[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z\n)*"
 )
-# d:reference: base64 text and the URI attribute.
-_D_REFERENCE = "{" + NS.XMPP_DSIG + "}reference"
+# r:LocalNameType [\i-[:]][\c-[:]]* in ASCII (a subset) and r:NamespaceNameType [^\s{}]+.
+_LOCAL_NAMES = re.compile("(?:[A-Za-z_][A-Za-z0-9._-]*\n)*")
+_NAMESPACE_NAMES = re.compile("(?:[^ \\t\\n\\r{}]+\n)*")
+
+_SITE_NAMESPACES = {
+    "c": NS.JABBER_CLIENT.value,
+    "s": NS.JABBER_SERVER.value,
+    "d": NS.XMPP_DSIG.value,
+    "r": NS.XMPP_DSIG_ROBUST.value,
+    "ds": NS.DS.value,
+    "dsig11": NS.DS11.value,
+    "xsi": "http://www.w3.org/2001/XMLSchema-instance",
+}
+# What the checks below, the co-constraints and the xsi:* refusal look at, found in one
+# C-level walk (lxml's tag filter; cheaper here than an XPath union): every stanza
+# (jabber:client and jabber:server, for the co-constraints), every c:error, and every
+# stanza-desc of either profile. Relative to the element checked: a ds:Signature is also
+# validated as a document of its own.
+_SITE_TAGS = tuple(
+    "{" + _SITE_NAMESPACES[prefix] + "}" + local
+    for prefix, local in (
+        ("c", "message"), ("c", "presence"), ("c", "iq"),
+        ("s", "message"), ("s", "presence"), ("s", "iq"),
+        ("c", "error"), ("d", "stanza-desc"), ("r", "stanza-desc"), ("dsig11", "*"),
+    )
+)  # fmt: skip
+# Any xsi:* attribute (a name test on the namespace: one C-level pass).
+_HAS_XSI = etree.XPath(
+    "boolean(descendant-or-self::*/@xsi:*)", namespaces=_SITE_NAMESPACES, regexp=False
+)
+# The text of every element in the XML-DSig namespaces (a superset of the simple-typed
+# ones: a mixed or complex element's text must then be base64 too, or the full schema runs).
+# XML-DSig 1.1 elements are rare: the sites walk finds them (their .text is checked).
+_DSIG_TEXTS = etree.XPath(
+    "descendant-or-self::ds:*/text()",
+    namespaces=_SITE_NAMESPACES,
+    smart_strings=False,
+    regexp=False,
+)
+
+_C = "{" + NS.JABBER_CLIENT + "}"
+_D_DESC = "{" + NS.XMPP_DSIG + "}stanza-desc"
+_R_DESC = "{" + NS.XMPP_DSIG_ROBUST + "}stanza-desc"
+_C_STANZAS = frozenset(_C + kind for kind in ("message", "presence", "iq"))
+_DS11 = "{" + NS.DS11 + "}"
+
+# (element, tag) of each element of _SITE_TAGS under the root, whether there is an xsi:*
+# attribute, and the stanza-desc elements whose references and timestamp the caller has
+# already checked (check_received's ``read``).
+_Sites = tuple[list[tuple[etree._Element, str]], bool, Collection[etree._Element]]
 
 
-def _patterns_hold(root: etree._Element) -> bool:
-    """The stripped patterns hold on every element the full schema could apply them to. The
-    text of a simple-typed element is ``.text``: the trees here passed the RFC 6120 §11.1
-    walk, so no comment, PI or entity reference splits it, and an element child makes the
-    quick schema refuse a simple-typed element anyway."""
-    match = _BASE64.fullmatch
-    for el in root.iter(*_BASE64_SITES):
-        text = el.text
-        if text is not None and match(text) is None:
-            return False
-    uri_match = _REFERENCE_URI.fullmatch
-    for el in root.iter(_D_REFERENCE):
-        text, uri = el.text, el.get("URI")
-        if text is not None and match(text) is None:
-            return False
-        if uri is not None and uri_match(uri) is None:
-            return False
-    return True
+def _site_elements(root: etree._Element) -> list[tuple[etree._Element, str]]:
+    return [(el, str(el.tag)) for el in root.iter(*_SITE_TAGS)]
+
+
+def _find_sites(root: etree._Element, read: Collection[etree._Element] = ()) -> _Sites:
+    with _lock:  # lxml XPath evaluators are not shared across threads unguarded
+        xsi = bool(_HAS_XSI(root))
+    return _site_elements(root), xsi, read
+
+
+def _patterns_hold(root: etree._Element, sites: _Sites | None = None) -> bool:
+    """The stripped patterns hold on every place the full schema could apply them to (see
+    above); ``sites`` is ``_find_sites(root)``. Runs after the quick schema accepted
+    ``root``, with ``_lock`` held (or in one thread). The text of a simple-typed element is
+    its one text node: the trees here passed the RFC 6120 §11.1 walk, so no comment, PI or
+    entity reference splits it. Values of one kind are checked together, each followed by a
+    newline (which none of the expressions admits inside a value): one match per kind."""
+    elements, _, read = (_site_elements(root), False, ()) if sites is None else sites
+    texts = cast("list[str]", _DSIG_TEXTS(root))
+    jids: set[str | None] = set()  # a copy's from/to are usually the stanza's: each once
+    signers: list[str] = []
+    stamps: list[str] = []
+    uris: list[str] = []
+    names: list[str] = []
+    namespaces: list[str | None] = []
+    for site, tag in elements:
+        if tag in _C_STANZAS:
+            jids.update((site.get("from"), site.get("to")))
+        elif tag == _C + "error":
+            jids.add(site.get("by"))
+        elif tag.startswith(_DS11):
+            texts.append(site.text or "")
+        elif tag == _D_DESC or tag == _R_DESC:
+            try:
+                signer, copy, stamp = site[0], site[3], site[4]
+            except IndexError:
+                return False
+            signers.append(signer.text or "")
+            jids.update((copy.get("from"), copy.get("to")))
+            if site in read:
+                continue  # references and timestamp checked by the caller (check_received)
+            stamps.append(stamp.text or "")
+            robust = tag == _R_DESC
+            for reference in copy:
+                texts.append(reference.text or "")
+                if robust:
+                    names.append(reference.get("name") or "")
+                    namespaces.append(reference.get("ns"))
+                else:
+                    uris.append(reference.get("URI") or "")
+    joined = "".join(texts)
+    if not joined.isascii() or joined.encode("ascii").translate(None, _BASE64_ALPHABET):
+        return False
+    jids.discard(None)  # absent attributes
+    if jids and _JIDS.fullmatch("\n".join(cast("set[str]", jids)) + "\n") is None:
+        return False
+    if signers and _SIGNERS.fullmatch("\n".join(signers) + "\n") is None:
+        return False
+    if stamps and _TIMESTAMPS.fullmatch("\n".join(stamps) + "\n") is None:
+        return False
+    if uris and _REFERENCE_URIS.fullmatch("\n".join(uris) + "\n") is None:
+        return False
+    if names and _LOCAL_NAMES.fullmatch("\n".join(names) + "\n") is None:
+        return False
+    present = [ns for ns in namespaces if ns is not None]
+    return not present or _NAMESPACE_NAMES.fullmatch("\n".join(present) + "\n") is not None
 
 
 # -- third-party schema packages (xmppsec codegen --package P output) -----------------------
@@ -330,14 +463,17 @@ def _target_namespace(entry: Traversable) -> str:
 _RawFaults = tuple[tuple[int, str, str], ...]
 
 
-def _run_schema(element: etree._Element, *, quick: bool = False) -> _RawFaults | None:
+def _run_schema(
+    element: etree._Element, *, quick: bool = False, sites: _Sites | None = None
+) -> _RawFaults | None:
     """Validate ``element`` as a document root: None when valid, else (line, path, message)
     per fault. The verdict comes from the validator's return value, never from the error
     log being empty (an empty log must not turn into "valid").
 
     With ``quick`` (and no registered package, whose schemas could use the stripped types),
-    the quick schema and :func:`_patterns_hold` answer first; only a refusal by either goes
-    to the full schema, which gives the verdict and the faults."""
+    the quick schema and :func:`_patterns_hold` answer first (``sites``: ``_find_sites`` of
+    ``element``, when the caller has it); only a refusal by either goes to the full schema,
+    which gives the verdict and the faults."""
     global _schema, _quick
     with _lock:
         if _schema is None:
@@ -345,7 +481,7 @@ def _run_schema(element: etree._Element, *, quick: bool = False) -> _RawFaults |
         if quick and not _registered:
             if _quick is None or _quick[0] is not _schema:
                 _quick = (_schema, _compile_schema(strip=True))
-            if _quick[1](element) and _patterns_hold(element):
+            if _quick[1](element) and _patterns_hold(element, sites):
                 return None
         if _schema(element):
             return None
@@ -480,12 +616,21 @@ def validate(data: bytes | etree._Element, *, limits: Limits = DEFAULT_LIMITS) -
             line=_line(root),
             path=_readable_path(root, root),
         )
-    _refuse_schema_instance_attributes(root)
-    raw = _run_schema(root, quick=True)
+    _check_stanza_tree(root)
+    return root
+
+
+def _check_stanza_tree(root: etree._Element, read: Collection[etree._Element] = ()) -> None:
+    """What :func:`validate` checks after the root test, and strict verification too: the
+    xsi:* refusal, the schemas (quick path first), the co-constraints, from one search for
+    the places all three look at (``read``: see :func:`check_received`)."""
+    sites = _find_sites(root, read)
+    if sites[1]:
+        _refuse_schema_instance_attributes(root)
+    raw = _run_schema(root, quick=True, sites=sites)
     if raw is not None:
         raise _fault_error(raw, _as_root(root), what="stanza")
-    check_co_constraints(root)
-    return root
+    _check_stanzas(root, sites)
 
 
 # -- the co-constraints XSD 1.0 cannot say (RFC 6120 §8, RFC 6121 §4.7, §5.2) --------------
@@ -493,7 +638,7 @@ def validate(data: bytes | etree._Element, *, limits: Limits = DEFAULT_LIMITS) -
 _XML_LANG = "{" + NS.XML + "}lang"
 _DS_SIGNATURE = "{" + NS.DS + "}Signature"
 _STANZA_NAMESPACES = (NS.JABBER_CLIENT, NS.JABBER_SERVER)
-_STANZA_TAGS = tuple(
+_STANZA_TAGS = frozenset(
     "{" + ns + "}" + kind for ns in _STANZA_NAMESPACES for kind in ("message", "presence", "iq")
 )
 # Children of which a stanza holds at most one per language (RFC 6121 §5.2.3, §5.2.4,
@@ -521,35 +666,35 @@ def _co_fault(message: str, element: etree._Element, root: etree._Element) -> St
     return StanzaSchemaError(message, line=fault.line, path=path, faults=(fault,))
 
 
-# Per (namespace prefix "{ns}", kind): the children the counting rules look at.
-_COUNTED_TAGS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("{" + ns + "}", kind): tuple(
-        "{" + ns + "}" + local for local in ("error", *_ONE_PER_LANG[kind], *_ONE_ONLY[kind])
+# Per message or presence tag: true when the counting rules or the error rule need the
+# complete walk: a second child of a counted name (in any language: the walk then compares
+# languages), or type='error' without an <error/> child. One C-level evaluation, no Python
+# object per child.
+_NEEDS_WALK: dict[str, etree.XPath] = {
+    "{" + ns + "}" + kind: etree.XPath(
+        " or ".join(f"s:{local}[2]" for local in (*_ONE_PER_LANG[kind], *_ONE_ONLY[kind]))
+        + " or (@type='error' and not(s:error))",
+        namespaces={"s": ns},
+        regexp=False,
     )
     for ns in _STANZA_NAMESPACES
     for kind in ("message", "presence")
 }
 
 
-def _check_one_stanza(stanza: etree._Element, root: etree._Element) -> None:
-    """The rules for one stanza. A message or presence without two children of one counted
-    name (the common case) is settled from those children alone, found by lxml's C-level
-    tag filter; anything else takes the complete walk below, which gives the same verdict
-    and names the same first offending child."""
-    tag = str(stanza.tag)  # an element's tag (the caller's stanza test): always a str
-    ns, _, kind = tag.rpartition("}")
-    ns += "}"
-    counted = _COUNTED_TAGS.get((ns, kind))
-    if counted is not None:
-        # A few children: one look at each is cheaper than setting up lxml's tag filter.
-        few = len(stanza) <= 8
-        children = stanza.iterchildren() if few else stanza.iterchildren(*counted)
-        names = [t for t in (child.tag for child in children) if not few or t in counted]
-        if len(names) == len(set(names)):
-            if stanza.get("type") == "error" and ns + "error" not in names:
-                _check_all_children(stanza, root)  # raises: RFC 6120 §8.3.1
-            return
-    _check_all_children(stanza, root)
+def _check_stanzas(root: etree._Element, sites: _Sites) -> None:
+    """The rules for each stanza found. A message or presence with no second child of a
+    counted name and no error rule to apply (the common case) passes on one XPath answer;
+    anything else takes the complete walk below, which decides."""
+    walk: list[etree._Element] = []
+    with _lock:  # lxml XPath evaluators are not shared across threads unguarded
+        for stanza, tag in sites[0]:
+            if tag in _STANZA_TAGS:
+                needs_walk = _NEEDS_WALK.get(tag)
+                if needs_walk is None or needs_walk(stanza):
+                    walk.append(stanza)
+    for stanza in walk:
+        _check_all_children(stanza, root)
 
 
 def _check_all_children(stanza: etree._Element, root: etree._Element) -> None:
@@ -633,30 +778,16 @@ def check_co_constraints(root: etree._Element) -> None:
 
     Run by :func:`validate` after the schema, and by strict verification.
     """
-    for stanza in root.iter(*_STANZA_TAGS):
-        _check_one_stanza(stanza, root)
+    _check_stanzas(root, _find_sites(root))
 
 
 _XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
 
 
-# One C-level pass answers "any xsi:* attribute?"; the Python walk below only runs to name
-# the element when there is one (the walk alone cost a fifth of the schema validation).
-# (A name test on the namespace, not a namespace-uri() call per attribute: a quarter of the
-# cost.)
-_HAS_XSI = etree.XPath(
-    "boolean(descendant-or-self::*/@xsi:*)",
-    namespaces={"xsi": "http://www.w3.org/2001/XMLSchema-instance"},
-)
-
-
 def _refuse_schema_instance_attributes(root: etree._Element) -> None:
     # xsi:type / xsi:schemaLocation / xsi:nil would let the document steer its own
     # validation (and are where XSD and RELAX NG verdicts part); XMPP never needs them.
-    with _lock:  # lxml XPath evaluators are not shared across threads unguarded
-        found = bool(_HAS_XSI(root))
-    if not found:
-        return
+    # Called when _SITES found one: this walk names the element.
     for el in root.iter():
         for raw_name in el.attrib:
             name = raw_name.decode() if isinstance(raw_name, bytes) else raw_name
@@ -666,9 +797,12 @@ def _refuse_schema_instance_attributes(root: etree._Element) -> None:
                     line=_line(el),
                     path=_readable_path(el, root),
                 )
+    raise StanzaSchemaError("an attribute in the XML Schema instance namespace")  # fail closed
 
 
-def check_received(root: etree._Element, *, content: bool = True) -> None:
+def check_received(
+    root: etree._Element, *, content: bool = True, read: Collection[etree._Element] = ()
+) -> None:
     """What verification runs before any cryptography (``Policy.validate``).
 
     ``root`` is a parsed stanza that is the root of its document. With ``content``, a
@@ -678,29 +812,35 @@ def check_received(root: etree._Element, *, content: bool = True) -> None:
     stanza (server-to-server), and of any stanza without ``content``, each ds:Signature is
     validated as a document of its own (its stanza-desc included); the co-constraints run
     on the stanza only with ``content``.
+
+    ``read``: stanza-desc elements (of the built-in profiles) whose every reference and
+    timestamp the caller has already read and found valid with expressions no looser than
+    the schemas' patterns, as the verifier's structure phase does (strict base64 digests,
+    ``urn:xmpp:dsig:ref:0#`` and an ASCII name, the robust name and namespace rules, the
+    exact timestamp form); the quick path does not read those values again. The schemas
+    still validate them: only the Python pattern checks are skipped.
     """
     if content and str(root.tag).startswith("{" + NS.JABBER_CLIENT + "}"):
-        _refuse_schema_instance_attributes(root)
-        raw = _run_schema(root, quick=True)
-        if raw is not None:
-            raise _fault_error(raw, root, what="stanza")
-    else:
-        for sig in root.iter(_DS_SIGNATURE):
+        _check_stanza_tree(root, read)
+        return
+    for sig in root.iter(_DS_SIGNATURE):
+        sites = _find_sites(sig, read)
+        if sites[1]:
             _refuse_schema_instance_attributes(sig)
-            raw = _run_schema(sig, quick=True)
-            if raw is not None:
-                error = _fault_error(raw, _as_root(sig), what="signature")
-                # Paths from the Signature validated alone, re-rooted at the stanza.
-                own, full = _readable_path(sig, sig), _readable_path(sig, root)
-                faults = tuple(
-                    SchemaFault(f.message, f.line, full + f.path.removeprefix(own))
-                    if f.path.startswith(own)
-                    else f
-                    for f in error.faults
-                )
-                raise SignatureSchemaError(
-                    str(error.args[0]), line=error.line, path=faults[0].path, faults=faults
-                )
+        raw = _run_schema(sig, quick=True, sites=sites)
+        if raw is not None:
+            error = _fault_error(raw, _as_root(sig), what="signature")
+            # Paths from the Signature validated alone, re-rooted at the stanza.
+            own, full = _readable_path(sig, sig), _readable_path(sig, root)
+            faults = tuple(
+                SchemaFault(f.message, f.line, full + f.path.removeprefix(own))
+                if f.path.startswith(own)
+                else f
+                for f in error.faults
+            )
+            raise SignatureSchemaError(
+                str(error.args[0]), line=error.line, path=faults[0].path, faults=faults
+            )
     if content:
         check_co_constraints(root)
 

@@ -60,7 +60,7 @@ from ..xmpp import NS, require_aware
 from . import _c14n
 from ._keyvalue import KeyValue, check_key_values, read_key_values
 from ._policy import Policy
-from ._profile import PROFILES, SPEC, Profile
+from ._profile import PROFILES, ROBUST, SPEC, Profile
 from ._result import (
     ReferenceResult,
     ReferenceStatus,
@@ -299,8 +299,16 @@ class Verifier:
             # The compiled schemas and the co-constraints, after the cheap structural checks
             # and before any cryptography (docs/validation.md). Either refuses the stanza;
             # the structure phase's own error is the more precise one, so it wins.
+            # The stanza-descs read whole above (built-in profiles: their digests, reference
+            # URIs or names and timestamp passed checks no looser than the schemas'
+            # patterns) are not read again by the validator's quick path.
+            read = [
+                p.desc
+                for p in parsed
+                if isinstance(p, _Parsed) and (p.profile is SPEC or p.profile is ROBUST)
+            ]
             try:
-                check_received(root, content=self.policy.validate_content)
+                check_received(root, content=self.policy.validate_content, read=read)
             except SchemaError as exc:
                 raise next((p for p in parsed if isinstance(p, XmppSecError)), exc) from None
         # Phase 2: cryptography and the checks that follow it.
