@@ -245,7 +245,7 @@ class Verifier:
         """Verify and return the result, valid or not. Raises only
         :class:`~xmppsec.errors.UsageError`, for the caller's own arguments (``data`` of
         another type, a naive ``now``); everything about the stanza is in the result."""
-        if not isinstance(data, bytes | etree._Element):
+        if not isinstance(data, (bytes, etree._Element)):  # a tuple: no Union built per call
             raise UsageError(f"verify bytes or an lxml element, not {type(data).__name__}")
         when = require_aware(now or self.clock(), "now")
         try:
@@ -274,16 +274,26 @@ class Verifier:
             # children is covered by no reference (a child's canonical form ends at its end
             # tag), so under the strict policy it is refused; no policy ever returns it.
             raise UnsignedContent("text directly inside the stanza is not signed")
-        signatures = list(root.iterchildren(_SIGNATURE))
         # An iq's single payload may hold the Signature (profiles with iq-payload placement;
         # _parse refuses it for the others).
         payload = root[0] if kind == "iq" and len(root) == 1 else None
-        if payload is not None:
-            signatures.extend(payload.iterchildren(_SIGNATURE))
+        # The signatures: the stanza's Signature children, then its payload's. One walk over
+        # every Signature in the tree finds both (in document order, as iterchildren would)
+        # and refuses, at the first in document order, any other Signature whose parent is
+        # not a stanza.
+        signatures: list[etree._Element] = []
+        in_payload: list[etree._Element] = []
         for sig in root.iter(_SIGNATURE):
             parent = sig.getparent()
-            if parent is None or not (is_stanza(parent) or parent is payload):
+            if parent is root:
+                signatures.append(sig)
+                continue
+            if parent is not None and parent is payload:
+                in_payload.append(sig)
+                continue
+            if parent is None or not is_stanza(parent):
                 raise SignatureSchemaError("a Signature that is not a direct child of a stanza")
+        signatures.extend(in_payload)
         if not signatures:
             raise NotSigned("the stanza carries no XML-DSIG Signature")
         limits = self.policy.limits
