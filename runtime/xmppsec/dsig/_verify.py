@@ -114,13 +114,16 @@ def _b64(text: str | None, what: str) -> bytes:
 
 def _elements(el: etree._Element) -> list[etree._Element]:
     # Text between the parts of a Signature is whitespace at most (XML-DSIG schema).
-    if (el.text or "").strip():
+    # ``t and not t.isspace()`` is ``(t or "").strip()`` being non-empty: both use the one
+    # Unicode whitespace predicate.
+    text = el.text
+    if text and not text.isspace():
         raise SignatureSchemaError(f"text inside {etree.QName(el).localname}")
-    out: list[etree._Element] = []
-    for child in el:
-        if (child.tail or "").strip():
+    out = list(el)
+    for child in out:
+        tail = child.tail
+        if tail and not tail.isspace():
             raise SignatureSchemaError(f"text inside {etree.QName(el).localname}")
-        out.append(child)
     return out
 
 
