@@ -28,6 +28,7 @@ from ..algorithms import (
     DigestMethod,
     SignatureMethod,
     digest,
+    digest_constructor,
     verify_bytes,
 )
 from ..errors import (
@@ -434,7 +435,7 @@ class Verifier:
         check_limit("max_references", len(ref_elements), limits.max_references)
         d_ref = d + "reference"
         size = DIGEST_SIZES[child_digest_method]
-        references = [_one_reference(r, profile, d_ref, size) for r in ref_elements]
+        references = _read_references(ref_elements, profile, d_ref, size)
         try:
             signer = parse_jid(signer_el.text or "")
         except JIDError as exc:
@@ -584,12 +585,15 @@ class Verifier:
             octets = _c14n.c14n_children(root, [r[2] for r in resolved])
         else:
             octets = [_c14n.c14n(r[2], p.profile.child_c14n) for r in resolved]
-        method = p.child_digest_method
+        hasher = digest_constructor(p.child_digest_method)
+        compare = hmac.compare_digest
+        ok = ReferenceStatus.OK  # an Enum member read once, not once per reference
+        covered = out.covered
         for (i, uri, target, order, expected), data in zip(resolved, octets, strict=True):
             name = str(target.tag)
-            if hmac.compare_digest(digest(method, data), expected):
-                results[i] = ReferenceResult(uri, name, ReferenceStatus.OK)
-                out.covered.append(target)
+            if compare(hasher(data).digest(), expected):
+                results[i] = ReferenceResult(uri, name, ok)
+                covered.append(target)
                 positions.append(order)
             else:
                 results[i] = ReferenceResult(uri, name, ReferenceStatus.DIGEST_MISMATCH)
@@ -661,18 +665,21 @@ class Verifier:
             )
             for o, sig in zip(outcomes, signatures, strict=True)
         )
-        # Each covered child with the signers of the valid signatures that cover it.
-        signers_of: dict[int, list[str]] = {}
+        # Each covered child with the signers of the valid signatures that cover it (tuples,
+        # first seen first: one shared (signer,) for the children only one signer covers).
+        signers_of: dict[int, tuple[str, ...]] = {}
         covered: list[etree._Element] = []
         for o in outcomes:
             if o.error is None:
+                one = (o.signer,)
                 for el in o.covered:
-                    who = signers_of.get(id(el))
+                    key = id(el)
+                    who = signers_of.get(key)
                     if who is None:
-                        signers_of[id(el)] = [o.signer]
+                        signers_of[key] = one
                         covered.append(el)
                     elif o.signer not in who:
-                        who.append(o.signer)
+                        signers_of[key] = who + one
         covered_ids = signers_of.keys()
         children = list(root)
         unsigned = [c for c in children if id(c) not in covered_ids and c.tag != _SIGNATURE]
@@ -714,7 +721,7 @@ class Verifier:
             profile=self.profile
             or next(iter(valid), None)
             or next((o.profile for o in outcomes if o.profile is not None), None),
-            _signed=tuple((el, tuple(signers_of[id(el)])) for el in covered),
+            _signed=tuple([(el, signers_of[id(el)]) for el in covered]),
         )
 
 
@@ -943,17 +950,36 @@ def _own_server_delay(root: etree._Element, own_server: str) -> datetime | None:
     return None if stamp is None else parse_rfc3339(stamp)
 
 
-def _one_reference(
-    r: etree._Element, profile: Profile, tag: str, size: int
-) -> tuple[str, str, bytes]:
-    """One reference of stanza-desc: (reported uri, lookup key, digest)."""
-    if r.tag != tag or len(r):
-        raise SignatureSchemaError("the stanza copy holds reference elements only")
-    uri, fragment = _reference_target(r, profile)
-    value = _b64(r.text, "reference digest")
-    if len(value) != size:
-        raise SignatureSchemaError("reference digest has the wrong length")
-    return uri, fragment, value
+def _read_references(
+    refs: list[etree._Element], profile: Profile, tag: str, size: int
+) -> list[tuple[str, str, bytes]]:
+    """The references of stanza-desc, each as (reported uri, lookup key, digest); each one
+    checked in turn (element, target, base64 digest, its length), the first fault raised."""
+    out: list[tuple[str, str, bytes]] = []
+    dsig_id = profile.reference_scheme == "dsig-id"
+    prefix = profile.reference_prefix
+    cut = len(prefix)
+    fragment_ok = _FRAGMENT.fullmatch
+    a2b = binascii.a2b_base64
+    for r in refs:
+        if r.tag != tag or len(r):
+            raise SignatureSchemaError("the stanza copy holds reference elements only")
+        if dsig_id:  # _reference_target's dsig-id branch, inline (one call less per reference)
+            uri = r.get("URI") or ""
+            fragment = uri[cut:]
+            if not uri.startswith(prefix) or not fragment_ok(fragment):
+                raise InvalidReference(f"reference URI {uri!r} is not allowed")
+        else:
+            uri, fragment = _reference_target(r, profile)
+        text = r.text
+        try:
+            value = a2b(text or "", strict_mode=True)
+        except (binascii.Error, ValueError):
+            value = _b64(text, "reference digest")  # fails this first try again, then strips
+        if len(value) != size:
+            raise SignatureSchemaError("reference digest has the wrong length")
+        out.append((uri, fragment, value))
+    return out
 
 
 def _reference_target(r: etree._Element, profile: Profile) -> tuple[str, str]:
