@@ -822,6 +822,8 @@ def _namespace(el: etree._Element) -> str:
 
 
 def _jid_equal(a: str, b: str) -> bool:
+    if a == b:
+        return True  # one string: one JID if it parses, and equal text if it does not
     try:
         return parse_jid(a) == parse_jid(b)
     except JIDError:
