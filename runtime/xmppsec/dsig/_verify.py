@@ -526,7 +526,8 @@ class Verifier:
                 raise first_failure
             # 4. stanza attributes in stanza-desc vs the live stanza, then
             # 5. signer ↔ certificate (checked by the trust store) ↔ stanza from.
-            signed_tags = {r.element for r in out.references if r.status is ReferenceStatus.OK}
+            ok = ReferenceStatus.OK  # an Enum member read once, not once per reference
+            signed_tags = {r.element for r in out.references if r.status is ok}
             out.relation = _attributes(kind, live, p, policy, signed_tags)
             if out.relation in _ROOM_ROUTINGS:
                 # The room rewrote from to an occupant JID; a from in the signed original
