@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import binascii
 import copy
+import functools
 import hmac
 import re
 import threading
@@ -93,6 +94,14 @@ _XML_LANG = "{" + NS.XML + "}lang"
 # path tricks; XEP-0290 §4 names exactly one child by its d:id).
 _FRAGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9._-]{0,127}")
 _B64_WS = re.compile(r"[ \t\r\n]+")
+
+
+@functools.lru_cache(maxsize=8)
+def _reference_uri(prefix: str) -> re.Pattern[str]:
+    """A dsig-id reference URI: ``prefix`` then a ``_FRAGMENT``, in one match. Equivalent to
+    ``uri.startswith(prefix) and _FRAGMENT.fullmatch(uri[len(prefix):])``: the escaped
+    prefix matches exactly its own text, and the rest must match the fragment pattern."""
+    return re.compile(re.escape(prefix) + "(?:" + _FRAGMENT.pattern + ")")
 # A namespace name in an element-scheme reference: no "{", "}" or whitespace, bounded.
 _NAMESPACE = re.compile(r"[^{}\s]{0,512}")
 
@@ -960,9 +969,8 @@ def _read_references(
     checked in turn (element, target, base64 digest, its length), the first fault raised."""
     out: list[tuple[str, str, bytes]] = []
     dsig_id = profile.reference_scheme == "dsig-id"
-    prefix = profile.reference_prefix
-    cut = len(prefix)
-    fragment_ok = _FRAGMENT.fullmatch
+    cut = len(profile.reference_prefix)
+    uri_ok = _reference_uri(profile.reference_prefix).fullmatch
     a2b = binascii.a2b_base64
     for r in refs:
         if r.tag != tag or len(r):
@@ -970,7 +978,7 @@ def _read_references(
         if dsig_id:  # _reference_target's dsig-id branch, inline (one call less per reference)
             uri = r.get("URI") or ""
             fragment = uri[cut:]
-            if not uri.startswith(prefix) or not fragment_ok(fragment):
+            if uri_ok(uri) is None:
                 raise InvalidReference(f"reference URI {uri!r} is not allowed")
         else:
             uri, fragment = _reference_target(r, profile)
