@@ -246,3 +246,22 @@ def test_jabber_server_hop_keeps_every_signature(stanza: Stanza) -> None:
     result = verifier(policy=Policy(validate_content=False)).check(hopped, now=NOW)
     assert result.valid, result.error
     assert len(result.signed_children()) == len(stanza.children)
+
+
+@given(
+    st.sampled_from(["urn:xmpp:dsig:ref:0#", "", "a.b*c+(", "#"]),
+    st.one_of(
+        st.text(max_size=140),
+        st.from_regex(r"[A-Za-z_][A-Za-z0-9._-]{0,130}", fullmatch=True),
+    ),
+    st.booleans(),
+)
+@settings(max_examples=1000, deadline=None)
+def test_reference_uri_check_is_prefix_then_fragment(prefix: str, rest: str, prefixed: bool) -> None:
+    # The one-match URI check of the dsig-id scheme agrees with "starts with the profile's
+    # prefix, and the rest is a fragment".
+    from xmppsec.dsig._verify import _FRAGMENT, _reference_uri
+
+    uri = prefix + rest if prefixed else rest
+    expected = uri.startswith(prefix) and _FRAGMENT.fullmatch(uri[len(prefix) :]) is not None
+    assert (_reference_uri(prefix).fullmatch(uri) is not None) == expected

@@ -277,3 +277,57 @@ def test_property_roundtrip(d: datetime) -> None:
     back = parse_timestamp(text)
     assert back == d.replace(microsecond=d.microsecond // 1000 * 1000)
     assert parse_rfc3339(text) == back
+
+
+def _by_fields(s: str) -> datetime:
+    # The reading parse_timestamp replaced by datetime.fromisoformat: field by field.
+    return datetime(
+        int(s[0:4]), int(s[5:7]), int(s[8:10]), int(s[11:13]), int(s[14:16]),
+        int(s[17:19]), int(s[20:23]) * 1000, tzinfo=UTC,
+    )  # fmt: skip
+
+
+_EDGES = {
+    "year": ["0000", "0001", "1970", "2000", "2024", "2100", "9999"],
+    "month": ["00", "01", "02", "12", "13", "99"],
+    "day": ["00", "01", "28", "29", "30", "31", "32", "99"],
+    "hour": ["00", "12", "23", "24", "99"],
+    "minute": ["00", "59", "60", "99"],
+    "second": ["00", "59", "60", "61", "99"],
+    "milli": ["000", "001", "500", "999"],
+}
+
+
+def test_parse_equals_the_field_by_field_reading() -> None:
+    # Every timestamp of the exact form, valid or not, reads as the fields say (the same
+    # instant, the UTC singleton as tzinfo) or fails as TimestampError where they fail.
+    import itertools
+
+    e = _EDGES
+    for y, mo, d, h, mi, s, ms in itertools.product(
+        e["year"], e["month"], e["day"], e["hour"], e["minute"], e["second"], e["milli"]
+    ):
+        raw = f"{y}-{mo}-{d}T{h}:{mi}:{s}.{ms}Z"
+        try:
+            expected: datetime | None = _by_fields(raw)
+        except ValueError:
+            expected = None
+        if expected is None:
+            with pytest.raises(TimestampError):
+                parse_timestamp(raw)
+        else:
+            got = parse_timestamp(raw)
+            assert got == expected and got.tzinfo is UTC
+            assert (got.year, got.month, got.day, got.hour, got.minute, got.second) == (
+                expected.year, expected.month, expected.day,
+                expected.hour, expected.minute, expected.second,
+            )  # fmt: skip
+            assert got.microsecond == expected.microsecond
+
+
+@given(st.datetimes(timezones=st.just(UTC)))
+@settings(max_examples=300)
+def test_property_parse_equals_the_field_by_field_reading(d: datetime) -> None:
+    raw = format_timestamp(d)
+    assert parse_timestamp(raw) == _by_fields(raw)
+    assert parse_timestamp(raw).tzinfo is UTC

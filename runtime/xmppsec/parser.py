@@ -322,7 +322,7 @@ def parse(data: bytes, limits: Limits = DEFAULT_LIMITS) -> etree._Element:
     that is not well-formed, and :class:`~xmppsec.errors.LimitExceeded` for oversized input;
     :class:`~xmppsec.errors.UsageError` if ``data`` is not bytes.
     """
-    if not isinstance(data, bytes | bytearray | memoryview):
+    if not isinstance(data, (bytes, bytearray, memoryview)):  # a tuple: no Union built per call
         raise UsageError("parse() takes bytes (XMPP is UTF-8 on the wire)")
     data = bytes(data)
     check_limit("max_bytes", len(data), limits.max_bytes)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import cast
 
 from lxml import etree
@@ -88,7 +87,8 @@ def default_attributes(el: etree._Element, kind: StanzaKind) -> None:
 def live_attributes(el: etree._Element, kind: str) -> dict[str, str]:
     """The stanza's attributes with defaults applied, without changing the tree."""
     # lxml attribute names and values are str (lxml-stubs allows bytes too; types-lxml not).
-    attrs: dict[str, str] = dict(cast("Mapping[str, str]", el.attrib))
+    # items(): the (name, value) pairs of attrib in one C call (no lookup per name).
+    attrs: dict[str, str] = dict(cast("list[tuple[str, str]]", el.items()))
     for name, value in _DEFAULTS[kind]:
         attrs.setdefault(name, value)
     return attrs

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import binascii
 import copy
+import functools
 import hmac
 import re
 import threading
@@ -28,6 +29,7 @@ from ..algorithms import (
     DigestMethod,
     SignatureMethod,
     digest,
+    digest_constructor,
     verify_bytes,
 )
 from ..errors import (
@@ -92,6 +94,14 @@ _XML_LANG = "{" + NS.XML + "}lang"
 # path tricks; XEP-0290 §4 names exactly one child by its d:id).
 _FRAGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9._-]{0,127}")
 _B64_WS = re.compile(r"[ \t\r\n]+")
+
+
+@functools.lru_cache(maxsize=8)
+def _reference_uri(prefix: str) -> re.Pattern[str]:
+    """A dsig-id reference URI: ``prefix`` then a ``_FRAGMENT``, in one match. Equivalent to
+    ``uri.startswith(prefix) and _FRAGMENT.fullmatch(uri[len(prefix):])``: the escaped
+    prefix matches exactly its own text, and the rest must match the fragment pattern."""
+    return re.compile(re.escape(prefix) + "(?:" + _FRAGMENT.pattern + ")")
 # A namespace name in an element-scheme reference: no "{", "}" or whitespace, bounded.
 _NAMESPACE = re.compile(r"[^{}\s]{0,512}")
 
@@ -114,13 +124,16 @@ def _b64(text: str | None, what: str) -> bytes:
 
 def _elements(el: etree._Element) -> list[etree._Element]:
     # Text between the parts of a Signature is whitespace at most (XML-DSIG schema).
-    if (el.text or "").strip():
+    # ``t and not t.isspace()`` is ``(t or "").strip()`` being non-empty: both use the one
+    # Unicode whitespace predicate.
+    text = el.text
+    if text and not text.isspace():
         raise SignatureSchemaError(f"text inside {etree.QName(el).localname}")
-    out: list[etree._Element] = []
-    for child in el:
-        if (child.tail or "").strip():
+    out = list(el)
+    for child in out:
+        tail = child.tail
+        if tail and not tail.isspace():
             raise SignatureSchemaError(f"text inside {etree.QName(el).localname}")
-        out.append(child)
     return out
 
 
@@ -245,7 +258,7 @@ class Verifier:
         """Verify and return the result, valid or not. Raises only
         :class:`~xmppsec.errors.UsageError`, for the caller's own arguments (``data`` of
         another type, a naive ``now``); everything about the stanza is in the result."""
-        if not isinstance(data, bytes | etree._Element):
+        if not isinstance(data, (bytes, etree._Element)):  # a tuple: no Union built per call
             raise UsageError(f"verify bytes or an lxml element, not {type(data).__name__}")
         when = require_aware(now or self.clock(), "now")
         try:
@@ -274,16 +287,26 @@ class Verifier:
             # children is covered by no reference (a child's canonical form ends at its end
             # tag), so under the strict policy it is refused; no policy ever returns it.
             raise UnsignedContent("text directly inside the stanza is not signed")
-        signatures = list(root.iterchildren(_SIGNATURE))
         # An iq's single payload may hold the Signature (profiles with iq-payload placement;
         # _parse refuses it for the others).
         payload = root[0] if kind == "iq" and len(root) == 1 else None
-        if payload is not None:
-            signatures.extend(payload.iterchildren(_SIGNATURE))
+        # The signatures: the stanza's Signature children, then its payload's. One walk over
+        # every Signature in the tree finds both (in document order, as iterchildren would)
+        # and refuses, at the first in document order, any other Signature whose parent is
+        # not a stanza.
+        signatures: list[etree._Element] = []
+        in_payload: list[etree._Element] = []
         for sig in root.iter(_SIGNATURE):
             parent = sig.getparent()
-            if parent is None or not (is_stanza(parent) or parent is payload):
+            if parent is root:
+                signatures.append(sig)
+                continue
+            if parent is not None and parent is payload:
+                in_payload.append(sig)
+                continue
+            if parent is None or not is_stanza(parent):
                 raise SignatureSchemaError("a Signature that is not a direct child of a stanza")
+        signatures.extend(in_payload)
         if not signatures:
             raise NotSigned("the stanza carries no XML-DSIG Signature")
         limits = self.policy.limits
@@ -429,7 +452,7 @@ class Verifier:
         check_limit("max_references", len(ref_elements), limits.max_references)
         d_ref = d + "reference"
         size = DIGEST_SIZES[child_digest_method]
-        references = [_one_reference(r, profile, d_ref, size) for r in ref_elements]
+        references = _read_references(ref_elements, profile, d_ref, size)
         try:
             signer = parse_jid(signer_el.text or "")
         except JIDError as exc:
@@ -520,7 +543,8 @@ class Verifier:
                 raise first_failure
             # 4. stanza attributes in stanza-desc vs the live stanza, then
             # 5. signer ↔ certificate (checked by the trust store) ↔ stanza from.
-            signed_tags = {r.element for r in out.references if r.status is ReferenceStatus.OK}
+            ok = ReferenceStatus.OK  # an Enum member read once, not once per reference
+            signed_tags = {r.element for r in out.references if r.status is ok}
             out.relation = _attributes(kind, live, p, policy, signed_tags)
             if out.relation in _ROOM_ROUTINGS:
                 # The room rewrote from to an occupant JID; a from in the signed original
@@ -579,12 +603,15 @@ class Verifier:
             octets = _c14n.c14n_children(root, [r[2] for r in resolved])
         else:
             octets = [_c14n.c14n(r[2], p.profile.child_c14n) for r in resolved]
-        method = p.child_digest_method
+        hasher = digest_constructor(p.child_digest_method)
+        compare = hmac.compare_digest
+        ok = ReferenceStatus.OK  # an Enum member read once, not once per reference
+        covered = out.covered
         for (i, uri, target, order, expected), data in zip(resolved, octets, strict=True):
             name = str(target.tag)
-            if hmac.compare_digest(digest(method, data), expected):
-                results[i] = ReferenceResult(uri, name, ReferenceStatus.OK)
-                out.covered.append(target)
+            if compare(hasher(data).digest(), expected):
+                results[i] = ReferenceResult(uri, name, ok)
+                covered.append(target)
                 positions.append(order)
             else:
                 results[i] = ReferenceResult(uri, name, ReferenceStatus.DIGEST_MISMATCH)
@@ -656,18 +683,21 @@ class Verifier:
             )
             for o, sig in zip(outcomes, signatures, strict=True)
         )
-        # Each covered child with the signers of the valid signatures that cover it.
-        signers_of: dict[int, list[str]] = {}
+        # Each covered child with the signers of the valid signatures that cover it (tuples,
+        # first seen first: one shared (signer,) for the children only one signer covers).
+        signers_of: dict[int, tuple[str, ...]] = {}
         covered: list[etree._Element] = []
         for o in outcomes:
             if o.error is None:
+                one = (o.signer,)
                 for el in o.covered:
-                    who = signers_of.get(id(el))
+                    key = id(el)
+                    who = signers_of.get(key)
                     if who is None:
-                        signers_of[id(el)] = [o.signer]
+                        signers_of[key] = one
                         covered.append(el)
                     elif o.signer not in who:
-                        who.append(o.signer)
+                        signers_of[key] = who + one
         covered_ids = signers_of.keys()
         children = list(root)
         unsigned = [c for c in children if id(c) not in covered_ids and c.tag != _SIGNATURE]
@@ -709,7 +739,7 @@ class Verifier:
             profile=self.profile
             or next(iter(valid), None)
             or next((o.profile for o in outcomes if o.profile is not None), None),
-            _signed=tuple((el, tuple(signers_of[id(el)])) for el in covered),
+            _signed=tuple([(el, signers_of[id(el)]) for el in covered]),
         )
 
 
@@ -810,6 +840,8 @@ def _namespace(el: etree._Element) -> str:
 
 
 def _jid_equal(a: str, b: str) -> bool:
+    if a == b:
+        return True  # one string: one JID if it parses, and equal text if it does not
     try:
         return parse_jid(a) == parse_jid(b)
     except JIDError:
@@ -938,17 +970,35 @@ def _own_server_delay(root: etree._Element, own_server: str) -> datetime | None:
     return None if stamp is None else parse_rfc3339(stamp)
 
 
-def _one_reference(
-    r: etree._Element, profile: Profile, tag: str, size: int
-) -> tuple[str, str, bytes]:
-    """One reference of stanza-desc: (reported uri, lookup key, digest)."""
-    if r.tag != tag or len(r):
-        raise SignatureSchemaError("the stanza copy holds reference elements only")
-    uri, fragment = _reference_target(r, profile)
-    value = _b64(r.text, "reference digest")
-    if len(value) != size:
-        raise SignatureSchemaError("reference digest has the wrong length")
-    return uri, fragment, value
+def _read_references(
+    refs: list[etree._Element], profile: Profile, tag: str, size: int
+) -> list[tuple[str, str, bytes]]:
+    """The references of stanza-desc, each as (reported uri, lookup key, digest); each one
+    checked in turn (element, target, base64 digest, its length), the first fault raised."""
+    out: list[tuple[str, str, bytes]] = []
+    dsig_id = profile.reference_scheme == "dsig-id"
+    cut = len(profile.reference_prefix)
+    uri_ok = _reference_uri(profile.reference_prefix).fullmatch
+    a2b = binascii.a2b_base64
+    for r in refs:
+        if r.tag != tag or len(r):
+            raise SignatureSchemaError("the stanza copy holds reference elements only")
+        if dsig_id:  # _reference_target's dsig-id branch, inline (one call less per reference)
+            uri = r.get("URI") or ""
+            fragment = uri[cut:]
+            if uri_ok(uri) is None:
+                raise InvalidReference(f"reference URI {uri!r} is not allowed")
+        else:
+            uri, fragment = _reference_target(r, profile)
+        text = r.text
+        try:
+            value = a2b(text or "", strict_mode=True)
+        except (binascii.Error, ValueError):
+            value = _b64(text, "reference digest")  # fails this first try again, then strips
+        if len(value) != size:
+            raise SignatureSchemaError("reference digest has the wrong length")
+        out.append((uri, fragment, value))
+    return out
 
 
 def _reference_target(r: etree._Element, profile: Profile) -> tuple[str, str]:
