@@ -79,8 +79,7 @@ def _imports() -> dict[str, set[str]]:
 
 def test_every_module_is_a_box_of_the_picture() -> None:
     boxes = {
-        "facade"
-        if p.name == "__init__.py" and p.parent == RUNTIME
+        "facade" if p.name == "__init__.py" and p.parent == RUNTIME
         else p.relative_to(RUNTIME).parts[0].removesuffix(".py")
         for p in RUNTIME.rglob("*.py")
     }
@@ -100,7 +99,9 @@ def test_imports_go_down_only() -> None:
 def test_the_picture_shows_exactly_the_imports() -> None:
     drawn = set(re.findall(r"^\s*(?:\w+ -> \w+;\s*)+", DOT.read_text(encoding="utf-8"), re.M))
     arrows = {
-        tuple(pair.split(" -> ")) for line in drawn for pair in re.findall(r"\w+ -> \w+", line)
+        tuple(pair.split(" -> "))
+        for line in drawn
+        for pair in re.findall(r"\w+ -> \w+", line)
     }
     real = {
         (box, other)
@@ -110,10 +111,7 @@ def test_the_picture_shows_exactly_the_imports() -> None:
     }
     # errors is drawn under the ground floor: the layer-1 boxes point at it.
     shown = {a for a in arrows if a[1] not in EVERYWHERE}
-    assert shown == real, {
-        "drawn, not in the code": shown - real,
-        "in the code, not drawn": real - shown,
-    }
+    assert shown == real, {"drawn, not in the code": shown - real, "in the code, not drawn": real - shown}
 
 
 def test_the_svg_is_rendered_from_the_dot() -> None:

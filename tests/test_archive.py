@@ -49,7 +49,9 @@ def juliet() -> Identity:
 
 @pytest.fixture(scope="module")
 def signed(juliet: Identity) -> list[bytes]:
-    signer = Signer(juliet.private_key, signer=JID, certificate=juliet.certificate, profile=SPEC)
+    signer = Signer(
+        juliet.private_key, signer=JID, certificate=juliet.certificate, profile=SPEC
+    )
     return [signer.sign(stanza(i)) for i in range(12)]
 
 

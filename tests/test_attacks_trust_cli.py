@@ -208,9 +208,7 @@ def test_cli_jid_equals_cert_pins_for_that_jid_only(files: Path) -> None:
     )
     assert code == 1 and err.startswith("rejected: UntrustedKey"), err
     good = files / "good.xml"
-    code, err = xmppsec(
-        "verify", "--now", STAMP, "--trust", f"{JULIET}={files / 'juliet.pem'}", "--in", good
-    )
+    code, err = xmppsec("verify", "--now", STAMP, "--trust", f"{JULIET}={files / 'juliet.pem'}", "--in", good)
     assert code == 0, err
     # The JID may carry a resource: the pin is for the bare JID.
     code, err = xmppsec(
@@ -222,23 +220,13 @@ def test_cli_jid_equals_cert_pins_for_that_jid_only(files: Path) -> None:
     assert code == 0, err
     # Archive: the same form.
     code, err = xmppsec(
-        "verify",
-        "--archive",
-        good,
-        "--jobs",
-        "1",
-        "--now",
-        STAMP,
-        "--trust",
-        f"{JULIET}={files / 'juliet.pem'}",
-        "--report",
-        files / "report.jsonl",
+        "verify", "--archive", good, "--jobs", "1", "--now", STAMP,
+        "--trust", f"{JULIET}={files / 'juliet.pem'}", "--report", files / "report.jsonl",
     )
     assert code == 0, err
     # Pinned for a JID the certificate does not name, or not a JID at all: usage errors.
-    _usage_error(
-        *xmppsec("verify", "--trust", f"romeo@montague.net={files / 'juliet.pem'}", "--in", good)
-    )
+    _usage_error(*xmppsec("verify", "--trust", f"romeo@montague.net={files / 'juliet.pem'}",
+                          "--in", good))
     _usage_error(*xmppsec("verify", "--trust", "@@=x.pem", "--in", good))
 
 
@@ -290,18 +278,8 @@ def test_cli_legacy_makes_a_dsa_certificate_usable(files: Path) -> None:
     code, err = xmppsec("verify", "--legacy", "--now", STAMP, "--trust", path, "--in", signed)
     assert code == 0, err
     code, err = xmppsec(
-        "verify",
-        "--archive",
-        signed,
-        "--jobs",
-        "1",
-        "--legacy",
-        "--now",
-        STAMP,
-        "--trust",
-        path,
-        "--report",
-        files / "dsa.jsonl",
+        "verify", "--archive", signed, "--jobs", "1", "--legacy", "--now", STAMP,
+        "--trust", path, "--report", files / "dsa.jsonl",
     )
     assert code == 0, err
     _usage_error(*xmppsec("verify", "--now", STAMP, "--trust", path, "--in", signed))
@@ -314,9 +292,7 @@ def _result(stanza: bytes, stamp: str = "2026-06-01T12:00:01Z") -> bytes:
     return (
         b"<result xmlns='urn:xmpp:mam:2' id='r1' queryid='q'>"
         b"<forwarded xmlns='urn:xmpp:forward:0'>"
-        b"<delay xmlns='urn:xmpp:delay' stamp='"
-        + stamp.encode()
-        + b"'/>"
+        b"<delay xmlns='urn:xmpp:delay' stamp='" + stamp.encode() + b"'/>"
         + stanza
         + b"</forwarded></result>"
     )
@@ -337,12 +313,8 @@ def _wrapped(stanza: bytes) -> bytes:
         ("message", sign(), ["stream"]),
         ("wrapper", _wrapped(sign()), ["mam"]),
         ("empty", b"<archive/>", []),
-        (
-            "fin",
-            b"<iq xmlns='jabber:client' type='result' id='f'>"
-            b"<fin xmlns='urn:xmpp:mam:2' complete='true'/></iq>",
-            [],
-        ),
+        ("fin", b"<iq xmlns='jabber:client' type='result' id='f'>"
+         b"<fin xmlns='urn:xmpp:mam:2' complete='true'/></iq>", []),
     ],
 )
 def test_the_root_element_itself_is_read(name: str, doc: bytes, sources: list[str]) -> None:
@@ -357,34 +329,16 @@ def test_cli_archive_root_result_or_message_is_verified(files: Path) -> None:
         path.write_bytes(doc)
         report = files / f"{name}.jsonl"
         code, err = xmppsec(
-            "verify",
-            "--archive",
-            path,
-            "--jobs",
-            "1",
-            "--now",
-            STAMP,
-            "--trust",
-            juliet,
-            "--report",
-            report,
+            "verify", "--archive", path, "--jobs", "1", "--now", STAMP,
+            "--trust", juliet, "--report", report,
         )
         assert code == 0, err
         assert "1 stanzas: 1 valid" in err and "Traceback" not in err, err
         # tampered: rejected, exit 1
         path.write_bytes(doc.replace(b"Romeo?", b"Tybalt?"))
         code, err = xmppsec(
-            "verify",
-            "--archive",
-            path,
-            "--jobs",
-            "1",
-            "--now",
-            STAMP,
-            "--trust",
-            juliet,
-            "--report",
-            report,
+            "verify", "--archive", path, "--jobs", "1", "--now", STAMP,
+            "--trust", juliet, "--report", report,
         )
         assert code == 1 and "1 rejected" in err, err
 
@@ -392,11 +346,8 @@ def test_cli_archive_root_result_or_message_is_verified(files: Path) -> None:
 def test_cli_an_archive_with_nothing_verified_exits_1(files: Path) -> None:
     for name, doc in (
         ("nothing", b"<archive><unknown/></archive>"),
-        (
-            "plumbing",
-            b"<iq xmlns='jabber:client' type='result' id='f'>"
-            b"<fin xmlns='urn:xmpp:mam:2' complete='true'/></iq>",
-        ),
+        ("plumbing", b"<iq xmlns='jabber:client' type='result' id='f'>"
+                     b"<fin xmlns='urn:xmpp:mam:2' complete='true'/></iq>"),
     ):
         path = files / f"{name}.xml"
         path.write_bytes(doc)
@@ -475,9 +426,7 @@ def _other(alg: Algorithm) -> object:
 
 @pytest.mark.parametrize("include_certificate", [False, True])
 @pytest.mark.parametrize("alg", ["rsa-2048", "ecdsa-p256"])
-def test_a_key_value_naming_another_key_is_refused(
-    alg: Algorithm, include_certificate: bool
-) -> None:
+def test_a_key_value_naming_another_key_is_refused(alg: Algorithm, include_certificate: bool) -> None:
     data = sign(algorithm=alg, include_certificate=include_certificate)
     v = Verifier(pins((JULIET, alg)), clock=lambda: NOW)
     make = _rsa_kv if alg == "rsa-2048" else _ec_kv
@@ -511,12 +460,8 @@ def test_a_key_value_matching_a_legacy_dsa_certificate() -> None:
     key = dsa.generate_private_key(2048)
     cert = _cert(key)
     data = Signer(
-        key,
-        signer=JULIET,
-        certificate=cert,
-        digest_method=DigestMethod.SHA1,
-        allow_legacy=True,
-        clock=new_clock(),
+        key, signer=JULIET, certificate=cert, digest_method=DigestMethod.SHA1,
+        allow_legacy=True, clock=new_clock(),
     ).sign(MESSAGE)
     v = Verifier(
         TrustStore(allow_legacy_keys=True).pin(JULIET, cert),

@@ -23,9 +23,7 @@ def test_the_published_table_is_read_back_exactly() -> None:
     cells = cells_from_table(PAGE)
     assert len(cells) == 18
     assert table(cells) in PAGE  # the same lines, character for character
-    small = next(
-        c for c in cells if (c["op"], c["alg"], c["stanza"]) == ("sign", "rsa-2048", "small")
-    )
+    small = next(c for c in cells if (c["op"], c["alg"], c["stanza"]) == ("sign", "rsa-2048", "small"))
     assert small["us"]["lb"] == 271 and small["us"]["xmppsec-spec"] == 324
     assert abs(small["us"]["signxml"] - 271 * 1.49) < 1e-9
 

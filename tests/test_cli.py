@@ -333,13 +333,7 @@ def test_sign_and_verify_with_the_robust_profile(tmp_path: Path) -> None:
     assert signed.code == 0 and b"urn:xmpp:tmp:dsig:robust:0" in signed.out
     for profile in ("auto", "robust"):
         done = xmppsec(
-            "verify",
-            "--trust",
-            cert,
-            "--profile",
-            profile,
-            "--json",
-            "--no-replay",
+            "verify", "--trust", cert, "--profile", profile, "--json", "--no-replay",
             stdin=signed.out,
         )
         assert done.code == 0, done.err

@@ -32,17 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BINDINGS = ROOT / "generated" / "xmppsec" / "bindings"
 VECTORS = ROOT / "tests" / "vectors" / "codegen"
 HEADER = "# DO NOT EDIT — regenerate with python -m codegen"
-MODULES = [
-    "xml",
-    "xmldsig",
-    "xmldsig11",
-    "dsig",
-    "e2e",
-    "jabber_client",
-    "stanzas",
-    "delay",
-    "pidf",
-]
+MODULES = ["xml", "xmldsig", "xmldsig11", "dsig", "e2e", "jabber_client", "stanzas", "delay",
+           "pidf"]
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 DSIG_NS = "urn:xmpp:dsig:0"
 PYTHONPATH = os.pathsep.join(str(ROOT / d) for d in ("runtime", "generated", "codegen"))
@@ -58,11 +49,7 @@ def _env(**extra: str) -> dict[str, str]:
 def _run_codegen(*args: str, cwd: Path = ROOT, seed: str = "0") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "codegen", *args],
-        cwd=cwd,
-        env=_env(PYTHONHASHSEED=seed),
-        capture_output=True,
-        text=True,
-        timeout=120,
+        cwd=cwd, env=_env(PYTHONHASHSEED=seed), capture_output=True, text=True, timeout=120,
     )
 
 
@@ -70,11 +57,8 @@ def _project_copy(tmp_path: Path) -> Path:
     """A scratch project root: schemas/, generated/ and docs/reference/ copied from the repo."""
     root = tmp_path / "project"
     shutil.copytree(ROOT / "schemas", root / "schemas")
-    shutil.copytree(
-        ROOT / "generated",
-        root / "generated",
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-    )
+    shutil.copytree(ROOT / "generated", root / "generated",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (root / "docs" / "reference").mkdir(parents=True)
     shutil.copy(ROOT / "docs" / "reference" / "schemas.md", root / "docs" / "reference")
     return root
@@ -100,10 +84,8 @@ def test_regeneration_is_byte_identical(tmp_path: Path) -> None:
         (root / "generated").mkdir()
         proc = _run_codegen("--root", str(root), seed=seed)
         assert proc.returncode == 0, proc.stderr
-        trees.append(
-            _tree(root / "generated")
-            | {"schemas.md": (root / "docs" / "reference" / "schemas.md").read_bytes()}
-        )
+        trees.append(_tree(root / "generated") | {"schemas.md": (
+            root / "docs" / "reference" / "schemas.md").read_bytes()})
     assert trees[0] == trees[1]
     assert "xmppsec/bindings/jabber_client.py" in trees[0]
 
@@ -123,9 +105,8 @@ def test_check_fails_and_shows_diff_after_perturbation(tmp_path: Path) -> None:
 
     target = root / "generated" / "xmppsec" / "bindings" / "dsig.py"
     text = target.read_text(encoding="utf-8")
-    target.write_text(
-        text.replace('name = "stanza-desc"', 'name = "stanza-description"'), encoding="utf-8"
-    )
+    target.write_text(text.replace('name = "stanza-desc"', 'name = "stanza-description"'),
+                      encoding="utf-8")
     (root / "generated" / "xmppsec" / "__init__.py").write_text("", encoding="utf-8")
 
     proc = _run_codegen("--check", "--root", str(root))
@@ -177,8 +158,7 @@ def test_one_module_per_namespace_with_all() -> None:
 
     # every namespace of our schemas has a fixed entry in the naming table
     assert dict(package.NAMESPACE_MODULES) == {
-        ns: f"xmppsec.bindings.{m}"
-        for ns, m in WELL_KNOWN_MODULES.items()
+        ns: f"xmppsec.bindings.{m}" for ns, m in WELL_KNOWN_MODULES.items()
         if ns in package.NAMESPACE_MODULES
     }
     assert set(MODULES) <= {m.rpartition(".")[2] for m in package.NAMESPACE_MODULES.values()}
@@ -265,14 +245,8 @@ def test_child_order_round_trip() -> None:
     parser = XmlParser(config=ParserConfig(fail_on_converter_warnings=True))
     message = parser.from_bytes(INTERLEAVED, Message)
     kinds = [type(child) for child in message.choice]
-    assert kinds == [
-        MessageType.Body,
-        ThreadType,
-        AnyElement,
-        MessageType.Body,
-        MessageType.Subject,
-        ThreadType,
-    ]
+    assert kinds == [MessageType.Body, ThreadType, AnyElement, MessageType.Body,
+                     MessageType.Subject, ThreadType]
     first = message.choice[0]
     assert isinstance(first, MessageType.Body)
     assert first.dsig_id == "b1" and first.value == "one"
@@ -305,14 +279,8 @@ def test_codegen_does_not_import_the_runtime() -> None:
         " and not m.startswith('xmppsec.codegen'))\n"
         "print(bad)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    proc = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True,
+                          text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
 
@@ -330,44 +298,18 @@ SECURITY_LABEL = (
 
 def test_extension_schema_compiles_imports_and_passes_mypy_strict(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    status = main(
-        [
-            "--schema",
-            str(VECTORS / "sec-label-catalog.xsd"),
-            "--package",
-            "labels.bindings",
-            "--out",
-            str(out),
-            "--docs",
-            str(tmp_path / "ref.md"),
-            "--quiet",
-        ]
-    )
+    status = main(["--schema", str(VECTORS / "sec-label-catalog.xsd"), "--package",
+                   "labels.bindings", "--out", str(out), "--docs", str(tmp_path / "ref.md"),
+                   "--quiet"])
     assert status == EXIT_OK
     package = out / "labels" / "bindings"
     assert sorted(p.name for p in package.glob("*.py")) == [
-        "__init__.py",
-        "sec_label.py",
-        "sec_label_catalog.py",
-    ]
+        "__init__.py", "sec_label.py", "sec_label_catalog.py"]
     assert (package / "py.typed").is_file()
     assert (package / "xsd" / "sec-label.xsd").is_file()
     assert "catalog" in (tmp_path / "ref.md").read_text(encoding="utf-8")
-    assert (
-        main(
-            [
-                "--check",
-                "--quiet",
-                "--schema",
-                str(VECTORS / "sec-label-catalog.xsd"),
-                "--package",
-                "labels.bindings",
-                "--out",
-                str(out),
-            ]
-        )
-        == EXIT_OK
-    )
+    assert main(["--check", "--quiet", "--schema", str(VECTORS / "sec-label-catalog.xsd"),
+                 "--package", "labels.bindings", "--out", str(out)]) == EXIT_OK
 
     consumer = tmp_path / "consumer.py"
     consumer.write_text(
@@ -384,32 +326,16 @@ def test_extension_schema_compiles_imports_and_passes_mypy_strict(tmp_path: Path
     )
     env = _env()
     env["PYTHONPATH"] = str(out) + os.pathsep + env["PYTHONPATH"]
-    run = subprocess.run(
-        [sys.executable, str(consumer)], env=env, capture_output=True, text=True, timeout=60
-    )
+    run = subprocess.run([sys.executable, str(consumer)], env=env, capture_output=True,
+                         text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split("\n")[:2] == [
-        "SECRET red",
-        "urn:xmpp:sec-label:catalog:2 urn:example:policy",
-    ]
+        "SECRET red", "urn:xmpp:sec-label:catalog:2 urn:example:policy"]
 
     mypy = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--no-incremental",
-            "--cache-dir",
-            str(tmp_path / ".mypy_cache"),
-            "-p",
-            "labels.bindings",
-        ],
-        cwd=out,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir",
+         str(tmp_path / ".mypy_cache"), "-p", "labels.bindings"],
+        cwd=out, env=env, capture_output=True, text=True, timeout=180,
     )
     assert mypy.returncode == 0, mypy.stdout + mypy.stderr
 
@@ -434,20 +360,8 @@ def test_imported_xmppsec_namespace_reuses_shipped_bindings(tmp_path: Path) -> N
     shutil.copy(ROOT / "schemas" / "xmldsig-core.xsd", tmp_path)
     (tmp_path / "note.xsd").write_text(SIGNED_NOTE, encoding="utf-8")
     out = tmp_path / "out"
-    assert (
-        main(
-            [
-                "--quiet",
-                "--schema",
-                str(tmp_path / "note.xsd"),
-                "--package",
-                "notes",
-                "--out",
-                str(out),
-            ]
-        )
-        == EXIT_OK
-    )
+    assert main(["--quiet", "--schema", str(tmp_path / "note.xsd"), "--package", "notes",
+                 "--out", str(out)]) == EXIT_OK
     module = (out / "notes" / "note.py").read_text(encoding="utf-8")
     assert "from xmppsec.bindings.xmldsig import Signature\n" in module
     assert not (out / "notes" / "xmldsig.py").exists()
@@ -463,69 +377,28 @@ def test_imported_xmppsec_namespace_reuses_shipped_bindings(tmp_path: Path) -> N
     )
     env = _env()
     env["PYTHONPATH"] = str(out) + os.pathsep + env["PYTHONPATH"]
-    run = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
-    )
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["xmppsec.bindings.xmldsig", "xmppsec.bindings.xmldsig"]
 
     # --no-reuse, or an XSD that differs from the shipped one: classes are generated locally
-    assert (
-        main(
-            [
-                "--quiet",
-                "--no-reuse",
-                "--schema",
-                str(tmp_path / "note.xsd"),
-                "--package",
-                "notes2",
-                "--out",
-                str(out),
-            ]
-        )
-        == EXIT_OK
-    )
+    assert main(["--quiet", "--no-reuse", "--schema", str(tmp_path / "note.xsd"), "--package",
+                 "notes2", "--out", str(out)]) == EXIT_OK
     assert (out / "notes2" / "xmldsig.py").is_file()
     edited = tmp_path / "xmldsig-core.xsd"
-    edited.write_bytes(
-        edited.read_bytes().replace(b"</xs:schema>", b"<!-- local -->\n</xs:schema>")
-    )
-    assert (
-        main(
-            [
-                "--quiet",
-                "--schema",
-                str(tmp_path / "note.xsd"),
-                "--package",
-                "notes3",
-                "--out",
-                str(out),
-            ]
-        )
-        == EXIT_OK
-    )
+    edited.write_bytes(edited.read_bytes().replace(b"</xs:schema>", b"<!-- local -->\n</xs:schema>"))
+    assert main(["--quiet", "--schema", str(tmp_path / "note.xsd"), "--package", "notes3",
+                 "--out", str(out)]) == EXIT_OK
     assert (out / "notes3" / "xmldsig.py").is_file()
     assert "from notes3.xmldsig import Signature" in (out / "notes3" / "note.py").read_text(
-        encoding="utf-8"
-    )
+        encoding="utf-8")
 
 
 def test_awkward_text_and_defaults_become_valid_python(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    assert (
-        main(
-            [
-                "--quiet",
-                "--schema",
-                str(VECTORS / "awkward.xsd"),
-                "--package",
-                "awk",
-                "--out",
-                str(out),
-            ]
-        )
-        == EXIT_OK
-    )
+    assert main(["--quiet", "--schema", str(VECTORS / "awkward.xsd"), "--package", "awk",
+                 "--out", str(out)]) == EXIT_OK
     code = (
         "import awk.awkward as m\n"
         "print(repr(m.A.__doc__))\n"
@@ -534,13 +407,12 @@ def test_awkward_text_and_defaults_become_valid_python(tmp_path: Path) -> None:
     )
     env = _env()
     env["PYTHONPATH"] = str(out) + os.pathsep + env["PYTHONPATH"]
-    run = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
-    )
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=60)
     assert run.returncode == 0, run.stderr
     doc, values = run.stdout.splitlines()
     assert doc == repr("""Says "hi", a \\ backslash, ''' triple quotes and ends "quoted\"""")
-    assert values == repr(('it\'s "q"', 3, ["a", "b"]))
+    assert values == repr(("it's \"q\"", 3, ["a", "b"]))
 
 
 @given(st.text())
@@ -564,39 +436,18 @@ def test_docstrings_are_valid_python_and_keep_the_text(text: str) -> None:
     assert " ".join(value.split()) == expected.replace('"""', "'''")
 
 
-@pytest.mark.parametrize(
-    "code",
-    [
-        'QName("{urn:p}foo")',
-        "Decimal('-1.5')",
-        'float("inf")',
-        "XmlDate(2020, 1, 2)",
-        "list",
-        "lambda: [1, 2]",
-        "MessageTypeValue.NORMAL",
-        "None",
-        '"text"',
-        "-3",
-    ],
-)
+@pytest.mark.parametrize("code", [
+    'QName("{urn:p}foo")', "Decimal('-1.5')", 'float("inf")', "XmlDate(2020, 1, 2)", "list",
+    "lambda: [1, 2]", "MessageTypeValue.NORMAL", "None", '"text"', "-3",
+])
 def test_default_values_that_are_plain_values_pass(code: str) -> None:
     assert checked_expression(code) == code
 
 
-@pytest.mark.parametrize(
-    "code",
-    [
-        'QName("{x}" + __import__("os").name)',
-        '__import__("os")',
-        'open("f")',
-        "X.__class__",
-        "X._private",
-        "lambda x: x",
-        "(lambda: 1)()",
-        'QName(name="x")',
-        "1 if x else 2",
-    ],
-)
+@pytest.mark.parametrize("code", [
+    'QName("{x}" + __import__("os").name)', '__import__("os")', 'open("f")', "X.__class__",
+    "X._private", "lambda x: x", "(lambda: 1)()", 'QName(name="x")', "1 if x else 2",
+])
 def test_default_values_with_code_are_refused(code: str) -> None:
     from xsdata.codegen.exceptions import CodegenError
 
@@ -610,51 +461,23 @@ def test_user_templates_override_packaged_ones(tmp_path: Path) -> None:
     packaged = Path(importlib.import_module("xmppsec.codegen").__file__ or "").parent
     source = (packaged / "templates" / "package.py.jinja2").read_text(encoding="utf-8")
     (templates / "package.py.jinja2").write_text(
-        source.replace('"""Typed dataclass bindings', '"""House-style bindings'), encoding="utf-8"
-    )
+        source.replace('"""Typed dataclass bindings', '"""House-style bindings'),
+        encoding="utf-8")
     out = tmp_path / "out"
-    assert (
-        main(
-            [
-                "--quiet",
-                "--schema",
-                str(VECTORS / "sec-label.xsd"),
-                "--package",
-                "lbl",
-                "--out",
-                str(out),
-                "--templates",
-                str(templates),
-            ]
-        )
-        == EXIT_OK
-    )
+    assert main(["--quiet", "--schema", str(VECTORS / "sec-label.xsd"), "--package", "lbl",
+                 "--out", str(out), "--templates", str(templates)]) == EXIT_OK
     assert '"""House-style bindings' in (out / "lbl" / "__init__.py").read_text(encoding="utf-8")
-    assert (
-        (out / "lbl" / "sec_label.py")
-        .read_text(encoding="utf-8")
-        .startswith(
-            "# DO NOT EDIT — regenerate with xmppsec codegen --schema sec-label.xsd --package lbl\n"
-        )
-    )
+    assert (out / "lbl" / "sec_label.py").read_text(encoding="utf-8").startswith(
+        "# DO NOT EDIT — regenerate with xmppsec codegen --schema sec-label.xsd --package lbl\n")
 
 
-def test_refuses_to_replace_a_hand_written_package(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_refuses_to_replace_a_hand_written_package(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
     mine = tmp_path / "out" / "mypkg"
     mine.mkdir(parents=True)
     (mine / "__init__.py").write_text("VALUE = 1\n", encoding="utf-8")
-    status = main(
-        [
-            "--schema",
-            str(VECTORS / "sec-label.xsd"),
-            "--package",
-            "mypkg",
-            "--out",
-            str(tmp_path / "out"),
-        ]
-    )
+    status = main(["--schema", str(VECTORS / "sec-label.xsd"), "--package", "mypkg",
+                   "--out", str(tmp_path / "out")])
     assert status == EXIT_USAGE
     assert "refusing" in capsys.readouterr().err
     assert (mine / "__init__.py").read_text(encoding="utf-8") == "VALUE = 1\n"
@@ -664,35 +487,27 @@ def test_refuses_to_replace_a_hand_written_package(
     ("schema", "message"),
     [
         ('<xs:import namespace="urn:x" schemaLocation="missing.xsd"/>', "not found"),
-        (
-            '<xs:import namespace="urn:x" schemaLocation="http://example.invalid/x.xsd"/>',
-            "Only local schema files",
-        ),
+        ('<xs:import namespace="urn:x" schemaLocation="http://example.invalid/x.xsd"/>',
+         "Only local schema files"),
     ],
 )
-def test_bad_imports_are_usage_errors(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], schema: str, message: str
-) -> None:
+def test_bad_imports_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                      schema: str, message: str) -> None:
     xsd = tmp_path / "bad.xsd"
     xsd.write_text(
         '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:bad">'
-        f'{schema}<xs:element name="e" type="xs:string"/></xs:schema>',
-        encoding="utf-8",
-    )
+        f'{schema}<xs:element name="e" type="xs:string"/></xs:schema>', encoding="utf-8")
     status = main(["--schema", str(xsd), "--package", "bad", "--out", str(tmp_path / "o")])
     assert status == EXIT_USAGE
     assert message in capsys.readouterr().err
     assert not (tmp_path / "o" / "bad").exists()
 
 
-def test_malformed_schema_is_a_usage_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_malformed_schema_is_a_usage_error(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
     xsd = tmp_path / "broken.xsd"
-    xsd.write_text(
-        '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"><xs:element name="e',
-        encoding="utf-8",
-    )
+    xsd.write_text('<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"><xs:element name="e',
+                   encoding="utf-8")
     status = main(["--schema", str(xsd), "--package", "bad", "--out", str(tmp_path / "o")])
     assert status == EXIT_USAGE
     err = capsys.readouterr().err
@@ -702,19 +517,8 @@ def test_malformed_schema_is_a_usage_error(
 def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--schema", str(VECTORS / "sec-label.xsd")]) == EXIT_USAGE
     assert main(["--package", "x"]) == EXIT_USAGE
-    assert (
-        main(
-            [
-                "--schema",
-                str(VECTORS / "sec-label.xsd"),
-                "--package",
-                "not-a.name",
-                "--out",
-                "/nonexistent",
-            ]
-        )
-        == EXIT_USAGE
-    )
+    assert main(["--schema", str(VECTORS / "sec-label.xsd"), "--package", "not-a.name",
+                 "--out", "/nonexistent"]) == EXIT_USAGE
     assert "error" in capsys.readouterr().err
 
 
@@ -725,36 +529,19 @@ def test_generated_bindings_are_ruff_clean_and_formatted() -> None:
         pytest.skip("ruff not installed")
     common = ["--isolated", "--line-length", "100"]
     lint = subprocess.run(
-        [
-            ruff,
-            "check",
-            *common,
-            "--select",
-            "E,F,W,I,UP,B,S",
-            "--config",
-            "lint.isort.known-first-party=['xmppsec']",
-            str(BINDINGS),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+        [ruff, "check", *common, "--select", "E,F,W,I,UP,B,S", "--config",
+         "lint.isort.known-first-party=['xmppsec']", str(BINDINGS)],
+        capture_output=True, text=True, timeout=60,
     )
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    fmt = subprocess.run(
-        [ruff, "format", *common, "--check", str(BINDINGS)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    fmt = subprocess.run([ruff, "format", *common, "--check", str(BINDINGS)],
+                         capture_output=True, text=True, timeout=60)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
 
 
 def test_generated_bindings_pass_mypy_strict() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "generated"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

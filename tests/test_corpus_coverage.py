@@ -73,9 +73,8 @@ class _Schemas:
         schema_root = holder.getroottree().getroot()
         tns = schema_root.get("targetNamespace", "")
         qualified = schema_root.get("attributeFormDefault") == "qualified"
-        for el in holder.iter(
-            XS + "attribute", XS + "attributeGroup", XS + "extension", XS + "restriction"
-        ):
+        for el in holder.iter(XS + "attribute", XS + "attributeGroup", XS + "extension",
+                              XS + "restriction"):
             if el.tag == XS + "attribute":
                 if el.get("ref"):
                     out.add(_qname(el, el.get("ref", "")))

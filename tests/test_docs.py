@@ -105,11 +105,8 @@ RUN_PAGES = sorted(
 
 
 def test_every_block_has_a_known_language() -> None:
-    bad = [
-        f"{b.where}: {b.lang or '(none)'}"
-        for b in ALL
-        if b.lang not in PYTHON | SHELL | CONSOLE | INERT
-    ]
+    bad = [f"{b.where}: {b.lang or '(none)'}" for b in ALL if b.lang not in PYTHON | SHELL
+           | CONSOLE | INERT]
     assert not bad, "label every fence (python, sh, console, text, xml, json ...):\n" + "\n".join(
         bad
     )
@@ -140,11 +137,7 @@ def _env(tmp: Path) -> dict[str, str]:
 def _run_shell(block: Block, tmp: Path, env: dict[str, str]) -> None:
     proc = subprocess.run(
         ["bash", "-e", "-o", "pipefail", "-c", block.code],
-        cwd=tmp,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        cwd=tmp, env=env, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, (
         f"{block.where}: exit {proc.returncode}\n{block.code}\n"
@@ -178,7 +171,9 @@ def _run_console(block: Block, tmp: Path, env: dict[str, str]) -> None:
     assert steps, f"{block.where}: a console block holds `$ command` lines"
     mark = "@@xmppsec-docs-step@@"
     # The marker's echo must not hide the previous command's status from `echo $?`.
-    script = "s=0\n" + "".join(f"echo '{mark}'\n(exit $s)\n{cmd} 2>&1\ns=$?\n" for cmd, _ in steps)
+    script = "s=0\n" + "".join(
+        f"echo '{mark}'\n(exit $s)\n{cmd} 2>&1\ns=$?\n" for cmd, _ in steps
+    )
     proc = subprocess.run(
         ["bash", "-c", script], cwd=tmp, env=env, capture_output=True, text=True, timeout=120
     )
@@ -189,10 +184,8 @@ def _run_console(block: Block, tmp: Path, env: dict[str, str]) -> None:
         ok = len(got) == len(expected) and all(
             _matches(e, a) for e, a in zip(expected, got, strict=True)
         )
-        assert ok, (
-            f"{block.where}: $ {cmd}\n--- written\n"
-            + "\n".join(expected)
-            + ("\n--- printed\n" + actual)
+        assert ok, f"{block.where}: $ {cmd}\n--- written\n" + "\n".join(expected) + (
+            "\n--- printed\n" + actual
         )
 
 
@@ -232,10 +225,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("site")
     proc = subprocess.run(
         [str(BIN / "mkdocs"), "build", "--quiet", "--site-dir", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     return out
@@ -270,6 +260,4 @@ def test_every_fence_renders_as_a_code_block(site: Path, page: Path) -> None:
     )
     for block, code in zip(fenced, rendered, strict=True):
         first = next(line for line in block.code.splitlines() if line.strip())
-        assert first.strip() in html.unescape(_TAG.sub("", code)), (
-            f"{block.where}: rendered as {code[:80]!r}"
-        )
+        assert first.strip() in html.unescape(_TAG.sub("", code)), f"{block.where}: rendered as {code[:80]!r}"

@@ -51,10 +51,7 @@ def test_the_svg_is_rendered_from_its_source(name: str) -> None:
             pytest.fail("graphviz (dot) is missing: the Makefile's APT_PACKAGES installs it")
         pytest.skip("graphviz (dot) is not installed")
     rendered = subprocess.run(
-        [dot, "-Tsvg", str(IMG / f"{name}.dot")],
-        capture_output=True,
-        text=True,
-        check=True,
+        [dot, "-Tsvg", str(IMG / f"{name}.dot")], capture_output=True, text=True, check=True,
         timeout=60,
     ).stdout
     committed = (IMG / f"{name}.svg").read_text(encoding="utf-8")
@@ -76,11 +73,8 @@ def test_the_signed_stanza_diagram_draws_what_the_signer_writes() -> None:
     drawn = _text("signed-stanza")
     for profile in (SPEC, ROBUST):
         signed = xmppsec.Signer(
-            ident.private_key,
-            signer="juliet@capulet.net",
-            certificate=ident.certificate,
-            include_certificate=True,
-            profile=profile,
+            ident.private_key, signer="juliet@capulet.net", certificate=ident.certificate,
+            include_certificate=True, profile=profile,
         ).sign(STANZA)
         root = etree.fromstring(signed)
         sig = root[-1]
@@ -95,12 +89,16 @@ def test_the_signed_stanza_diagram_draws_what_the_signer_writes() -> None:
         assert [etree.QName(e).localname for e in desc[3]] == ["reference", "reference"]
         names = {etree.QName(e).localname for e in sig.iter() if isinstance(e.tag, str)}
         for element in names - {"Transform", "X509Data", "X509Certificate", "DigestValue"}:
-            assert (
-                f"&lt;{element}" in drawn or f"&lt;d:{element}" in drawn or (f"<{element}" in drawn)
+            assert f"&lt;{element}" in drawn or f"&lt;d:{element}" in drawn or (
+                f"<{element}" in drawn
             ), element
-        values = {str(v) for e in sig.iter() if isinstance(e.tag, str) for v in e.attrib.values()}
+        values = {
+            str(v) for e in sig.iter() if isinstance(e.tag, str) for v in e.attrib.values()
+        }
         algorithms = {v for v in values if v.startswith(("urn:xmpp", "http://www.w3.org/2006"))}
-        namespaces = {str(etree.QName(e).namespace) for e in sig.iter() if isinstance(e.tag, str)}
+        namespaces = {
+            str(etree.QName(e).namespace) for e in sig.iter() if isinstance(e.tag, str)
+        }
         for uri in algorithms | (namespaces - {"http://www.w3.org/2000/09/xmldsig#"}):
             if uri == "http://www.w3.org/2006/12/xml-c14n11":
                 assert "C14N 1.1" in drawn
@@ -120,42 +118,29 @@ def test_the_e2e_diagram_draws_the_layers_seal_stanza_writes() -> None:
     drawn = " ".join(_text("e2e-layers").replace("&quot;", '"').split())
     sealed = etree.fromstring(
         e2e.seal_stanza(
-            STANZA,
-            key=juliet.private_key,
-            certificate=juliet.certificate,
+            STANZA, key=juliet.private_key, certificate=juliet.certificate,
             recipients=[romeo.certificate],
         )
     )
     element = sealed[0]
     assert etree.QName(element).text == "{urn:ietf:params:xml:ns:xmpp-e2e}e2e"
-    assert (
-        "<e2e xmlns='urn:ietf:params:xml:ns:xmpp-e2e'>".replace("<", "&lt;").replace(">", "&gt;")
-        in drawn
-    )
+    assert "<e2e xmlns='urn:ietf:params:xml:ns:xmpp-e2e'>".replace("<", "&lt;").replace(
+        ">", "&gt;"
+    ) in drawn
     headers = (element.text or "").strip().split("\n\n", 1)[0].splitlines()
     for header in headers[:2]:  # Content-Type (authEnveloped-data) and the transfer encoding
         assert header.strip() in drawn, header
     # the inner layers, as the recipient sees them
     opened = e2e.open_stanza(
-        etree.tostring(sealed),
-        key=romeo.private_key,
-        certificate=romeo.certificate,
+        etree.tostring(sealed), key=romeo.private_key, certificate=romeo.certificate,
         trust=xmppsec.TrustStore().pin("juliet@capulet.net", juliet.certificate),
     )
     assert opened.content_type == "application/xmpp+xml"  # the picture's layer 7
     assert opened.signed and opened.encrypted and opened.authenticated_encryption
     for words in [
-        "multipart/signed",
-        'protocol="application/pkcs7-signature"',
-        "micalg=sha-256",
-        "Content-Type: Message/CPIM",
-        "From: &lt;im:juliet@capulet.net&gt;",
-        "To: &lt;im:romeo@montague.net&gt;",
-        "DateTime:",
-        "application/pkcs7-signature",
-        "SignedData",
-        "AuthEnvelopedData",
-        "AES-256-GCM",
-        "KeyAgreeRecipientInfo",
+        "multipart/signed", 'protocol="application/pkcs7-signature"', "micalg=sha-256",
+        "Content-Type: Message/CPIM", "From: &lt;im:juliet@capulet.net&gt;",
+        "To: &lt;im:romeo@montague.net&gt;", "DateTime:", "application/pkcs7-signature",
+        "SignedData", "AuthEnvelopedData", "AES-256-GCM", "KeyAgreeRecipientInfo",
     ]:
         assert words in drawn, words

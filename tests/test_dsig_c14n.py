@@ -179,9 +179,7 @@ def _layout(draw: st.DrawFn) -> _Layout:
 
     def xml_attrs() -> dict[str, str]:
         names = draw(st.lists(st.sampled_from(["lang", "space", "id"]), max_size=2, unique=True))
-        return {
-            n: "preserve" if n == "space" else draw(st.sampled_from(["en", "fr"])) for n in names
-        }
+        return {n: "preserve" if n == "space" else draw(st.sampled_from(["en", "fr"])) for n in names}
 
     def other_attrs(scope: dict[str, str]) -> str:
         out = ""

@@ -1123,7 +1123,9 @@ def test_signer_vs_from_vs_cert_signing_side() -> None:
     with pytest.raises(UsageError):
         make_signer(ROMEO).sign(MESSAGE)
     with pytest.raises(UsageError):
-        Signer(identity(JULIET).private_key, signer="juliet@capulet.net/balcony", profile=SPEC)
+        Signer(
+            identity(JULIET).private_key, signer="juliet@capulet.net/balcony", profile=SPEC
+        )
     with pytest.raises(UsageError):  # certificate names somebody else
         Signer(
             identity(JULIET).private_key,

@@ -481,7 +481,9 @@ def test_include_certificate() -> None:
     # the certificate alone, unpinned, proves nothing
     assert_rejected(verifier(trust=TrustStore()), data, UntrustedKey)
     with pytest.raises(UsageError):
-        Signer(identity(JULIET).private_key, signer=JULIET, include_certificate=True, profile=SPEC)
+        Signer(
+            identity(JULIET).private_key, signer=JULIET, include_certificate=True, profile=SPEC
+        )
 
 
 def test_signer_refuses_full_jid_and_foreign_certificate() -> None:
@@ -608,7 +610,6 @@ def test_template_path_equals_tree_path(
             if c.get(DSIG_ID) is None:
                 c.set(DSIG_ID, f"fixed-{n}")
         data = etree.tostring(root, encoding="utf-8")
-
     def signer() -> Signer:
         return make_signer(
             algorithm=algorithm,

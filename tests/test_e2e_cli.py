@@ -33,71 +33,24 @@ def files(tmp_path: Path) -> dict[str, Path]:
     jk, jc = make_ident("juliet@example.com").write(tmp_path, "juliet")
     rk, rc = make_ident("romeo@example.net").write(tmp_path, "romeo")
     (tmp_path / "msg.xml").write_bytes(MSG)
-    return {"jk": jk, "jc": jc, "rk": rk, "rc": rc, "msg": tmp_path / "msg.xml", "dir": tmp_path}
+    return {"jk": jk, "jc": jc, "rk": rk, "rc": rc, "msg": tmp_path / "msg.xml",
+            "dir": tmp_path}
 
 
 def test_encrypt_then_decrypt(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     d = files["dir"]
-    assert (
-        run(
-            [
-                "e2e",
-                "encrypt",
-                "--key",
-                str(files["jk"]),
-                "--cert",
-                str(files["jc"]),
-                "--to-cert",
-                str(files["rc"]),
-                "--in",
-                str(files["msg"]),
-                "--out",
-                str(d / "sealed.xml"),
-            ]
-        )
-        == 0
-    )
+    assert run(["e2e", "encrypt", "--key", str(files["jk"]), "--cert", str(files["jc"]),
+                "--to-cert", str(files["rc"]), "--in", str(files["msg"]),
+                "--out", str(d / "sealed.xml")]) == 0
     assert b"urn:ietf:params:xml:ns:xmpp-e2e" in (d / "sealed.xml").read_bytes()
-    assert (
-        run(
-            [
-                "e2e",
-                "decrypt",
-                "--key",
-                str(files["rk"]),
-                "--cert",
-                str(files["rc"]),
-                "--trust",
-                str(files["jc"]),
-                "--in",
-                str(d / "sealed.xml"),
-                "--out",
-                str(d / "plain.xml"),
-            ]
-        )
-        == 0
-    )
+    assert run(["e2e", "decrypt", "--key", str(files["rk"]), "--cert", str(files["rc"]),
+                "--trust", str(files["jc"]), "--in", str(d / "sealed.xml"),
+                "--out", str(d / "plain.xml")]) == 0
     assert b"<body>By the CLI</body>" in (d / "plain.xml").read_bytes()
     capsys.readouterr()
-    assert (
-        run(
-            [
-                "e2e",
-                "decrypt",
-                "--key",
-                str(files["rk"]),
-                "--cert",
-                str(files["rc"]),
-                "--trust",
-                str(files["jc"]),
-                "--in",
-                str(d / "sealed.xml"),
-                "--json",
-                "--no-replay",
-            ]
-        )
-        == 0
-    )
+    assert run(["e2e", "decrypt", "--key", str(files["rk"]), "--cert", str(files["rc"]),
+                "--trust", str(files["jc"]), "--in", str(d / "sealed.xml"), "--json",
+                "--no-replay"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["schema"] == 1 and report["valid"] and report["e2e"]["encrypted"]
     assert report["signatures"][0]["signer"] == "juliet@example.com"
@@ -107,42 +60,14 @@ def test_decrypt_rejections(files: dict[str, Path], capsys: pytest.CaptureFixtur
     """For an encrypted object every failure after the key unwrap is the one opaque
     decryption-failed (issue "RFC 3923 under attack": no padding oracle through the reply)."""
     d = files["dir"]
-    run(
-        [
-            "e2e",
-            "encrypt",
-            "--key",
-            str(files["jk"]),
-            "--cert",
-            str(files["jc"]),
-            "--to-cert",
-            str(files["rc"]),
-            "--in",
-            str(files["msg"]),
-            "--out",
-            str(d / "s.xml"),
-        ]
-    )
+    run(["e2e", "encrypt", "--key", str(files["jk"]), "--cert", str(files["jc"]),
+         "--to-cert", str(files["rc"]), "--in", str(files["msg"]), "--out", str(d / "s.xml")])
 
     def condition(*extra: str, key: str = "rk", cert: str = "rc", trust: str = "jc") -> str:
         capsys.readouterr()
-        code = run(
-            [
-                "e2e",
-                "decrypt",
-                "--key",
-                str(files[key]),
-                "--cert",
-                str(files[cert]),
-                "--trust",
-                str(files[trust]),
-                "--in",
-                str(d / "s.xml"),
-                "--no-replay",
-                "--json",
-                *extra,
-            ]
-        )
+        code = run(["e2e", "decrypt", "--key", str(files[key]), "--cert", str(files[cert]),
+                    "--trust", str(files[trust]), "--in", str(d / "s.xml"), "--no-replay",
+                    "--json", *extra])
         out = capsys.readouterr()
         assert code == 1 and "rejected" in out.err
         return str(json.loads(out.out)["condition"])
@@ -156,113 +81,23 @@ def test_decrypt_rejections(files: dict[str, Path], capsys: pytest.CaptureFixtur
 
 def test_sign_verify_and_decrypt_requires_encryption(files: dict[str, Path]) -> None:
     d = files["dir"]
-    assert (
-        run(
-            [
-                "e2e",
-                "sign",
-                "--key",
-                str(files["jk"]),
-                "--cert",
-                str(files["jc"]),
-                "--in",
-                str(files["msg"]),
-                "--out",
-                str(d / "signed.xml"),
-                "--digest",
-                "sha1",
-            ]
-        )
-        == 0
-    )
-    assert (
-        run(
-            [
-                "e2e",
-                "verify",
-                "--trust",
-                str(files["jc"]),
-                "--in",
-                str(d / "signed.xml"),
-                "--out",
-                str(d / "v.xml"),
-            ]
-        )
-        == 1
-    )  # SHA-1 refused by default
-    assert (
-        run(
-            [
-                "e2e",
-                "verify",
-                "--trust",
-                str(files["jc"]),
-                "--in",
-                str(d / "signed.xml"),
-                "--allow-sha1",
-                "--out",
-                str(d / "v.xml"),
-            ]
-        )
-        == 0
-    )
+    assert run(["e2e", "sign", "--key", str(files["jk"]), "--cert", str(files["jc"]),
+                "--in", str(files["msg"]), "--out", str(d / "signed.xml"), "--digest", "sha1"]) == 0
+    assert run(["e2e", "verify", "--trust", str(files["jc"]), "--in", str(d / "signed.xml"),
+                "--out", str(d / "v.xml")]) == 1  # SHA-1 refused by default
+    assert run(["e2e", "verify", "--trust", str(files["jc"]), "--in", str(d / "signed.xml"),
+                "--allow-sha1", "--out", str(d / "v.xml")]) == 0
     assert b"By the CLI" in (d / "v.xml").read_bytes()
-    assert (
-        run(
-            [
-                "e2e",
-                "decrypt",
-                "--key",
-                str(files["rk"]),
-                "--cert",
-                str(files["rc"]),
-                "--trust",
-                str(files["jc"]),
-                "--allow-sha1",
-                "--in",
-                str(d / "signed.xml"),
-            ]
-        )
-        == 1
-    )
+    assert run(["e2e", "decrypt", "--key", str(files["rk"]), "--cert", str(files["rc"]),
+                "--trust", str(files["jc"]), "--allow-sha1", "--in", str(d / "signed.xml")]) == 1
 
 
 def test_usage_errors(files: dict[str, Path]) -> None:
     d = files["dir"]
-    assert (
-        run(
-            [
-                "e2e",
-                "encrypt",
-                "--key",
-                str(d / "missing.key"),
-                "--cert",
-                str(files["jc"]),
-                "--to-cert",
-                str(files["rc"]),
-                "--in",
-                str(files["msg"]),
-            ]
-        )
-        == 2
-    )
-    assert (
-        run(
-            [
-                "e2e",
-                "encrypt",
-                "--key",
-                str(files["msg"]),
-                "--cert",
-                str(files["jc"]),
-                "--to-cert",
-                str(files["rc"]),
-                "--in",
-                str(files["msg"]),
-            ]
-        )
-        == 2
-    )
+    assert run(["e2e", "encrypt", "--key", str(d / "missing.key"), "--cert", str(files["jc"]),
+                "--to-cert", str(files["rc"]), "--in", str(files["msg"])]) == 2
+    assert run(["e2e", "encrypt", "--key", str(files["msg"]), "--cert", str(files["jc"]),
+                "--to-cert", str(files["rc"]), "--in", str(files["msg"])]) == 2
     assert run(["e2e"]) == 2
     with pytest.raises(SystemExit) as info:
         run(["e2e", "encrypt"])
@@ -272,124 +107,35 @@ def test_usage_errors(files: dict[str, Path]) -> None:
 @pytest.mark.integration
 def test_unwrap_for_openssl_and_wrap_back(files: dict[str, Path]) -> None:
     d = files["dir"]
-    run(
-        [
-            "e2e",
-            "encrypt",
-            "--key",
-            str(files["jk"]),
-            "--cert",
-            str(files["jc"]),
-            "--to-cert",
-            str(files["rc"]),
-            "--in",
-            str(files["msg"]),
-            "--out",
-            str(d / "s.xml"),
-        ]
-    )
+    run(["e2e", "encrypt", "--key", str(files["jk"]), "--cert", str(files["jc"]),
+         "--to-cert", str(files["rc"]), "--in", str(files["msg"]), "--out", str(d / "s.xml")])
     assert run(["e2e", "unwrap", "--in", str(d / "s.xml"), "--out", str(d / "s.smime")]) == 0
-    signed = openssl(
-        "cms",
-        "-decrypt",
-        "-in",
-        str(d / "s.smime"),
-        "-recip",
-        str(files["rc"]),
-        "-inkey",
-        str(files["rk"]),
-    )
+    signed = openssl("cms", "-decrypt", "-in", str(d / "s.smime"), "-recip", str(files["rc"]),
+                     "-inkey", str(files["rk"]))
     (d / "signed.smime").write_bytes(signed)
-    cpim = openssl(
-        "cms",
-        "-verify",
-        "-in",
-        str(d / "signed.smime"),
-        "-CAfile",
-        str(files["jc"]),
-        "-purpose",
-        "any",
-    )
+    cpim = openssl("cms", "-verify", "-in", str(d / "signed.smime"), "-CAfile",
+                   str(files["jc"]), "-purpose", "any")
     assert b"By the CLI" in cpim
-    assert (
-        run(
-            [
-                "e2e",
-                "wrap",
-                "--to",
-                "romeo@example.net/orchard",
-                "--from",
-                "juliet@example.com/balcony",
-                "--type",
-                "chat",
-                "--in",
-                str(d / "s.smime"),
-                "--out",
-                str(d / "again.xml"),
-            ]
-        )
-        == 0
-    )
-    assert (
-        run(
-            [
-                "e2e",
-                "decrypt",
-                "--key",
-                str(files["rk"]),
-                "--cert",
-                str(files["rc"]),
-                "--trust",
-                str(files["jc"]),
-                "--in",
-                str(d / "again.xml"),
-                "--out",
-                str(d / "p.xml"),
-            ]
-        )
-        == 0
-    )
+    assert run(["e2e", "wrap", "--to", "romeo@example.net/orchard", "--from",
+                "juliet@example.com/balcony", "--type", "chat", "--in", str(d / "s.smime"),
+                "--out", str(d / "again.xml")]) == 0
+    assert run(["e2e", "decrypt", "--key", str(files["rk"]), "--cert", str(files["rc"]),
+                "--trust", str(files["jc"]), "--in", str(d / "again.xml"),
+                "--out", str(d / "p.xml")]) == 0
     assert run(["e2e", "unwrap", "--in", str(files["msg"])]) == 1  # no <e2e/>
 
 
 def test_stdin_stdout_subprocess(files: dict[str, Path]) -> None:
     env_path = str(Path(__file__).resolve().parents[1])
-    cmd = [
-        sys.executable,
-        "-m",
-        "xmppsec.cli",
-        "e2e",
-        "encrypt",
-        "--key",
-        str(files["jk"]),
-        "--cert",
-        str(files["jc"]),
-        "--to-cert",
-        str(files["rc"]),
-    ]
+    cmd = [sys.executable, "-m", "xmppsec.cli", "e2e", "encrypt", "--key", str(files["jk"]),
+           "--cert", str(files["jc"]), "--to-cert", str(files["rc"])]
     env = {"PYTHONPATH": f"{env_path}/runtime:{env_path}/generated:{env_path}/codegen"}
-    sealed = subprocess.run(
-        cmd, input=MSG, capture_output=True, check=True, env=env, timeout=60
-    ).stdout
+    sealed = subprocess.run(cmd, input=MSG, capture_output=True, check=True, env=env,
+                            timeout=60).stdout
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "xmppsec.cli",
-            "e2e",
-            "decrypt",
-            "--key",
-            str(files["rk"]),
-            "--cert",
-            str(files["rc"]),
-            "--trust",
-            str(files["jc"]),
-        ],
-        input=sealed,
-        capture_output=True,
-        check=False,
-        env=env,
-        timeout=60,
+        [sys.executable, "-m", "xmppsec.cli", "e2e", "decrypt", "--key", str(files["rk"]),
+         "--cert", str(files["rc"]), "--trust", str(files["jc"])],
+        input=sealed, capture_output=True, check=False, env=env, timeout=60,
     )
     assert out.returncode == 0, out.stderr
     assert b"<body>By the CLI</body>" in out.stdout
@@ -408,39 +154,12 @@ def test_unopenable_replay_store_is_a_usage_error(
 ) -> None:
     # Before the one CLI package, e2e opened SQLite itself and this ended in a traceback.
     d = files["dir"]
-    run(
-        [
-            "e2e",
-            "encrypt",
-            "--key",
-            str(files["jk"]),
-            "--cert",
-            str(files["jc"]),
-            "--to-cert",
-            str(files["rc"]),
-            "--in",
-            str(files["msg"]),
-            "--out",
-            str(d / "s.xml"),
-        ]
-    )
+    run(["e2e", "encrypt", "--key", str(files["jk"]), "--cert", str(files["jc"]),
+         "--to-cert", str(files["rc"]), "--in", str(files["msg"]), "--out", str(d / "s.xml")])
     capsys.readouterr()
-    code = run(
-        [
-            "e2e",
-            "decrypt",
-            "--key",
-            str(files["rk"]),
-            "--cert",
-            str(files["rc"]),
-            "--trust",
-            str(files["jc"]),
-            "--in",
-            str(d / "s.xml"),
-            "--replay-db",
-            str(d / "no" / "such" / "dir" / "replay.db"),
-        ]
-    )
+    code = run(["e2e", "decrypt", "--key", str(files["rk"]), "--cert", str(files["rc"]),
+                "--trust", str(files["jc"]), "--in", str(d / "s.xml"),
+                "--replay-db", str(d / "no" / "such" / "dir" / "replay.db")])
     assert code == 2
     assert capsys.readouterr().err.startswith("xmppsec: error:")
 
@@ -473,25 +192,9 @@ def test_inspect_signed_only_object(
     """Signers, algorithms, CPIM headers and the payload type of a signed-only object, as
     the object claims them: a tampered object prints the same and is not verified."""
     d = files["dir"]
-    assert (
-        run(
-            [
-                "e2e",
-                "sign",
-                "--key",
-                str(files["jk"]),
-                "--cert",
-                str(files["jc"]),
-                "--digest",
-                "sha384",
-                "--in",
-                str(files["msg"]),
-                "--out",
-                str(d / "s.xml"),
-            ]
-        )
-        == 0
-    )
+    assert run(["e2e", "sign", "--key", str(files["jk"]), "--cert", str(files["jc"]),
+                "--digest", "sha384", "--in", str(files["msg"]),
+                "--out", str(d / "s.xml")]) == 0
     text = _out(capsys, ["inspect", "--in", str(d / "s.xml")])
     lines = text.splitlines()
     assert lines[0].startswith("NOT VERIFIED")
@@ -507,10 +210,8 @@ def test_inspect_signed_only_object(
     tampered = (d / "s.xml").read_bytes().replace(b"By the CLI", b"By the NSA")
     (d / "t.xml").write_bytes(tampered)
     assert _out(capsys, ["inspect", "--in", str(d / "t.xml")]).splitlines()[1:] == lines[1:]
-    assert (
-        run(["e2e", "verify", "--trust", str(files["jc"]), "--no-replay", "--in", str(d / "t.xml")])
-        == 1
-    )  # inspect did not vouch for it
+    assert run(["e2e", "verify", "--trust", str(files["jc"]), "--no-replay",
+                "--in", str(d / "t.xml")]) == 1  # inspect did not vouch for it
 
 
 def test_inspect_encrypted_only_object(
@@ -522,23 +223,13 @@ def test_inspect_encrypted_only_object(
     romeo, nurse = make_ident("romeo@example.net"), make_ident("nurse@example.net", "ecdsa-p256")
     juliet = make_ident("juliet@example.com")
     for cipher, content_alg, kind, transport, wrap in (
-        (
-            ContentCipher.AES256_GCM,
-            "aes256_gcm",
-            "authenticated_enveloped_data",
-            "rsaes_oaep",
-            "aes256_wrap",
-        ),
-        (ContentCipher.AES128_CBC, "aes128_cbc", "enveloped_data", "rsaes_pkcs1v15", "aes128_wrap"),
+        (ContentCipher.AES256_GCM, "aes256_gcm", "authenticated_enveloped_data", "rsaes_oaep",
+         "aes256_wrap"),
+        (ContentCipher.AES128_CBC, "aes128_cbc", "enveloped_data", "rsaes_pkcs1v15",
+         "aes128_wrap"),
     ):
-        sealed = seal_stanza(
-            MSG,
-            key=juliet.key,
-            certificate=juliet.cert,
-            sign=False,
-            recipients=[romeo.cert, nurse.cert],
-            cipher=cipher,
-        )
+        sealed = seal_stanza(MSG, key=juliet.key, certificate=juliet.cert, sign=False,
+                             recipients=[romeo.cert, nurse.cert], cipher=cipher)
         (d / "e.xml").write_bytes(sealed)
         text = _out(capsys, ["inspect", "--in", str(d / "e.xml")])
         assert text.startswith("NOT VERIFIED") and f"CMS {kind}" in text
@@ -561,56 +252,22 @@ def test_inspect_signed_and_encrypted_object(
     """The envelope of a signed+encrypted object: its recipients and cipher. The signer is
     inside the ciphertext: inspect says so and neither decrypts nor verifies it."""
     d = files["dir"]
-    assert (
-        run(
-            [
-                "e2e",
-                "encrypt",
-                "--key",
-                str(files["jk"]),
-                "--cert",
-                str(files["jc"]),
-                "--to-cert",
-                str(files["rc"]),
-                "--to-cert",
-                str(files["jc"]),
-                "--in",
-                str(files["msg"]),
-                "--out",
-                str(d / "se.xml"),
-            ]
-        )
-        == 0
-    )
+    assert run(["e2e", "encrypt", "--key", str(files["jk"]), "--cert", str(files["jc"]),
+                "--to-cert", str(files["rc"]), "--to-cert", str(files["jc"]),
+                "--in", str(files["msg"]), "--out", str(d / "se.xml")]) == 0
     text = _out(capsys, ["inspect", "--in", str(d / "se.xml")])
     assert text.startswith("NOT VERIFIED")
     assert "application/pkcs7-mime" in text and "content encryption: aes256_gcm" in text
     recipients = [ln for ln in text.splitlines() if "recipient: " in ln]
-    assert [
-        f"serial {_serial(files[k])}" in r for r, k in zip(recipients, ("rc", "jc"), strict=True)
-    ] == [True, True]
+    assert [f"serial {_serial(files[k])}" in r for r, k in zip(recipients, ("rc", "jc"),
+                                                               strict=True)] == [True, True]
     assert all("key transport rsaes_oaep" in r for r in recipients)
     assert "signers: inside the encrypted content (not shown" in text
     assert "multipart/signed" not in text and "By the CLI" not in text
     assert "digest algorithms" not in text
     # inspecting recorded nothing: the object still opens (the default replay store is on)
-    assert (
-        run(
-            [
-                "e2e",
-                "decrypt",
-                "--key",
-                str(files["rk"]),
-                "--cert",
-                str(files["rc"]),
-                "--trust",
-                str(files["jc"]),
-                "--in",
-                str(d / "se.xml"),
-            ]
-        )
-        == 0
-    )
+    assert run(["e2e", "decrypt", "--key", str(files["rk"]), "--cert", str(files["rc"]),
+                "--trust", str(files["jc"]), "--in", str(d / "se.xml")]) == 0
 
 
 PRESENCE = (
@@ -632,57 +289,27 @@ PRESENCE = (
 )
 @pytest.mark.parametrize("command", ["sign", "encrypt"])
 def test_content_type_is_what_the_receiver_opens(
-    files: dict[str, Path],
-    capsys: pytest.CaptureFixture[str],
-    stanza: bytes,
-    flag: str | None,
-    seen: str,
-    command: str,
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str], stanza: bytes,
+    flag: str | None, seen: str, command: str,
 ) -> None:
     d = files["dir"]
     (d / "in.xml").write_bytes(stanza)
-    argv = [
-        "e2e",
-        command,
-        "--key",
-        str(files["jk"]),
-        "--cert",
-        str(files["jc"]),
-        "--in",
-        str(d / "in.xml"),
-        "--out",
-        str(d / "out.xml"),
-    ]
+    argv = ["e2e", command, "--key", str(files["jk"]), "--cert", str(files["jc"]),
+            "--in", str(d / "in.xml"), "--out", str(d / "out.xml")]
     argv += ["--to-cert", str(files["rc"])] if command == "encrypt" else []
     argv += ["--content-type", flag] if flag else []
     assert run(argv) == 0
-    opener = (
-        ["e2e", "decrypt", "--key", str(files["rk"]), "--cert", str(files["rc"])]
-        if command == "encrypt"
-        else ["e2e", "verify"]
-    )
-    report = json.loads(
-        _out(
-            capsys,
-            [
-                *opener,
-                "--trust",
-                str(files["jc"]),
-                "--json",
-                "--no-replay",
-                "--in",
-                str(d / "out.xml"),
-            ],
-        )
-    )
+    opener = (["e2e", "decrypt", "--key", str(files["rk"]), "--cert", str(files["rc"])]
+              if command == "encrypt" else ["e2e", "verify"])
+    report = json.loads(_out(capsys, [*opener, "--trust", str(files["jc"]), "--json",
+                                      "--no-replay", "--in", str(d / "out.xml")]))
     assert report["valid"] and report["e2e"]["content_type"] == seen
     assert report["e2e"]["encrypted"] is (command == "encrypt")
     inner = etree.fromstring(report["e2e"]["inner_stanza"].encode())
     assert inner.tag == etree.fromstring(stanza).tag
     if command == "sign":  # the payload type is visible without opening it
-        assert f"payload Content-Type: {seen}" in _out(
-            capsys, ["inspect", "--in", str(d / "out.xml")]
-        )
+        assert f"payload Content-Type: {seen}" in _out(capsys, ["inspect", "--in",
+                                                                str(d / "out.xml")])
 
 
 def test_bad_content_type_is_a_usage_error(
@@ -702,20 +329,8 @@ def test_bad_content_type_is_a_usage_error(
     ]
     for source, value in cases:
         for command in ("sign", "encrypt"):
-            argv = [
-                "e2e",
-                command,
-                "--key",
-                str(files["jk"]),
-                "--cert",
-                str(files["jc"]),
-                "--in",
-                str(source),
-                "--content-type",
-                value,
-                "--out",
-                str(d / "x.xml"),
-            ]
+            argv = ["e2e", command, "--key", str(files["jk"]), "--cert", str(files["jc"]),
+                    "--in", str(source), "--content-type", value, "--out", str(d / "x.xml")]
             argv += ["--to-cert", str(files["rc"])] if command == "encrypt" else []
             capsys.readouterr()
             try:
@@ -739,63 +354,19 @@ def test_wrap_iq_carries_the_given_id(
         b"to='romeo@example.net/orchard' id='q1' type='get'>"
         b"<query xmlns='jabber:iq:version'/></iq>"
     )
-    assert (
-        run(
-            [
-                "e2e",
-                "sign",
-                "--key",
-                str(files["jk"]),
-                "--cert",
-                str(files["jc"]),
-                "--in",
-                str(d / "iq.xml"),
-                "--out",
-                str(d / "s.xml"),
-            ]
-        )
-        == 0
-    )
+    assert run(["e2e", "sign", "--key", str(files["jk"]), "--cert", str(files["jc"]),
+                "--in", str(d / "iq.xml"), "--out", str(d / "s.xml")]) == 0
     assert run(["e2e", "unwrap", "--in", str(d / "s.xml"), "--out", str(d / "s.smime")]) == 0
     for extra, stanza_type in (([], "set"), (["--type", "get"], "get")):
-        assert (
-            run(
-                [
-                    "e2e",
-                    "wrap",
-                    "--to",
-                    "romeo@example.net/orchard",
-                    "--from",
-                    "juliet@example.com/balcony",
-                    "--kind",
-                    "iq",
-                    "--id",
-                    "q-42 x",
-                    *extra,
-                    "--in",
-                    str(d / "s.smime"),
-                    "--out",
-                    str(d / "w.xml"),
-                ]
-            )
-            == 0
-        )
+        assert run(["e2e", "wrap", "--to", "romeo@example.net/orchard",
+                    "--from", "juliet@example.com/balcony", "--kind", "iq", "--id", "q-42 x",
+                    *extra, "--in", str(d / "s.smime"), "--out", str(d / "w.xml")]) == 0
         root = etree.fromstring((d / "w.xml").read_bytes())
         assert root.tag == "{jabber:client}iq" and root.get("id") == "q-42 x"
         assert root.get("type") == stanza_type
         capsys.readouterr()
-        code = run(
-            [
-                "e2e",
-                "verify",
-                "--trust",
-                str(files["jc"]),
-                "--json",
-                "--no-replay",
-                "--in",
-                str(d / "w.xml"),
-            ]
-        )
+        code = run(["e2e", "verify", "--trust", str(files["jc"]), "--json", "--no-replay",
+                    "--in", str(d / "w.xml")])
         report = json.loads(capsys.readouterr().out)
         if stanza_type == "set":  # the signed iq is a get: the receiver sees the difference
             assert code == 1 and report["error_type"] == "StanzaMismatch", report
@@ -803,29 +374,11 @@ def test_wrap_iq_carries_the_given_id(
             assert code == 0 and report["valid"] and report["stanza"]["name"] == "iq", report
             assert report["stanza"]["id"] == "q1"
         (d / "w.xml").unlink()
-    assert (
-        run(
-            [
-                "e2e",
-                "wrap",
-                "--to",
-                "romeo@example.net",
-                "--id",
-                "m9",
-                "--in",
-                str(d / "s.smime"),
-                "--out",
-                str(d / "m.xml"),
-            ]
-        )
-        == 0
-    )
+    assert run(["e2e", "wrap", "--to", "romeo@example.net", "--id", "m9", "--in",
+                str(d / "s.smime"), "--out", str(d / "m.xml")]) == 0
     assert etree.fromstring((d / "m.xml").read_bytes()).get("id") == "m9"
-    err = _out(
-        capsys,
-        ["e2e", "wrap", "--to", "romeo@example.net", "--kind", "iq", "--in", str(d / "s.smime")],
-        code=2,
-    )
+    err = _out(capsys, ["e2e", "wrap", "--to", "romeo@example.net", "--kind", "iq",
+                        "--in", str(d / "s.smime")], code=2)
     assert "--id" in err and err.count("\n") == 1
 
 
@@ -834,30 +387,15 @@ def _nested(levels: int) -> bytes:
     part = b"Content-Type: text/plain\r\n\r\nx\r\n"
     for i in range(levels):
         b = f"b{i}".encode()
-        part = (
-            b'Content-Type: multipart/mixed; boundary="'
-            + b
-            + b'"\r\n\r\n--'
-            + b
-            + b"\r\n"
-            + part
-            + b"\r\n--"
-            + b
-            + b"--\r\n"
-        )
-    entity = (
-        b'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; '
-        b'micalg=sha-256; boundary="top"\r\n\r\n--top\r\n'
-        + part
-        + b"\r\n--top\r\nContent-Type: application/pkcs7-signature\r\n\r\nAAAA\r\n"
-        b"--top--\r\n"
-    )
-    return (
-        b"<message xmlns='jabber:client' to='romeo@example.net' from='juliet@example.com'>"
-        b"<e2e xmlns='urn:ietf:params:xml:ns:xmpp-e2e'><![CDATA[\r\n"
-        + entity
-        + b"]]></e2e></message>"
-    )
+        part = (b'Content-Type: multipart/mixed; boundary="' + b + b'"\r\n\r\n--' + b + b"\r\n"
+                + part + b"\r\n--" + b + b"--\r\n")
+    entity = (b'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; '
+              b'micalg=sha-256; boundary="top"\r\n\r\n--top\r\n' + part
+              + b"\r\n--top\r\nContent-Type: application/pkcs7-signature\r\n\r\nAAAA\r\n"
+              b"--top--\r\n")
+    return (b"<message xmlns='jabber:client' to='romeo@example.net' from='juliet@example.com'>"
+            b"<e2e xmlns='urn:ietf:params:xml:ns:xmpp-e2e'><![CDATA[\r\n" + entity
+            + b"]]></e2e></message>")
 
 
 def test_inspect_deeply_nested_mime(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

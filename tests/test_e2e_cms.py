@@ -38,13 +38,10 @@ CONTENT = (
 )
 
 
-def verify(
-    der: bytes, ident: Ident, content: bytes | None = None, allow_sha1: bool = True
-) -> _cms.SignedDataInfo:
+def verify(der: bytes, ident: Ident, content: bytes | None = None,
+           allow_sha1: bool = True) -> _cms.SignedDataInfo:
     return _cms.verify(
-        der,
-        select_certificates=lambda _p: [ident.cert],
-        detached_content=content,
+        der, select_certificates=lambda _p: [ident.cert], detached_content=content,
         allow_sha1=allow_sha1,
     )
 
@@ -64,9 +61,8 @@ def test_ours_verified_by_openssl_and_us(
 ) -> None:
     ident = _ident(kind)
     _k, cert = ident.write(tmp_path, "signer")
-    der = _cms.sign(
-        CONTENT, ident.key, ident.cert, digest=digest, pss=kind == "rsa-pss", detached=detached
-    )
+    der = _cms.sign(CONTENT, ident.key, ident.cert, digest=digest, pss=kind == "rsa-pss",
+                    detached=detached)
     (tmp_path / "sig.der").write_bytes(der)
     (tmp_path / "content").write_bytes(CONTENT)
     info = verify(der, ident, CONTENT if detached else None)
@@ -74,19 +70,8 @@ def test_ours_verified_by_openssl_and_us(
     assert info.digest_algorithm == ("sha512" if kind == "ed25519" else digest)
     if kind == "ed25519":
         return  # OpenSSL 3.0 has no Ed25519 CMS ("no default digest"); checked by us only
-    args = [
-        "cms",
-        "-verify",
-        "-binary",
-        "-inform",
-        "DER",
-        "-in",
-        str(tmp_path / "sig.der"),
-        "-CAfile",
-        str(cert),
-        "-purpose",
-        "any",
-    ]
+    args = ["cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp_path / "sig.der"),
+            "-CAfile", str(cert), "-purpose", "any"]
     if detached:
         args += ["-content", str(tmp_path / "content")]
     assert openssl(*args) == CONTENT
@@ -99,19 +84,8 @@ def test_openssl_signed_verified_by_us(tmp_path: Path, digest: str, pss: bool, m
     ident = make_ident("juliet@example.com")
     key, cert = ident.write(tmp_path, "signer")
     (tmp_path / "content").write_bytes(CONTENT)
-    args = [
-        "cms",
-        "-sign",
-        "-binary",
-        "-in",
-        str(tmp_path / "content"),
-        "-signer",
-        str(cert),
-        "-inkey",
-        str(key),
-        "-md",
-        digest,
-    ]
+    args = ["cms", "-sign", "-binary", "-in", str(tmp_path / "content"), "-signer", str(cert),
+            "-inkey", str(key), "-md", digest]
     if pss:
         args += ["-keyopt", "rsa_padding_mode:pss"]
     if mode == "attached-der":
@@ -131,21 +105,8 @@ def test_openssl_ecdsa_streamed_attached(tmp_path: Path) -> None:
     ident = make_ident("juliet@example.com", "ecdsa-p256")
     key, cert = ident.write(tmp_path, "signer")
     (tmp_path / "content").write_bytes(CONTENT)
-    der = openssl(
-        "cms",
-        "-sign",
-        "-binary",
-        "-stream",
-        "-nodetach",
-        "-outform",
-        "DER",
-        "-in",
-        str(tmp_path / "content"),
-        "-signer",
-        str(cert),
-        "-inkey",
-        str(key),
-    )
+    der = openssl("cms", "-sign", "-binary", "-stream", "-nodetach", "-outform", "DER",
+                  "-in", str(tmp_path / "content"), "-signer", str(cert), "-inkey", str(key))
     assert der[:2] == b"\x30\x80"  # BER indefinite length
     assert verify(der, ident).content == CONTENT
 
@@ -157,10 +118,8 @@ def test_cryptography_builder_output_verified() -> None:
         pkcs7.PKCS7SignatureBuilder()
         .set_data(CONTENT)
         .add_signer(ident.cert, ident.key, hashes.SHA256())
-        .sign(
-            serialization.Encoding.DER,
-            [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary],
-        )
+        .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.DetachedSignature,
+                                           pkcs7.PKCS7Options.Binary])
     )
     assert verify(der, ident, CONTENT).digest_algorithm == "sha256"
 
@@ -176,22 +135,8 @@ def test_md5_refused(tmp_path: Path) -> None:
     ident = make_ident("juliet@example.com")
     key, cert = ident.write(tmp_path, "signer")
     (tmp_path / "content").write_bytes(CONTENT)
-    der = openssl(
-        "cms",
-        "-sign",
-        "-binary",
-        "-nodetach",
-        "-outform",
-        "DER",
-        "-md",
-        "md5",
-        "-in",
-        str(tmp_path / "content"),
-        "-signer",
-        str(cert),
-        "-inkey",
-        str(key),
-    )
+    der = openssl("cms", "-sign", "-binary", "-nodetach", "-outform", "DER", "-md", "md5",
+                  "-in", str(tmp_path / "content"), "-signer", str(cert), "-inkey", str(key))
     with pytest.raises(UnsupportedAlgorithm):
         verify(der, ident)
 
@@ -207,21 +152,8 @@ def test_no_signed_attributes_refused(tmp_path: Path) -> None:
     ident = make_ident("juliet@example.com")
     key, cert = ident.write(tmp_path, "signer")
     (tmp_path / "content").write_bytes(CONTENT)
-    der = openssl(
-        "cms",
-        "-sign",
-        "-binary",
-        "-nodetach",
-        "-noattr",
-        "-outform",
-        "DER",
-        "-in",
-        str(tmp_path / "content"),
-        "-signer",
-        str(cert),
-        "-inkey",
-        str(key),
-    )
+    der = openssl("cms", "-sign", "-binary", "-nodetach", "-noattr", "-outform", "DER",
+                  "-in", str(tmp_path / "content"), "-signer", str(cert), "-inkey", str(key))
     with pytest.raises(SMIMEFormatError):
         verify(der, ident)
 
@@ -242,12 +174,8 @@ def test_signed_attribute_tampered() -> None:
     der = _cms.sign(CONTENT, ident.key, ident.cert, detached=False)
     ci = acms.ContentInfo.load(der)
     attrs = ci["content"]["signer_infos"][0]["signed_attrs"]
-    later = acms.CMSAttribute(
-        {
-            "type": "signing_time",
-            "values": [acms.Time({"utc_time": datetime(2030, 1, 1, tzinfo=UTC)})],
-        }
-    )
+    later = acms.CMSAttribute({"type": "signing_time", "values": [
+        acms.Time({"utc_time": datetime(2030, 1, 1, tzinfo=UTC)})]})
     changed = [later if a["type"].native == "signing_time" else a for a in attrs]
     ci["content"]["signer_infos"][0]["signed_attrs"] = acms.CMSAttributes(changed)
     tampered = ci.dump(force=True)
@@ -261,9 +189,8 @@ def test_duplicate_signed_attribute_refused() -> None:
     der = _cms.sign(CONTENT, ident.key, ident.cert, detached=False)
     ci = acms.ContentInfo.load(der)
     attrs = ci["content"]["signer_infos"][0]["signed_attrs"]
-    dup = acms.CMSAttributes(
-        [*attrs, acms.CMSAttribute({"type": "message_digest", "values": [b"\x00" * 32]})]
-    )
+    dup = acms.CMSAttributes([*attrs, acms.CMSAttribute(
+        {"type": "message_digest", "values": [b"\x00" * 32]})])
     ci["content"]["signer_infos"][0]["signed_attrs"] = dup
     with pytest.raises(SMIMEFormatError):
         verify(ci.dump(force=True), ident)
@@ -289,15 +216,8 @@ def test_attached_and_detached_content_conflict() -> None:
 def test_malformed_der_fails_fast_and_typed() -> None:
     ident = make_ident("juliet@example.com")
     der = _cms.sign(CONTENT, ident.key, ident.cert)
-    cases = [
-        b"",
-        der[: len(der) // 2],
-        der[:-1],
-        os.urandom(600),
-        b"\x30\x84\xff\xff\xff\xff",
-        b"\x30\x80" * 5000 + b"\x00\x00" * 5000,
-        der + b"\x00",
-    ]
+    cases = [b"", der[: len(der) // 2], der[:-1], os.urandom(600), b"\x30\x84\xff\xff\xff\xff",
+             b"\x30\x80" * 5000 + b"\x00\x00" * 5000, der + b"\x00"]
     for case in cases:
         t = time.perf_counter()
         with pytest.raises((SMIMEFormatError, LimitExceeded)):

@@ -55,10 +55,10 @@ def test_build_then_parse_round_trip() -> None:
         timestamp=WHEN,
         content_type="text/plain; charset=utf-8",
         content=b"hello\r\n",
-        sender_name='Juliet "J" Capulet',
+        sender_name="Juliet \"J\" Capulet",
         subject="tab\there \\ back",
     )
-    assert b'From: "Juliet \\"J\\" Capulet" <im:juliet@example.com>\r\n' in m.raw
+    assert b"From: \"Juliet \\\"J\\\" Capulet\" <im:juliet@example.com>\r\n" in m.raw
     assert b"To: <im:romeo@example.net>\r\n" in m.raw
     assert b"DateTime: 2026-11-22T11:45:36.660Z\r\n" in m.raw
     again = parse_cpim(m.raw)
@@ -68,14 +68,8 @@ def test_build_then_parse_round_trip() -> None:
 
 
 def test_presence_uses_pres_uri() -> None:
-    m = build_cpim(
-        sender="a@b.c",
-        recipients=["d@e.f"],
-        timestamp=WHEN,
-        content_type="application/pidf+xml",
-        content=b"<x/>",
-        scheme="pres",
-    )
+    m = build_cpim(sender="a@b.c", recipients=["d@e.f"], timestamp=WHEN,
+                   content_type="application/pidf+xml", content=b"<x/>", scheme="pres")
     assert b"From: <pres:a@b.c>" in m.raw
     assert m.sender.jid == "a@b.c"
 
@@ -88,11 +82,8 @@ def _with_headers(*lines: bytes) -> bytes:
     )
 
 
-BASE = (
-    b"From: <im:a@example.com>",
-    b"To: <im:b@example.com>",
-    b"DateTime: 2026-11-22T11:45:36.660Z",
-)
+BASE = (b"From: <im:a@example.com>", b"To: <im:b@example.com>",
+        b"DateTime: 2026-11-22T11:45:36.660Z")
 
 
 @pytest.mark.parametrize(
@@ -117,7 +108,7 @@ BASE = (
         BASE + (b"NS: <>",),
         (b"From: <mailto:a@example.com>",) + BASE[1:],  # not an XMPP URI
         (b"From: a@example.com",) + BASE[1:],  # no angle brackets
-        (b'From: "unterminated <im:a@example.com>',) + BASE[1:],
+        (b"From: \"unterminated <im:a@example.com>",) + BASE[1:],
         BASE[:2] + (b"DateTime: 2026-13-22T11:45:36Z",),
         BASE[:2] + (b"DateTime: yesterday",),
         BASE + (b"Subject: \xff\xfe",),  # not UTF-8
@@ -162,7 +153,7 @@ def test_header_count_limit() -> None:
 
 def test_escapes() -> None:
     assert unescape(r"a\u00e9\t\"\'\\") == "a\u00e9\t\"'\\"
-    assert unescape(escape('x\r\ny\\"z\x7f')) == 'x\r\ny\\"z\x7f'
+    assert unescape(escape("x\r\ny\\\"z\x7f")) == "x\r\ny\\\"z\x7f"
     with pytest.raises(CPIMFormatError):
         unescape("trailing\\")
     with pytest.raises(CPIMFormatError):

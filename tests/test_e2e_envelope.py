@@ -46,36 +46,17 @@ def test_ours_decrypted_by_openssl(tmp_path: Path, cipher: ContentCipher, kind: 
     key, cert = rcpt.write(tmp_path, "rcpt")
     der = _envelope.encrypt(CONTENT, [rcpt.cert], cipher=cipher)
     (tmp_path / "env.der").write_bytes(der)
-    out = openssl(
-        "cms",
-        "-decrypt",
-        "-binary",
-        "-inform",
-        "DER",
-        "-in",
-        str(tmp_path / "env.der"),
-        "-recip",
-        str(cert),
-        "-inkey",
-        str(key),
-    )
+    out = openssl("cms", "-decrypt", "-binary", "-inform", "DER", "-in",
+                  str(tmp_path / "env.der"), "-recip", str(cert), "-inkey", str(key))
     assert out == CONTENT
     ci = acms.ContentInfo.load(der)
     gcm = cipher in (ContentCipher.AES128_GCM, ContentCipher.AES256_GCM)
     assert ci["content_type"].native == (
-        "authenticated_enveloped_data" if gcm else "enveloped_data"
-    )
+        "authenticated_enveloped_data" if gcm else "enveloped_data")
     eci = ci["content"]["auth_encrypted_content_info" if gcm else "encrypted_content_info"]
     alg = eci["content_encryption_algorithm"]["algorithm"].native
-    assert (
-        alg
-        == {
-            "aes128-gcm": "aes128_gcm",
-            "aes256-gcm": "aes256_gcm",
-            "aes128": "aes128_cbc",
-            "aes256": "aes256_cbc",
-        }[cipher.value]
-    )
+    assert alg == {"aes128-gcm": "aes128_gcm", "aes256-gcm": "aes256_gcm",
+                   "aes128": "aes128_cbc", "aes256": "aes256_cbc"}[cipher.value]
     ri = ci["content"]["recipient_infos"][0]
     assert ri.name == ("ktri" if kind.startswith("rsa") else "kari")
     assert _envelope.decrypt(der, rcpt.cert, rcpt.key) == CONTENT
@@ -94,22 +75,13 @@ def test_default_is_aes256_gcm_with_oaep() -> None:
     ktri = ci["content"]["recipient_infos"][0].chosen
     assert ktri["key_encryption_algorithm"]["algorithm"].native == "rsaes_oaep"
     cbc = acms.ContentInfo.load(_envelope.encrypt(CONTENT, [rcpt.cert], cipher="aes128"))
-    assert (
-        cbc["content"]["recipient_infos"][0].chosen["key_encryption_algorithm"]["algorithm"].native
-        == "rsaes_pkcs1v15"
-    )  # the RFC 3923 §6.10 profile
-    oaep = acms.ContentInfo.load(
-        _envelope.encrypt(
-            CONTENT,
-            [rcpt.cert],
-            cipher=ContentCipher.AES128_CBC,
-            key_transport=KeyTransport.RSA_OAEP,
-        )
-    )
-    assert (
-        oaep["content"]["recipient_infos"][0].chosen["key_encryption_algorithm"]["algorithm"].native
-        == "rsaes_oaep"
-    )
+    assert cbc["content"]["recipient_infos"][0].chosen["key_encryption_algorithm"][
+        "algorithm"].native == "rsaes_pkcs1v15"  # the RFC 3923 §6.10 profile
+    oaep = acms.ContentInfo.load(_envelope.encrypt(
+        CONTENT, [rcpt.cert], cipher=ContentCipher.AES128_CBC,
+        key_transport=KeyTransport.RSA_OAEP))
+    assert oaep["content"]["recipient_infos"][0].chosen["key_encryption_algorithm"][
+        "algorithm"].native == "rsaes_oaep"
 
 
 OPENSSL_ENCRYPT = [
@@ -118,10 +90,8 @@ OPENSSL_ENCRYPT = [
     (["-aes128"], "rsa-2048"),
     (["-aes256", "-stream"], "rsa-2048"),
     (["-aes-256-gcm", "-keyopt", "rsa_padding_mode:oaep"], "rsa-2048"),  # OAEP SHA-1
-    (
-        ["-aes-256-gcm", "-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha256"],
-        "rsa-2048",
-    ),
+    (["-aes-256-gcm", "-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha256"],
+     "rsa-2048"),
     (["-aes128", "-keyopt", "rsa_padding_mode:oaep"], "rsa-2048"),
     (["-aes-256-gcm"], "ecdsa-p256"),  # dhSinglePass-stdDH-sha1kdf, OpenSSL's default
     (["-aes-128-gcm", "-keyopt", "ecdh_kdf_md:sha256"], "ecdsa-p256"),
@@ -137,63 +107,28 @@ def test_openssl_encrypted_decrypted_by_us(tmp_path: Path, args: list[str], kind
     rcpt = make_ident("romeo@example.net", kind)
     _key, cert = rcpt.write(tmp_path, "rcpt")
     (tmp_path / "content").write_bytes(CONTENT)
-    der = openssl(
-        "cms",
-        "-encrypt",
-        "-binary",
-        "-outform",
-        "DER",
-        args[0],
-        "-in",
-        str(tmp_path / "content"),
-        "-recip",
-        str(cert),
-        *args[1:],
-    )
+    der = openssl("cms", "-encrypt", "-binary", "-outform", "DER", args[0],
+                  "-in", str(tmp_path / "content"), "-recip", str(cert), *args[1:])
     assert _envelope.decrypt(der, rcpt.cert, rcpt.key) == CONTENT
 
 
 def test_multiple_recipients_of_mixed_types(tmp_path: Path) -> None:
     """Each device certificate of the recipient and the sender's own: RSA, P-256, P-384."""
-    idents = [
-        make_ident("romeo@example.net"),
-        make_ident("romeo@example.net", "ecdsa-p256"),
-        make_ident("juliet@example.com", "ecdsa-p384"),
-    ]
+    idents = [make_ident("romeo@example.net"), make_ident("romeo@example.net", "ecdsa-p256"),
+              make_ident("juliet@example.com", "ecdsa-p384")]
     for cipher in (ContentCipher.AES256_GCM, ContentCipher.AES128_CBC):
         der = _envelope.encrypt(CONTENT, [i.cert for i in idents], cipher=cipher)
         (tmp_path / "env.der").write_bytes(der)
         for n, i in enumerate(idents):
             assert _envelope.decrypt(der, i.cert, i.key) == CONTENT
             key, cert = i.write(tmp_path, f"r{n}")
-            assert (
-                openssl(
-                    "cms",
-                    "-decrypt",
-                    "-binary",
-                    "-inform",
-                    "DER",
-                    "-in",
-                    str(tmp_path / "env.der"),
-                    "-recip",
-                    str(cert),
-                    "-inkey",
-                    str(key),
-                )
-                == CONTENT
-            )
+            assert openssl("cms", "-decrypt", "-binary", "-inform", "DER", "-in",
+                           str(tmp_path / "env.der"), "-recip", str(cert),
+                           "-inkey", str(key)) == CONTENT
     (tmp_path / "content").write_bytes(CONTENT)
-    der = openssl(
-        "cms",
-        "-encrypt",
-        "-binary",
-        "-outform",
-        "DER",
-        "-aes-256-gcm",
-        "-in",
-        str(tmp_path / "content"),
-        *[str(tmp_path / f"r{n}.pem") for n in range(3)],
-    )
+    der = openssl("cms", "-encrypt", "-binary", "-outform", "DER", "-aes-256-gcm",
+                  "-in", str(tmp_path / "content"),
+                  *[str(tmp_path / f"r{n}.pem") for n in range(3)])
     for i in idents:
         assert _envelope.decrypt(der, i.cert, i.key) == CONTENT
     with pytest.raises(DecryptionError):
@@ -215,18 +150,8 @@ def test_weak_or_unsupported_algorithms(tmp_path: Path, args: list[str]) -> None
     rcpt = make_ident("romeo@example.net")
     _key, cert = rcpt.write(tmp_path, "rcpt")
     (tmp_path / "content").write_bytes(CONTENT)
-    der = openssl(
-        "cms",
-        "-encrypt",
-        "-binary",
-        "-outform",
-        "DER",
-        *args,
-        "-in",
-        str(tmp_path / "content"),
-        "-recip",
-        str(cert),
-    )
+    der = openssl("cms", "-encrypt", "-binary", "-outform", "DER", *args,
+                  "-in", str(tmp_path / "content"), "-recip", str(cert))
     with pytest.raises(UnsupportedAlgorithm):
         _envelope.decrypt(der, rcpt.cert, rcpt.key)
 
@@ -259,9 +184,8 @@ def test_recipient_key_requirements() -> None:
         _envelope.encrypt(CONTENT, [])
 
 
-def _variants(
-    cipher: ContentCipher = ContentCipher.AES128_CBC, kind: str = "rsa-2048"
-) -> tuple[bytes, list[bytes]]:
+def _variants(cipher: ContentCipher = ContentCipher.AES128_CBC,
+              kind: str = "rsa-2048") -> tuple[bytes, list[bytes]]:
     rcpt = make_ident("romeo@example.net", kind)
     der = _envelope.encrypt(CONTENT, [rcpt.cert], cipher=cipher)
     ci = acms.ContentInfo.load(der)
@@ -280,7 +204,8 @@ def _variants(
 
 @pytest.mark.parametrize("kind", ["rsa-2048", "ecdsa-p256"])
 @pytest.mark.parametrize("cipher", [ContentCipher.AES128_CBC, ContentCipher.AES256_GCM])
-def test_one_opaque_error_for_every_decryption_failure(cipher: ContentCipher, kind: str) -> None:
+def test_one_opaque_error_for_every_decryption_failure(cipher: ContentCipher,
+                                                       kind: str) -> None:
     rcpt = make_ident("romeo@example.net", kind)
     other = make_ident("mercutio@example.org", kind)
     der, tampered = _variants(cipher, kind)
@@ -306,9 +231,8 @@ def test_one_opaque_error_for_every_decryption_failure(cipher: ContentCipher, ki
         (DecryptionError, "decryption failed", ("decryption failed",))
     }
     # nothing underneath leaks through the exception chain either
-    assert all(
-        e.__cause__ is None and (e.__context__ is None or e.__suppress_context__) for e in errors
-    )
+    assert all(e.__cause__ is None and (e.__context__ is None or e.__suppress_context__)
+               for e in errors)
 
 
 def test_wrong_recipient_does_not_exit_early() -> None:

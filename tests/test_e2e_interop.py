@@ -64,57 +64,29 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def _openssl_object(
-    tmp_path: Path,
-    *,
-    sign_binary: bool,
-    encrypt: str | None,
-    when: datetime,
-    encrypt_binary: bool = True,
-) -> bytes:
+def _openssl_object(tmp_path: Path, *, sign_binary: bool, encrypt: str | None,
+                    when: datetime, encrypt_binary: bool = True) -> bytes:
     """``openssl cms -sign`` (then ``-encrypt`` when ``encrypt`` names a cipher) WITHOUT
     ``-crlfeol``: OpenSSL's default output, MIME framing with LF line ends."""
     jk, jc = juliet().write(tmp_path, "juliet")
     _rk, rc = romeo().write(tmp_path, "romeo")
-    cpim = build_cpim(
-        sender=JULIET,
-        recipients=[ROMEO],
-        timestamp=when,
-        content_type="text/plain; charset=utf-8",
-        content=b"line one\r\nline two",
-    )
+    cpim = build_cpim(sender=JULIET, recipients=[ROMEO], timestamp=when,
+                      content_type="text/plain; charset=utf-8", content=b"line one\r\nline two")
     (tmp_path / "cpim").write_bytes(cpim.raw)
-    signed = openssl(
-        "cms",
-        "-sign",
-        *(["-binary"] if sign_binary else []),
-        "-in",
-        str(tmp_path / "cpim"),
-        "-signer",
-        str(jc),
-        "-inkey",
-        str(jk),
-    )
+    signed = openssl("cms", "-sign", *(["-binary"] if sign_binary else []),
+                     "-in", str(tmp_path / "cpim"), "-signer", str(jc), "-inkey", str(jk))
     assert b"\r\n\r\nThis is an S/MIME" not in signed and b"\nThis is an S/MIME signed" in signed
     if encrypt is None:
         return signed
     (tmp_path / "signed").write_bytes(signed)
-    return openssl(
-        "cms",
-        "-encrypt",
-        *(["-binary"] if encrypt_binary else []),
-        encrypt,
-        "-in",
-        str(tmp_path / "signed"),
-        str(rc),
-    )
+    return openssl("cms", "-encrypt", *(["-binary"] if encrypt_binary else []), encrypt,
+                   "-in", str(tmp_path / "signed"), str(rc))
 
 
 def _open(stanza: bytes, when: datetime, *, encrypted: bool = True) -> OpenedStanza:
     if encrypted:
-        return open_stanza(
-            stanza, trust=trust(), key=romeo().key, certificate=romeo().cert, now=when
-        )
+        return open_stanza(stanza, trust=trust(), key=romeo().key, certificate=romeo().cert,
+                           now=when)
     return open_stanza(stanza, trust=trust(), recipient=ROMEO, now=when)
 
 
@@ -125,16 +97,15 @@ def _open(stanza: bytes, when: datetime, *, encrypted: bool = True) -> OpenedSta
 @pytest.mark.parametrize("sign_binary", [False, True])
 @pytest.mark.parametrize("encrypt_binary", [False, True])
 @pytest.mark.parametrize("cipher", ["-aes128", "-aes-256-gcm"])
-def test_openssl_default_lf_output_opens(
-    tmp_path: Path, sign_binary: bool, encrypt_binary: bool, cipher: str
-) -> None:
+def test_openssl_default_lf_output_opens(tmp_path: Path, sign_binary: bool,
+                                         encrypt_binary: bool, cipher: str) -> None:
     """issue 17: ``openssl cms -sign | openssl cms -encrypt`` without ``-crlfeol``. With
     ``-binary`` the decrypted plaintext keeps OpenSSL's LF header lines and boundaries."""
     when = _now()
-    enc = _openssl_object(
-        tmp_path, sign_binary=sign_binary, encrypt=cipher, when=when, encrypt_binary=encrypt_binary
-    )
-    stanza = gateway_wrap(enc, to=ROMEO + "/orchard", sender=JULIET + "/gw", stanza_type="chat")
+    enc = _openssl_object(tmp_path, sign_binary=sign_binary, encrypt=cipher, when=when,
+                          encrypt_binary=encrypt_binary)
+    stanza = gateway_wrap(enc, to=ROMEO + "/orchard", sender=JULIET + "/gw",
+                          stanza_type="chat")
     o = open_stanza(stanza, trust=trust(), key=romeo().key, certificate=romeo().cert, now=when)
     assert o.signed and o.encrypted and o.signer == JULIET
     assert o.stanza.findtext("{jabber:client}body") == "line one\nline two"
@@ -165,21 +136,15 @@ def test_lf_framing_signed_part_is_exact(tmp_path: Path) -> None:
     p = _cms.parse(ms.signature)
     assert _cms.verify_parsed(p, select_certificates=sel, detached_content=ms.signed_part)
     with pytest.raises(InvalidSignature):
-        _cms.verify_parsed(
-            p, select_certificates=sel, detached_content=ms.signed_part.replace(b"\r\n", b"\n")
-        )
+        _cms.verify_parsed(p, select_certificates=sel,
+                           detached_content=ms.signed_part.replace(b"\r\n", b"\n"))
 
 
 def _lf_multipart(when: datetime) -> bytes:
     """Our multipart/signed re-framed as OpenSSL frames it by default (LF outside the
     signed part)."""
-    cpim = build_cpim(
-        sender=JULIET,
-        recipients=[ROMEO],
-        timestamp=when,
-        content_type="text/plain; charset=utf-8",
-        content=b"hi",
-    )
+    cpim = build_cpim(sender=JULIET, recipients=[ROMEO], timestamp=when,
+                      content_type="text/plain; charset=utf-8", content=b"hi")
     sig = _cms.sign(cpim.raw, juliet().key, juliet().cert, signing_time=when)
     crlf = build_multipart_signed(cpim.raw, sig, digest="sha256", boundary="b0")
     head, _, rest = crlf.partition(b"\r\n\r\n--b0\r\n")
@@ -208,10 +173,8 @@ def test_lf_framing_keeps_one_entity_rule(mutate: object) -> None:
     with pytest.raises(SMIMEFormatError):
         parse_multipart_signed(parse_entity(bad, lf_ok=True))
     root = new_stanza("message", {"from": JULIET + "/b", "to": ROMEO, "type": "chat"})
-    make_e2e(
-        root,
-        build_pkcs7_mime(_envelope.encrypt(bad, [romeo().cert]), smime_type="authEnveloped-data"),
-    )
+    make_e2e(root, build_pkcs7_mime(_envelope.encrypt(bad, [romeo().cert]),
+                                    smime_type="authEnveloped-data"))
     with pytest.raises(DecryptionError):
         _open(serialize(root), when)
 
@@ -239,23 +202,17 @@ IQ_NL = (
 @pytest.mark.parametrize("encrypt", [False, True])
 def test_signed_presence_with_line_break_opens(encrypt: bool) -> None:
     when = _now()
-    sealed = seal_stanza(
-        PRESENCE_NL,
-        key=juliet().key,
-        certificate=juliet().cert,
-        recipients=[romeo().cert] if encrypt else [],
-        encrypt=encrypt,
-        now=when,
-    )
+    sealed = seal_stanza(PRESENCE_NL, key=juliet().key, certificate=juliet().cert,
+                         recipients=[romeo().cert] if encrypt else [], encrypt=encrypt,
+                         now=when)
     o = _open(sealed, when, encrypted=encrypt)
     assert o.stanza.findtext("{jabber:client}status") == "first line\nsecond line"
 
 
 def test_signed_xmpp_xml_with_line_break_opens() -> None:
     when = _now()
-    sealed = seal_stanza(
-        IQ_NL, key=juliet().key, certificate=juliet().cert, encrypt=False, now=when
-    )
+    sealed = seal_stanza(IQ_NL, key=juliet().key, certificate=juliet().cert, encrypt=False,
+                         now=when)
     o = _open(sealed, when, encrypted=False)
     x = o.stanza.find(".//{urn:x}x")
     assert x is not None and x.text == "a\nb"
@@ -270,38 +227,20 @@ def test_signed_xml_with_line_break_verified_by_openssl(tmp_path: Path, stanza: 
     _jk, jc = juliet().write(tmp_path, "juliet")
     rk, rc = romeo().write(tmp_path, "romeo")
     when = _now()
-    signed_only = seal_stanza(
-        stanza, key=juliet().key, certificate=juliet().cert, encrypt=False, now=when
-    )
+    signed_only = seal_stanza(stanza, key=juliet().key, certificate=juliet().cert,
+                              encrypt=False, now=when)
     (tmp_path / "s.smime").write_bytes(gateway_unwrap(signed_only))
-    content = openssl(
-        "cms", "-verify", "-in", str(tmp_path / "s.smime"), "-CAfile", str(jc), "-purpose", "any"
-    )
+    content = openssl("cms", "-verify", "-in", str(tmp_path / "s.smime"), "-CAfile", str(jc),
+                      "-purpose", "any")
     assert b"\r\n" in content and b"\n" not in content.replace(b"\r\n", b"")
-    sealed = seal_stanza(
-        stanza,
-        key=juliet().key,
-        certificate=juliet().cert,
-        recipients=[romeo().cert],
-        cipher=ContentCipher.AES128_CBC,
-        now=when,
-    )
+    sealed = seal_stanza(stanza, key=juliet().key, certificate=juliet().cert,
+                         recipients=[romeo().cert], cipher=ContentCipher.AES128_CBC, now=when)
     (tmp_path / "e.smime").write_bytes(gateway_unwrap(sealed))
-    dec = openssl(
-        "cms",
-        "-decrypt",
-        "-binary",
-        "-in",
-        str(tmp_path / "e.smime"),
-        "-recip",
-        str(rc),
-        "-inkey",
-        str(rk),
-    )
+    dec = openssl("cms", "-decrypt", "-binary", "-in", str(tmp_path / "e.smime"),
+                  "-recip", str(rc), "-inkey", str(rk))
     (tmp_path / "d.smime").write_bytes(dec)
-    openssl(
-        "cms", "-verify", "-in", str(tmp_path / "d.smime"), "-CAfile", str(jc), "-purpose", "any"
-    )
+    openssl("cms", "-verify", "-in", str(tmp_path / "d.smime"), "-CAfile", str(jc),
+            "-purpose", "any")
 
 
 # -- 3. SHA-2 AlgorithmIdentifiers: parameters absent when writing (RFC 5754 §2) -------------
@@ -320,7 +259,7 @@ def test_we_write_digest_algorithms_without_null(tmp_path: Path, digest: str, ki
     hits = [i for i, r in enumerate(rows) if r.rstrip().endswith(f"OBJECT            :{name}")]
     assert len(hits) == 2  # SignedData.digestAlgorithms and SignerInfo.digestAlgorithm
     for i in hits:
-        assert "NULL" not in rows[i + 1], rows[i - 1 : i + 2]
+        assert "NULL" not in rows[i + 1], rows[i - 1: i + 2]
         assert "l=  " in rows[i - 1] and "cons: SEQUENCE" in rows[i - 1]
 
 
@@ -342,10 +281,8 @@ def _with_digest_params(der: bytes, params: bytes) -> bytes:
     return out
 
 
-@pytest.mark.parametrize(
-    ("params", "ok"),
-    [(b"", True), (b"\x05\x00", True), (b"\x04\x00", False), (b"\x05\x01\x00", False)],
-)
+@pytest.mark.parametrize(("params", "ok"), [(b"", True), (b"\x05\x00", True),
+                                             (b"\x04\x00", False), (b"\x05\x01\x00", False)])
 def test_digest_parameters_absent_or_null_accepted_only(params: bytes, ok: bool) -> None:
     ident = juliet()
     der = _with_digest_params(_cms.sign(b"x", ident.key, ident.cert, detached=False), params)
@@ -366,22 +303,8 @@ def test_openssl_verifies_absent_and_we_accept_openssl_null(tmp_path: Path) -> N
     der = _cms.sign(b"x", ident.key, ident.cert, detached=False)
     for variant in (der, _with_digest_params(der, b"\x05\x00")):
         (tmp_path / "v.der").write_bytes(variant)
-        assert (
-            openssl(
-                "cms",
-                "-verify",
-                "-binary",
-                "-inform",
-                "DER",
-                "-in",
-                str(tmp_path / "v.der"),
-                "-CAfile",
-                str(c),
-                "-purpose",
-                "any",
-            )
-            == b"x"
-        )
+        assert openssl("cms", "-verify", "-binary", "-inform", "DER", "-in",
+                       str(tmp_path / "v.der"), "-CAfile", str(c), "-purpose", "any") == b"x"
         assert _cms.verify(variant, select_certificates=lambda _p: [ident.cert]).content == b"x"
 
 
@@ -389,27 +312,20 @@ def test_openssl_verifies_absent_and_we_accept_openssl_null(tmp_path: Path) -> N
 
 
 def _signed_with_time(when: datetime, signing_time: datetime, *, encrypt: bool) -> bytes:
-    cpim = build_cpim(
-        sender=JULIET,
-        recipients=[ROMEO],
-        timestamp=when,
-        content_type="text/plain; charset=utf-8",
-        content=b"hi",
-    )
+    cpim = build_cpim(sender=JULIET, recipients=[ROMEO], timestamp=when,
+                      content_type="text/plain; charset=utf-8", content=b"hi")
     sig = _cms.sign(cpim.raw, juliet().key, juliet().cert, signing_time=signing_time)
     entity = build_multipart_signed(cpim.raw, sig, digest="sha256")
     if encrypt:
-        entity = build_pkcs7_mime(
-            _envelope.encrypt(entity, [romeo().cert]), smime_type="authEnveloped-data"
-        )
+        entity = build_pkcs7_mime(_envelope.encrypt(entity, [romeo().cert]),
+                                  smime_type="authEnveloped-data")
     root = new_stanza("message", {"from": JULIET + "/b", "to": ROMEO, "type": "chat"})
     make_e2e(root, entity)
     return serialize(root)
 
 
-@pytest.mark.parametrize(
-    "offset", [timedelta(hours=-1), timedelta(hours=1), timedelta(minutes=-5, seconds=-2)]
-)
+@pytest.mark.parametrize("offset", [timedelta(hours=-1), timedelta(hours=1),
+                                    timedelta(minutes=-5, seconds=-2)])
 def test_signing_time_outside_window_refused(offset: timedelta) -> None:
     when = _now()
     with pytest.raises(TimestampError):
@@ -419,10 +335,8 @@ def test_signing_time_outside_window_refused(offset: timedelta) -> None:
 
 
 # signingTime has whole seconds: one that says 5:01 ago may have been made 5:00.000 ago
-@pytest.mark.parametrize(
-    "offset",
-    [timedelta(0), timedelta(minutes=-5), timedelta(minutes=5), timedelta(minutes=-5, seconds=-1)],
-)
+@pytest.mark.parametrize("offset", [timedelta(0), timedelta(minutes=-5), timedelta(minutes=5),
+                                    timedelta(minutes=-5, seconds=-1)])
 def test_signing_time_inside_window_accepted(offset: timedelta) -> None:
     when = _now()
     assert _open(_signed_with_time(when, when + offset, encrypt=False), when, encrypted=False)
@@ -440,7 +354,8 @@ def test_openssl_signing_time_an_hour_old_refused(tmp_path: Path) -> None:
         open_stanza(stanza, trust=trust(), recipient=ROMEO, now=later)
     (tmp_path / "s").write_bytes(signed)
     _rk, rc = romeo().write(tmp_path, "romeo")
-    enc = openssl("cms", "-encrypt", "-binary", "-aes-256-gcm", "-in", str(tmp_path / "s"), str(rc))
+    enc = openssl("cms", "-encrypt", "-binary", "-aes-256-gcm", "-in", str(tmp_path / "s"),
+                  str(rc))
     stanza = gateway_wrap(enc, to=ROMEO, sender=JULIET + "/gw", stanza_type="chat")
     with pytest.raises(DecryptionError):
         _open(stanza, later)
@@ -449,9 +364,8 @@ def test_openssl_signing_time_an_hour_old_refused(tmp_path: Path) -> None:
 def test_inner_xml_is_not_changed() -> None:
     """Canonical CRLF changes no XML: the inner stanza parses to the same text."""
     when = _now()
-    sealed = seal_stanza(
-        IQ_NL, key=juliet().key, certificate=juliet().cert, encrypt=False, now=when
-    )
+    sealed = seal_stanza(IQ_NL, key=juliet().key, certificate=juliet().cert, encrypt=False,
+                         now=when)
     o = _open(sealed, when, encrypted=False)
     assert etree.tostring(o.stanza).count(b"\r") == 0
 

@@ -86,7 +86,7 @@ def test_content_type_parsing() -> None:
         "multipart/signed",
         {"boundary": 'a b"c', "micalg": "sha1"},
     )
-    for bad in ["text", "text/plain; a", "text/plain; a=1; a=2", 'a/b; c="open']:
+    for bad in ["text", "text/plain; a", "text/plain; a=1; a=2", "a/b; c=\"open"]:
         with pytest.raises(SMIMEFormatError):
             parse_content_type(bad)
 
@@ -148,11 +148,10 @@ def _deep(n: int, indefinite: bool) -> bytes:
         return b"\x30\x80" * n + b"\x00\x00" * n
     data = b"\x05\x00"
     for _ in range(n):
-        data = (
-            b"\x30"
-            + (bytes([len(data)]) if len(data) < 128 else b"\x84" + len(data).to_bytes(4, "big"))
-            + data
-        )
+        data = b"\x30" + (
+            bytes([len(data)]) if len(data) < 128
+            else b"\x84" + len(data).to_bytes(4, "big")
+        ) + data
     return data
 
 

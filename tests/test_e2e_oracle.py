@@ -48,20 +48,16 @@ Outcome = tuple[str, str, str | None, bytes | None]
 
 def _sealed_cbc() -> bytes:
     j, r = make_ident(JULIET), make_ident(ROMEO)
-    return seal_stanza(
-        MSG, key=j.key, certificate=j.cert, recipients=[r.cert], cipher="aes128", now=NOW
-    )
+    return seal_stanza(MSG, key=j.key, certificate=j.cert, recipients=[r.cert],
+                       cipher="aes128", now=NOW)
 
 
 SEALED = _sealed_cbc()
 
 
-_ARGS: dict[str, object] = {
-    "trust": TrustStore().pin(JULIET, make_ident(JULIET).cert),
-    "key": make_ident(ROMEO).key,
-    "certificate": make_ident(ROMEO).cert,
-    "now": NOW,
-}
+_ARGS: dict[str, object] = {"trust": TrustStore().pin(JULIET, make_ident(JULIET).cert),
+                            "key": make_ident(ROMEO).key,
+                            "certificate": make_ident(ROMEO).cert, "now": NOW}
 
 
 def _open(stanza: bytes, **kw: object) -> None:
@@ -91,10 +87,8 @@ def with_ciphertext(ciphertext: bytes) -> bytes:
     ci = _envelope()
     ci["content"]["encrypted_content_info"]["encrypted_content"] = ciphertext
     entity = build_pkcs7_mime(ci.dump(force=True), smime_type="enveloped-data")
-    root = new_stanza(
-        "message",
-        {"from": JULIET + "/balcony", "to": ROMEO + "/orchard", "type": "chat", "id": "m1"},
-    )
+    root = new_stanza("message", {"from": JULIET + "/balcony", "to": ROMEO + "/orchard",
+                                  "type": "chat", "id": "m1"})
     make_e2e(root, entity)
     return serialize(root)
 
@@ -202,9 +196,7 @@ def test_timing_bad_padding_vs_valid_padding_forgery() -> None:
             times[label].append(time.perf_counter_ns() - t0)
     med = {k: statistics.median(v) for k, v in times.items()}
     diff = abs(med["bad-padding"] - med["valid-padding"]) / min(med.values())
-    print(
-        f"\nmedian open over {trials} trials each: bad padding {med['bad-padding'] / 1e3:.1f} µs,"
-        f" valid padding (forged) {med['valid-padding'] / 1e3:.1f} µs, difference "
-        f"{diff * 100:.2f} %"
-    )
+    print(f"\nmedian open over {trials} trials each: bad padding {med['bad-padding'] / 1e3:.1f} µs,"
+          f" valid padding (forged) {med['valid-padding'] / 1e3:.1f} µs, difference "
+          f"{diff * 100:.2f} %")
     assert diff < 0.05

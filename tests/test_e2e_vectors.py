@@ -35,10 +35,8 @@ def _trust() -> TrustStore:
 
 
 def _romeo() -> tuple[PrivateKey, x509.Certificate]:
-    return (
-        load_private_key((V / "romeo.key").read_bytes()),
-        load_certificate((V / "romeo.pem").read_bytes()),
-    )
+    return (load_private_key((V / "romeo.key").read_bytes()),
+            load_certificate((V / "romeo.pem").read_bytes()))
 
 
 def test_openssl_made_certificates_carry_xmpp_addr() -> None:
@@ -63,21 +61,10 @@ def test_cpim_vector() -> None:
 )
 def test_openssl_vectors_open(name: str, encrypted: bool, digest: str) -> None:
     key, cert = _romeo()
-    stanza = gateway_wrap(
-        (V / name).read_bytes(),
-        to="romeo@example.net/orchard",
-        sender="juliet@example.com/balcony",
-        stanza_type="chat",
-    )
-    o = open_stanza(
-        stanza,
-        trust=_trust(),
-        key=key,
-        certificate=cert,
-        now=OPENSSL_NOW,
-        allow_sha1=True,
-        replay=MemoryReplayStore(),
-    )
+    stanza = gateway_wrap((V / name).read_bytes(), to="romeo@example.net/orchard",
+                          sender="juliet@example.com/balcony", stanza_type="chat")
+    o = open_stanza(stanza, trust=_trust(), key=key, certificate=cert, now=OPENSSL_NOW,
+                    allow_sha1=True, replay=MemoryReplayStore())
     assert o.encrypted is encrypted and o.signed and o.signer == "juliet@example.com"
     assert o.digest_algorithm == digest
     assert o.stanza.findtext("{jabber:client}body") == BODY + "\n"
@@ -86,56 +73,39 @@ def test_openssl_vectors_open(name: str, encrypted: bool, digest: str) -> None:
 
 def test_sha1_vector_needs_opt_in() -> None:
     key, cert = _romeo()
-    stanza = gateway_wrap(
-        (V / "openssl-sha1-aes128.smime").read_bytes(),
-        to="romeo@example.net",
-        sender="juliet@example.com",
-    )
+    stanza = gateway_wrap((V / "openssl-sha1-aes128.smime").read_bytes(),
+                          to="romeo@example.net", sender="juliet@example.com")
     # encrypted: after the key unwrap every refusal is the one opaque error (issue 13)
     with pytest.raises(DecryptionError):
         open_stanza(stanza, trust=_trust(), key=key, certificate=cert, now=OPENSSL_NOW)
-    assert (
-        open_stanza(
-            stanza, trust=_trust(), key=key, certificate=cert, now=OPENSSL_NOW, allow_sha1=True
-        ).digest_algorithm
-        == "sha1"
-    )
+    assert open_stanza(stanza, trust=_trust(), key=key, certificate=cert, now=OPENSSL_NOW,
+                       allow_sha1=True).digest_algorithm == "sha1"
 
 
 def test_openssl_vector_signing_time_is_checked() -> None:
     """At T0 + 1 min the DateTime is fresh but the signingTime (11:52:00Z) is 9 minutes old:
     refused, with the reason for the signed-only vector, opaquely for the encrypted one."""
     key, cert = _romeo()
-    signed = gateway_wrap(
-        (V / "openssl-sha256-signed.smime").read_bytes(),
-        to="romeo@example.net",
-        sender="juliet@example.com",
-    )
+    signed = gateway_wrap((V / "openssl-sha256-signed.smime").read_bytes(),
+                          to="romeo@example.net", sender="juliet@example.com")
     with pytest.raises(TimestampError) as info:
         open_stanza(signed, trust=_trust(), recipient="romeo@example.net", now=NOW)
     assert info.value.kind == "old"
-    encrypted = gateway_wrap(
-        (V / "openssl-sha256-pss-aes256.smime").read_bytes(),
-        to="romeo@example.net",
-        sender="juliet@example.com",
-    )
+    encrypted = gateway_wrap((V / "openssl-sha256-pss-aes256.smime").read_bytes(),
+                             to="romeo@example.net", sender="juliet@example.com")
     with pytest.raises(DecryptionError):
         open_stanza(encrypted, trust=_trust(), key=key, certificate=cert, now=NOW)
 
 
 @pytest.mark.parametrize(
     ("name", "kind"),
-    [
-        ("xmppsec-sha256-aes128.xml", "message"),
-        ("xmppsec-sha1-signed.xml", "message"),
-        ("xmppsec-presence-sha256-aes128.xml", "presence"),
-    ],
+    [("xmppsec-sha256-aes128.xml", "message"), ("xmppsec-sha1-signed.xml", "message"),
+     ("xmppsec-presence-sha256-aes128.xml", "presence")],
 )
 def test_own_vectors_open(name: str, kind: str) -> None:
     key, cert = _romeo()
-    o = open_stanza(
-        (V / name).read_bytes(), trust=_trust(), key=key, certificate=cert, now=NOW, allow_sha1=True
-    )
+    o = open_stanza((V / name).read_bytes(), trust=_trust(), key=key, certificate=cert,
+                    now=NOW, allow_sha1=True)
     assert o.stanza.tag == f"{{jabber:client}}{kind}"
     assert o.timestamp == T0
     if kind == "message":
@@ -147,51 +117,21 @@ def test_own_vectors_open(name: str, kind: str) -> None:
 def test_own_vectors_expire() -> None:
     key, cert = _romeo()
     with pytest.raises(DecryptionError):  # encrypted: opaque after the key unwrap
-        open_stanza(
-            (V / "xmppsec-sha256-aes128.xml").read_bytes(),
-            trust=_trust(),
-            key=key,
-            certificate=cert,
-            now=T0 + timedelta(minutes=6),
-        )
+        open_stanza((V / "xmppsec-sha256-aes128.xml").read_bytes(), trust=_trust(), key=key,
+                    certificate=cert, now=T0 + timedelta(minutes=6))
     with pytest.raises(TimestampError) as info:  # signed only: the reason is given
-        open_stanza(
-            (V / "xmppsec-sha1-signed.xml").read_bytes(),
-            trust=_trust(),
-            key=key,
-            certificate=cert,
-            now=T0 + timedelta(minutes=6),
-            allow_sha1=True,
-        )
+        open_stanza((V / "xmppsec-sha1-signed.xml").read_bytes(), trust=_trust(), key=key,
+                    certificate=cert, now=T0 + timedelta(minutes=6), allow_sha1=True)
     assert info.value.kind == "old"
 
 
 @pytest.mark.integration
 def test_own_vector_opens_with_openssl(tmp_path: Path) -> None:
-    (tmp_path / "e.smime").write_bytes(
-        gateway_unwrap((V / "xmppsec-sha256-aes128.xml").read_bytes())
-    )
-    signed = openssl(
-        "cms",
-        "-decrypt",
-        "-in",
-        str(tmp_path / "e.smime"),
-        "-recip",
-        str(V / "romeo.pem"),
-        "-inkey",
-        str(V / "romeo.key"),
-    )
+    (tmp_path / "e.smime").write_bytes(gateway_unwrap((V / "xmppsec-sha256-aes128.xml")
+                                                      .read_bytes()))
+    signed = openssl("cms", "-decrypt", "-in", str(tmp_path / "e.smime"), "-recip",
+                     str(V / "romeo.pem"), "-inkey", str(V / "romeo.key"))
     (tmp_path / "s.smime").write_bytes(signed)
-    cpim = openssl(
-        "cms",
-        "-verify",
-        "-in",
-        str(tmp_path / "s.smime"),
-        "-CAfile",
-        str(V / "juliet.pem"),
-        "-purpose",
-        "any",
-        "-attime",
-        str(int(NOW.timestamp())),
-    )
+    cpim = openssl("cms", "-verify", "-in", str(tmp_path / "s.smime"), "-CAfile",
+                   str(V / "juliet.pem"), "-purpose", "any", "-attime", str(int(NOW.timestamp())))
     assert parse_cpim(cpim).content.body == BODY.encode()

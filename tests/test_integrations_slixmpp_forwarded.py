@@ -107,9 +107,7 @@ def _routed(
         else:
             root.set(name, value)
     if delay is not None:
-        etree.SubElement(
-            root, "{urn:xmpp:delay}delay", {"from": delay[0], "stamp": _stamp(delay[1])}
-        )
+        etree.SubElement(root, "{urn:xmpp:delay}delay", {"from": delay[0], "stamp": _stamp(delay[1])})
     return etree.tostring(root).decode()
 
 
@@ -394,9 +392,7 @@ def test_room_history_is_judged_against_the_rooms_delay(ids: dict[str, Identity]
         )
 
         def history(delay_from: str) -> str:
-            return _routed(
-                signed, {"to": f"{BOB}/b", "from": f"{ROOM}/alice"}, (delay_from, stored)
-            )
+            return _routed(signed, {"to": f"{BOB}/b", "from": f"{ROOM}/alice"}, (delay_from, stored))
 
         def verdict(data: str) -> xs.VerifiedStanza:
             _incoming(bob, data)

@@ -220,9 +220,7 @@ def test_loaders_reject_unknown_certificate_version(identities: dict[str, Identi
     der = identities["ecdsa-p256"].certificate.public_bytes(serialization.Encoding.DER)
     i = der.index(b"\xa0\x03\x02\x01\x02")  # [0] EXPLICIT INTEGER 2 (v3)
     bad = der[: i + 4] + b"\x05" + der[i + 5 :]
-    pem = (
-        b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(bad) + b"-----END CERTIFICATE-----\n"
-    )
+    pem = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(bad) + b"-----END CERTIFICATE-----\n"
     for data in (bad, pem):
         with pytest.raises(KeyLoadError):
             load_certificates(data)

@@ -156,8 +156,7 @@ def test_parser_limits_are_configurable(name: str, limit: int, ok: bytes, too_mu
 def _many_children(n: int) -> bytes:
     return (
         b"<message xmlns='jabber:client' from='juliet@capulet.net/balcony' to='romeo@montague.net'"
-        b" type='chat' id='r1'>"
-        + b"".join(b"<x xmlns='urn:x%d'/>" % i for i in range(n))
+        b" type='chat' id='r1'>" + b"".join(b"<x xmlns='urn:x%d'/>" % i for i in range(n))
         + b"</message>"
     )
 
@@ -287,14 +286,8 @@ def test_max_chain_length_in_cms_signed_data() -> None:
 
     def with_certs(k: int) -> bytes:
         extra = [ident.certificate] * (k - 1)
-        return _cms.sign(
-            b"x",
-            ident.private_key,
-            ident.certificate,
-            detached=False,
-            extra_certificates=extra,
-            signing_time=NOW,
-        )
+        return _cms.sign(b"x", ident.private_key, ident.certificate, detached=False,
+                         extra_certificates=extra, signing_time=NOW)
 
     assert len(_cms.parse(with_certs(n)).certificates) == n
     with pytest.raises(LimitExceeded) as exc:

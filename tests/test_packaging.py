@@ -42,7 +42,7 @@ lang: str | None = message.xml_lang
 print(bodies(message), message.to, lang, StanzaDesc.Meta.name)
 '''
 
-MISUSE = """\
+MISUSE = '''\
 from xmppsec.bindings.dsig import StanzaDesc
 from xmppsec.bindings.jabber_client import Message
 
@@ -52,7 +52,7 @@ def signer_length(desc: StanzaDesc) -> int:
 
 
 wrong = Message(to=42)
-"""
+'''
 
 
 def _run(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
@@ -62,19 +62,8 @@ def _run(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.Completed
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    proc = _run(
-        [
-            sys.executable,
-            "-m",
-            "build",
-            "--wheel",
-            "--no-isolation",
-            "--outdir",
-            str(out),
-            str(ROOT),
-        ],
-        cwd=ROOT,
-    )
+    proc = _run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir",
+                 str(out), str(ROOT)], cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     wheels = sorted(out.glob("xmppsec-*.whl"))
     assert len(wheels) == 1
@@ -112,21 +101,8 @@ def test_fresh_venv_consumer_type_checks_and_misuse_is_reported(
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
     python = env_dir / "bin" / "python"
-    install = _run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            str(wheel),
-            "mypy==2.4.1",
-            "lxml-stubs==0.5.1",
-        ],
-        cwd=tmp_path,
-        timeout=600,
-    )
+    install = _run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    str(wheel), "mypy==2.4.1", "lxml-stubs==0.5.1"], cwd=tmp_path, timeout=600)
     assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
 
     project = tmp_path / "consumer"
@@ -150,18 +126,8 @@ def test_fresh_venv_consumer_type_checks_and_misuse_is_reported(
     # are dependencies, or the "codegen" extra brings them and, without it, the generator says
     # so (usage error, exit 2) instead of failing with a traceback.
     out = tmp_path / "user"
-    command = [
-        str(python),
-        "-m",
-        "xmppsec.codegen",
-        "--quiet",
-        "--schema",
-        str(VECTORS / "sec-label.xsd"),
-        "--package",
-        "labels",
-        "--out",
-        str(out),
-    ]
+    command = [str(python), "-m", "xmppsec.codegen", "--quiet", "--schema",
+               str(VECTORS / "sec-label.xsd"), "--package", "labels", "--out", str(out)]
     gen = _run(command, cwd=tmp_path)
     if gen.returncode != 0:
         assert gen.returncode == 2, gen.stderr
@@ -170,20 +136,11 @@ def test_fresh_venv_consumer_type_checks_and_misuse_is_reported(
         metadata_name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
         metadata = archive.read(metadata_name).decode()
         assert "Provides-Extra: codegen" in metadata, "pyproject.toml lacks the codegen extra"
-        extra = _run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                f"{wheel}[codegen]",
-            ],
-            cwd=tmp_path,
-            timeout=600,
-        )
+        extra = _run([str(python), "-m", "pip", "install", "--quiet",
+                      "--disable-pip-version-check", f"{wheel}[codegen]"], cwd=tmp_path,
+                     timeout=600)
         assert extra.returncode == 0, extra.stderr[-3000:]
         gen = _run(command, cwd=tmp_path)
     assert gen.returncode == 0, gen.stderr
-    assert (out / "labels" / "sec_label.py").read_text(encoding="utf-8").startswith("# DO NOT EDIT")
+    assert (out / "labels" / "sec_label.py").read_text(encoding="utf-8").startswith(
+        "# DO NOT EDIT")

@@ -76,9 +76,7 @@ def test_sdist_and_wheel_carry_the_license(tmp_path: Path) -> None:
     """Builds both archives with this environment's hatchling (no download)."""
     proc = subprocess.run(
         [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(tmp_path), str(ROOT)],
-        capture_output=True,
-        text=True,
-        timeout=600,
+        capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     (wheel,) = tmp_path.glob("*.whl")

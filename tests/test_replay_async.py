@@ -135,7 +135,10 @@ def test_concurrent_deliveries_accept_exactly_one(
     async def scenario() -> None:
         async with opened(kind, tmp_path, _url(kind, request)) as store:
             outcomes = await asyncio.gather(
-                *(store.check_and_record(JULIET, b"same", T0, now=T0, window=W) for _ in range(20)),
+                *(
+                    store.check_and_record(JULIET, b"same", T0, now=T0, window=W)
+                    for _ in range(20)
+                ),
                 return_exceptions=True,
             )
         assert outcomes.count(None) == 1
@@ -286,7 +289,9 @@ def test_plugin_awaits_an_async_store_and_hands_stanzas_on_in_order(
             events: list[tuple[str, bool]] = []
             bob.add_event_handler("message", lambda m: handled.append(m["id"]))
             for name in (xs.EVENT_VERIFIED, xs.EVENT_UNVERIFIED):
-                bob.add_event_handler(name, lambda e: events.append((e.stanza["id"], e.valid)))
+                bob.add_event_handler(
+                    name, lambda e: events.append((e.stanza["id"], e.valid))
+                )
             wires = [_signed_wire(alice_id, f"m{i}") for i in range(3)]
             stanzas: list[StanzaBase] = [bob.Message(w) for w in wires]
             replayed = bob.Message(ET.fromstring(ET.tostring(wires[0])))

@@ -87,7 +87,8 @@ def test_broadcast_content_changed_is_refused(alice: Identity) -> None:
     "stanza",
     [
         # signed with a to: a different to is a change, not a broadcast
-        b"<presence xmlns='jabber:client' to='carol@localhost' id='p3'><show>dnd</show></presence>",
+        b"<presence xmlns='jabber:client' to='carol@localhost' id='p3'><show>dnd</show>"
+        b"</presence>",
         # subscription presences are directed (RFC 6121 §3), never broadcast
         b"<presence xmlns='jabber:client' type='subscribed' id='p4'/>",
         b"<presence xmlns='jabber:client' type='probe' id='p5'/>",
@@ -187,7 +188,9 @@ def test_muc_private_from_another_room_is_refused(alice: Identity) -> None:
         ("type", PRIVATE.decode(), "normal"),
     ],
 )
-def test_not_a_muc_private_message(alice: Identity, what: str, stanza: str, live_type: str) -> None:
+def test_not_a_muc_private_message(
+    alice: Identity, what: str, stanza: str, live_type: str
+) -> None:
     root = _redirect(_sign(alice, stanza.encode()))
     root.set("type", live_type)
     with pytest.raises(XmppSecError):

@@ -64,45 +64,19 @@ def romeo() -> Ident:
     return make_ident(ROMEO)
 
 
-def seal(
-    *,
-    sign: bool = True,
-    encrypt: bool = True,
-    digest: DigestName = "sha256",
-    cipher: CipherName = "aes256-gcm",
-) -> bytes:
+def seal(*, sign: bool = True, encrypt: bool = True, digest: DigestName = "sha256",
+         cipher: CipherName = "aes256-gcm") -> bytes:
     j = juliet()
-    return seal_stanza(
-        MSG,
-        key=j.key,
-        certificate=j.cert,
-        recipients=[romeo().cert],
-        sign=sign,
-        encrypt=encrypt,
-        digest=digest,
-        cipher=cipher,
-        now=NOW,
-    )
+    return seal_stanza(MSG, key=j.key, certificate=j.cert, recipients=[romeo().cert],
+                       sign=sign, encrypt=encrypt, digest=digest, cipher=cipher, now=NOW)
 
 
-def open_(
-    data: bytes,
-    *,
-    who: Ident | None = None,
-    trust: TrustStore | None = None,
-    allow_sha1: bool = False,
-    allow_unsigned: bool = False,
-) -> object:
+def open_(data: bytes, *, who: Ident | None = None, trust: TrustStore | None = None,
+          allow_sha1: bool = False, allow_unsigned: bool = False) -> object:
     r = who or romeo()
-    return open_stanza(
-        data,
-        trust=trust or TrustStore().pin(JULIET, juliet().cert),
-        key=r.key,
-        certificate=r.cert,
-        now=NOW,
-        allow_sha1=allow_sha1,
-        allow_unsigned=allow_unsigned,
-    )
+    return open_stanza(data, trust=trust or TrustStore().pin(JULIET, juliet().cert),
+                       key=r.key, certificate=r.cert, now=NOW, allow_sha1=allow_sha1,
+                       allow_unsigned=allow_unsigned)
 
 
 def with_entity(entity: bytes) -> bytes:
@@ -211,13 +185,8 @@ def test_smime_cbc_bitflip_unsigned() -> None:
 
 
 def _cpim() -> bytes:
-    return build_cpim(
-        sender=JULIET,
-        recipients=[ROMEO],
-        timestamp=NOW,
-        content_type="text/plain; charset=utf-8",
-        content=b"hello",
-    ).raw
+    return build_cpim(sender=JULIET, recipients=[ROMEO], timestamp=NOW,
+                      content_type="text/plain; charset=utf-8", content=b"hello").raw
 
 
 def test_smime_weak_algs(tmp_path: Path) -> None:
@@ -235,22 +204,8 @@ def test_smime_weak_algs(tmp_path: Path) -> None:
     key, cert = j.write(tmp_path, "juliet")
     content = tmp_path / "cpim"
     content.write_bytes(_cpim())
-    md5 = openssl(
-        "cms",
-        "-sign",
-        "-binary",
-        "-nodetach",
-        "-outform",
-        "DER",
-        "-md",
-        "md5",
-        "-in",
-        str(content),
-        "-signer",
-        str(cert),
-        "-inkey",
-        str(key),
-    )
+    md5 = openssl("cms", "-sign", "-binary", "-nodetach", "-outform", "DER", "-md", "md5",
+                  "-in", str(content), "-signer", str(cert), "-inkey", str(key))
     with pytest.raises(UnsupportedAlgorithm):
         open_(with_entity(build_pkcs7_mime(md5, smime_type="signed-data")))
     # weak content encryption around a well-signed object
@@ -258,49 +213,20 @@ def test_smime_weak_algs(tmp_path: Path) -> None:
     entity = etree.fromstring(seal(encrypt=False))[0].text or ""
     inner.write_bytes(entity.strip().replace("\n", "\r\n").encode() + b"\r\n")
     _, rcert = romeo().write(tmp_path, "romeo")
-    for cipher in (
-        ["-des3"],
-        ["-des", "-provider", "legacy", "-provider", "default"],
-        ["-rc2", "-provider", "legacy", "-provider", "default"],
-    ):
-        der = openssl(
-            "cms",
-            "-encrypt",
-            "-binary",
-            "-outform",
-            "DER",
-            *cipher,
-            "-in",
-            str(inner),
-            "-recip",
-            str(rcert),
-        )
+    for cipher in (["-des3"], ["-des", "-provider", "legacy", "-provider", "default"],
+                   ["-rc2", "-provider", "legacy", "-provider", "default"]):
+        der = openssl("cms", "-encrypt", "-binary", "-outform", "DER", *cipher,
+                      "-in", str(inner), "-recip", str(rcert))
         with pytest.raises(UnsupportedAlgorithm):
             open_(with_entity(build_pkcs7_mime(der, smime_type="enveloped-data")))
     # an RSA-1024 signing key
     weak = make_ident(JULIET, "rsa-1024")
     wkey, wcert = weak.write(tmp_path, "weak")
-    signed = openssl(
-        "cms",
-        "-sign",
-        "-binary",
-        "-nodetach",
-        "-outform",
-        "DER",
-        "-md",
-        "sha256",
-        "-in",
-        str(content),
-        "-signer",
-        str(wcert),
-        "-inkey",
-        str(wkey),
-    )
+    signed = openssl("cms", "-sign", "-binary", "-nodetach", "-outform", "DER", "-md", "sha256",
+                     "-in", str(content), "-signer", str(wcert), "-inkey", str(wkey))
     with pytest.raises((UnsupportedAlgorithm, UntrustedKey)):
-        open_(
-            with_entity(build_pkcs7_mime(signed, smime_type="signed-data")),
-            trust=TrustStore().with_resolver(lambda jid: [weak.cert]),
-        )
+        open_(with_entity(build_pkcs7_mime(signed, smime_type="signed-data")),
+              trust=TrustStore().with_resolver(lambda jid: [weak.cert]))
 
 
 # -- 35 -----------------------------------------------------------------------------------

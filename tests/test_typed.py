@@ -208,20 +208,8 @@ def labels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from xmppsec.codegen import main
 
     out = tmp_path_factory.mktemp("labels")
-    assert (
-        main(
-            [
-                "--quiet",
-                "--schema",
-                str(VECTORS / "sec-label.xsd"),
-                "--package",
-                "typedlabels",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    assert main(["--quiet", "--schema", str(VECTORS / "sec-label.xsd"), "--package",
+                 "typedlabels", "--out", str(out)]) == 0
     assert (out / "typedlabels" / "xsd" / "sec-label.xsd").is_file()
     return out
 
@@ -268,14 +256,12 @@ def test_cli_validate_schema_package(labels: Path, tmp_path: Path) -> None:
     env = {"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"}
     plain = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert plain.returncode == 1
-    with_pkg = subprocess.run(
-        [*cmd, "--schema-package", "typedlabels"], capture_output=True, text=True, env=env
-    )
+    with_pkg = subprocess.run([*cmd, "--schema-package", "typedlabels"], capture_output=True,
+                              text=True, env=env)
     assert with_pkg.returncode == 0, with_pkg.stderr
     doc.write_bytes(LABEL.replace(b"<label>", b"<bogus/><label>"))
-    bad = subprocess.run(
-        [*cmd, "--schema-package", "typedlabels"], capture_output=True, text=True, env=env
-    )
+    bad = subprocess.run([*cmd, "--schema-package", "typedlabels"], capture_output=True,
+                         text=True, env=env)
     assert bad.returncode == 1 and "bogus" in bad.stderr
 
 
@@ -311,20 +297,9 @@ def _mypy(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
     target = tmp_path / "consumer.py"
     target.write_text(source)
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--config-file",
-            str(ROOT / "pyproject.toml"),
-            "--no-incremental",
-            str(target),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
+        [sys.executable, "-m", "mypy", "--strict", "--config-file",
+         str(ROOT / "pyproject.toml"), "--no-incremental", str(target)],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
     )
 
 

@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-HEADER = """\
+HEADER = '''\
 from datetime import UTC, datetime, timedelta
 
 from xmppsec import Policy, Signer, TrustStore, Verifier
@@ -36,51 +36,51 @@ signer = Signer(juliet.private_key, signer="juliet@capulet.net")
 result: VerificationResult = Verifier(trust).check(signer.sign(b"<message/>"))
 sealed = seal_stanza(MSG, key=juliet.private_key, certificate=juliet.certificate,
                      recipients=[romeo.certificate])
-"""
+'''
 
 # One misuse per line; each must be reported on its own line.
 MISUSES = [
-    "Signer(juliet.private_key, signer=42)",
+    'Signer(juliet.private_key, signer=42)',
     'Signer("not a key", signer="juliet@capulet.net")',
     'Verifier(trust="juliet@capulet.net")',
     'Verifier(trust, policy="strict")',
-    "Policy(window=300)",
+    'Policy(window=300)',
     'TrustStore().pin("romeo@montague.net", b"-----BEGIN CERTIFICATE-----")',
     'signer.sign("<message/>")',
-    "result.valid = True",
-    "when: str = result.signatures[0].timestamp",
-    "count: int = result.unsigned_children",
+    'result.valid = True',
+    'when: str = result.signatures[0].timestamp',
+    'count: int = result.unsigned_children',
     'generate_identity("juliet@capulet.net", 2048)',
-    "SQLiteReplayStore(42)",
+    'SQLiteReplayStore(42)',
     'MemoryReplayStore().check_and_record("a@b", b"t", T0, now=T0, window=300)',
     'to_binding(b"<message/>", "Message")',
-    "Message(to=42)",
+    'Message(to=42)',
     'err: ReplayError = VerificationError("x")',
-    "error_type: type[XmppSecError] = ValueError",
+    'error_type: type[XmppSecError] = ValueError',
     'DsigConfig(on_sign_error="ignore")',
     'DsigConfig(sign=("mesage",))',
     'DsigConfig(replay="redis")',
     'AsyncSQLiteReplayStore("r.db").check_and_record("a@b", b"t", T0, now=T0, window=300)',
     # RFC 3923 objects: keys, certificates, algorithms and ciphers are typed
-    "seal_stanza(MSG, key=juliet.certificate, certificate=juliet.certificate)",
-    "seal_stanza(MSG, key=juliet.private_key, certificate=juliet.private_key)",
+    'seal_stanza(MSG, key=juliet.certificate, certificate=juliet.certificate)',
+    'seal_stanza(MSG, key=juliet.private_key, certificate=juliet.private_key)',
     'seal_stanza(MSG, key=juliet.private_key, certificate=juliet.certificate, recipients=[b"pem"])',
     'seal_stanza(MSG, key=juliet.private_key, certificate=juliet.certificate, cipher="des")',
     'seal_stanza(MSG, key=juliet.private_key, certificate=juliet.certificate, digest="md5")',
     'seal_stanza(MSG, key=juliet.private_key, certificate=juliet.certificate, pss="yes")',
     'open_stanza(sealed, trust=trust, key=b"-----BEGIN PRIVATE KEY-----")',
-    "open_stanza(sealed, trust=trust, key=romeo.certificate.public_key())",
-    "open_stanza(sealed, trust=trust, key=romeo.private_key, certificate=romeo.private_key)",
-    "open_stanza(sealed, trust=trust, key=romeo.private_key).signer.upper()",
-    "open_stanza(sealed, key=romeo.private_key, certificate=romeo.certificate)",
+    'open_stanza(sealed, trust=trust, key=romeo.certificate.public_key())',
+    'open_stanza(sealed, trust=trust, key=romeo.private_key, certificate=romeo.private_key)',
+    'open_stanza(sealed, trust=trust, key=romeo.private_key).signer.upper()',
+    'open_stanza(sealed, key=romeo.private_key, certificate=romeo.certificate)',
     'gateway_wrap(b"entity", to="romeo@montague.net", kind="stanza")',
     'generate_identity("juliet@capulet.net", "rsa-1024")',
-    "check_key_strength(juliet.private_key)",
+    'check_key_strength(juliet.private_key)',
     'from_binding("<message/>")',
     'enable("client")',
 ]
 
-GOOD = """
+GOOD = '''
 signed: bytes = signer.sign(b"<message xmlns='jabber:client'/>")
 checked = Verifier(trust, policy=Policy(window=timedelta(minutes=2))).check(signed)
 ok: bool = checked.valid
@@ -99,30 +99,17 @@ opened = open_stanza(gcm, trust=trust, key=romeo.private_key, certificate=romeo.
 who: str | None = opened.signer
 strong = check_key_strength(romeo.certificate.public_key())
 wrapped: bytes = gateway_wrap(b"entity", to="romeo@montague.net", kind="iq", stanza_id="q1")
-"""
+'''
 
 
 def _mypy(tmp_path: Path, body: str, extra: list[str] | None = None) -> tuple[str, str]:
     path = tmp_path / "consumer.py"
     path.write_text(HEADER + body, encoding="utf-8")
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--config-file",
-            str(ROOT / "pyproject.toml"),
-            "--cache-dir",
-            str(tmp_path.parent / "mypy-cache"),
-            "--no-error-summary",
-            "--hide-error-context",
-            *(extra or []),
-            str(path),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"),
+         "--cache-dir", str(tmp_path.parent / "mypy-cache"), "--no-error-summary",
+         "--hide-error-context", *(extra or []), str(path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     return str(path), proc.stdout + proc.stderr
 
@@ -183,16 +170,9 @@ def types_lxml_python() -> str:
         "try:\n    m.version('lxml-stubs')\nexcept m.PackageNotFoundError:\n    pass\n"
         "else:\n    raise SystemExit('lxml-stubs is installed there too')"
     )
-    probe = (
-        subprocess.run(
-            [TYPES_LXML_PYTHON, "-c", script],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if Path(TYPES_LXML_PYTHON).exists()
-        else None
-    )
+    probe = subprocess.run(
+        [TYPES_LXML_PYTHON, "-c", script], capture_output=True, text=True, check=False,
+    ) if Path(TYPES_LXML_PYTHON).exists() else None
     if probe is None or probe.returncode != 0:
         why = f"no environment with types-lxml (only) and mypy at {TYPES_LXML_PYTHON}"
         if os.environ.get("CI") == "true":
@@ -204,10 +184,7 @@ def types_lxml_python() -> str:
 def _mypy_types_lxml(python: str, cwd: Path, *args: str) -> str:
     proc = subprocess.run(
         [python, "-m", "mypy", "--no-error-summary", "--hide-error-context", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        cwd=cwd, capture_output=True, text=True, timeout=600,
     )
     return proc.stdout + proc.stderr
 
@@ -216,25 +193,20 @@ def test_consumer_with_types_lxml(types_lxml_python: str, tmp_path: Path) -> Non
     cache = str(tmp_path / "cache")
     good = tmp_path / "good.py"
     good.write_text(HEADER + GOOD, encoding="utf-8")
-    out = _mypy_types_lxml(types_lxml_python, tmp_path, "--strict", "--cache-dir", cache, good.name)
+    out = _mypy_types_lxml(types_lxml_python, tmp_path, "--strict", "--cache-dir", cache,
+                           good.name)
     assert not out.strip(), out
     bad = tmp_path / "bad.py"
     bad.write_text(HEADER + "\n".join(MISUSES) + "\n", encoding="utf-8")
-    out = _mypy_types_lxml(types_lxml_python, tmp_path, "--strict", "--cache-dir", cache, bad.name)
+    out = _mypy_types_lxml(types_lxml_python, tmp_path, "--strict", "--cache-dir", cache,
+                           bad.name)
     _assert_every_misuse_reported(bad.name, out)
 
 
 def test_repository_type_checks_with_types_lxml(types_lxml_python: str) -> None:
     """The repository's own strict check (pyproject's configuration) under types-lxml, with
     the cache `make typecheck-types-lxml` keeps (mypy revalidates it against the sources)."""
-    out = _mypy_types_lxml(
-        types_lxml_python,
-        ROOT,
-        "--cache-dir",
-        str(ROOT / ".tmp" / "mypy-types-lxml"),
-        "runtime",
-        "generated",
-        "codegen",
-        "tests",
-    )
+    out = _mypy_types_lxml(types_lxml_python, ROOT, "--cache-dir",
+                           str(ROOT / ".tmp" / "mypy-types-lxml"),
+                           "runtime", "generated", "codegen", "tests")
     assert not out.strip(), out

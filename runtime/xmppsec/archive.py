@@ -802,3 +802,4 @@ def verify_archive(
     if progress is not None:
         progress(summary.stanzas, summary.bytes_read, total)
     return summary
+

@@ -306,7 +306,9 @@ class SQLiteReplayStore(_Closable):
             raise ReplayStoreError(f"cannot initialize replay store {where!r}: {exc}") from exc
         if row is None or row[0] != "1":
             conn.close()
-            raise ReplayStoreError(f"unsupported replay store schema version in {where!r}: {row!r}")
+            raise ReplayStoreError(
+                f"unsupported replay store schema version in {where!r}: {row!r}"
+            )
         self._conn = conn
 
     def _connection(self) -> sqlite3.Connection:
@@ -398,11 +400,7 @@ def _redis_outcome(outcome: object, key: str) -> None:
 
 
 def _redis_call(
-    prefix: str,
-    signer: str,
-    token: bytes,
-    timestamp: datetime,
-    now: datetime,
+    prefix: str, signer: str, token: bytes, timestamp: datetime, now: datetime,
     window: timedelta,
 ) -> tuple[str, list[str], list[int]]:
     """(bare signer, the script's keys, its arguments) for one check-and-record: the one
@@ -590,7 +588,9 @@ class AsyncRedisReplayStore:
     acceptance.
     """
 
-    def __init__(self, client: redis.asyncio.Redis, *, prefix: str = "xmppsec:replay:") -> None:
+    def __init__(
+        self, client: redis.asyncio.Redis, *, prefix: str = "xmppsec:replay:"
+    ) -> None:
         self._client = client
         self._prefix = prefix
         self._script = client.register_script(_REDIS_SCRIPT)

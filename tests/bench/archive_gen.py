@@ -152,9 +152,7 @@ def generate(
                 f.write(data)
         else:
             ctx = multiprocessing.get_context("fork")
-            with ctx.Pool(
-                jobs, initializer=_init, initargs=(key_pem, cert_pem, fmt, start)
-            ) as pool:
+            with ctx.Pool(jobs, initializer=_init, initargs=(key_pem, cert_pem, fmt, start)) as pool:
                 for data in pool.imap(_block, _spans(count, block)):
                     f.write(data)
         f.write(tail)

@@ -86,9 +86,7 @@ def floor_signer(signer: Signer) -> Callable[[bytes], bytes]:
             name = f"{stem}-{n}"
             child.set(_DSIG_ID, name)
             octets = tostring(child, method="c14n", exclusive=True, with_comments=False)
-            refs.append(
-                t.ref_c.render(name.encode(), b"", b64(sha256(octets).digest(), newline=False))
-            )
+            refs.append(t.ref_c.render(name.encode(), b"", b64(sha256(octets).digest(), newline=False)))
         refs_b = b"".join(refs)
         now = datetime.now(UTC)
         ts = (

@@ -36,20 +36,8 @@ PEERS = ("signxml", "xmlsec")
 
 # the columns of tests.bench.run.table(), which docs/performance.md publishes
 _COLUMNS = (
-    "op",
-    "alg",
-    "stanza",
-    "LB µs",
-    "spec µs",
-    "spec/LB",
-    "floor/LB",
-    "robust/LB",
-    "robust/spec",
-    "signxml/LB",
-    "xmlsec/LB",
-    "spec/signxml",
-    "spec/xmlsec",
-    "≤ target",
+    "op", "alg", "stanza", "LB µs", "spec µs", "spec/LB", "floor/LB", "robust/LB",
+    "robust/spec", "signxml/LB", "xmlsec/LB", "spec/signxml", "spec/xmlsec", "≤ target",
     "beats peers",
 )
 
@@ -88,20 +76,15 @@ def cells_from_table(markdown: str) -> list[dict[str, Any]]:
         peer = {p: _ratio(f[f"spec/{p}"]) for p in PEERS}
         target = re.fullmatch(r"(?:yes|\*\*no\*\*) \((?P<t>[\d.]+)×\)", f["≤ target"])
         assert target is not None, f["≤ target"]
-        out.append(
-            {
-                "op": f["op"],
-                "alg": f["alg"],
-                "stanza": f["stanza"],
-                "us": us,
-                "ratio_lb": ratio_lb,
-                "robust_over_spec": _ratio(f["robust/spec"]),
-                "spec_over_peer": {p: v for p, v in peer.items() if v is not None},
-                "target": float(target["t"]),
-                "meets_lb_target": f["≤ target"].startswith("yes"),
-                "faster_than_peers": {"yes": True, "**no**": False, "—": None}[f["beats peers"]],
-            }
-        )
+        out.append({
+            "op": f["op"], "alg": f["alg"], "stanza": f["stanza"], "us": us,
+            "ratio_lb": ratio_lb,
+            "robust_over_spec": _ratio(f["robust/spec"]),
+            "spec_over_peer": {p: v for p, v in peer.items() if v is not None},
+            "target": float(target["t"]),
+            "meets_lb_target": f["≤ target"].startswith("yes"),
+            "faster_than_peers": {"yes": True, "**no**": False, "—": None}[f["beats peers"]],
+        })
     return out
 
 
@@ -139,9 +122,8 @@ def figure(cs: list[dict[str, Any]]) -> Figure:
     from matplotlib.ticker import FuncFormatter, MultipleLocator
 
     algs = list(dict.fromkeys(c["alg"] for c in cs))
-    fig, grid = plt.subplots(
-        len(algs), len(OPS), figsize=(8.6, 3.5 * len(algs) + 0.9), sharey=True, squeeze=False
-    )
+    fig, grid = plt.subplots(len(algs), len(OPS), figsize=(8.6, 3.5 * len(algs) + 0.9),
+                             sharey=True, squeeze=False)
     n = len(BARS)
     width = 0.86 / n
     top = max(v for c in cs for k, v in c["ratio_lb"].items() if k in BARS)
@@ -153,38 +135,16 @@ def figure(cs: list[dict[str, Any]]) -> Figure:
                     x = j + (i - (n - 1) / 2) * width
                     ratio = c["ratio_lb"].get(impl)
                     if ratio is None:  # the peer cannot do this cell
-                        ax.bar(
-                            x,
-                            top * 0.2,
-                            width,
-                            color="#f4f4f4",
-                            edgecolor=colour,
-                            linestyle="--",
-                            linewidth=0.8,
-                        )
-                        ax.text(
-                            x,
-                            top * 0.012,
-                            "no peer",
-                            rotation=90,
-                            ha="center",
-                            va="bottom",
-                            fontsize=6.5,
-                            color="#333333",
-                            style="italic",
-                        )
+                        ax.bar(x, top * 0.2, width, color="#f4f4f4", edgecolor=colour,
+                               linestyle="--", linewidth=0.8)
+                        ax.text(x, top * 0.012, "no peer", rotation=90, ha="center",
+                                va="bottom", fontsize=6.5, color="#333333", style="italic")
                         continue
                     ax.bar(x, ratio, width, color=colour, label=legend)
-                    ax.text(
-                        x,
-                        ratio + top * 0.015,
-                        f"{ratio:.2f}×  {_us(c['us'][impl])}",
-                        rotation=90,
-                        ha="center",
-                        va="bottom",
-                        fontsize=6.5,
-                        bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.3, "alpha": 0.8},
-                    )
+                    ax.text(x, ratio + top * 0.015, f"{ratio:.2f}×  {_us(c['us'][impl])}",
+                            rotation=90, ha="center", va="bottom", fontsize=6.5,
+                            bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.3,
+                                  "alpha": 0.8})
             ax.axhline(1.0, color="black", linewidth=0.9)
             ax.axhline(TARGETS[op], color="green", linestyle="--", linewidth=1.1)
             ax.set_xlim(-0.5, len(sel) - 0.5)
@@ -193,31 +153,21 @@ def figure(cs: list[dict[str, Any]]) -> Figure:
             ax.yaxis.set_minor_locator(MultipleLocator(0.5))
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}×"))
             ax.tick_params(axis="y", labelsize=7.5, labelleft=True)
-            ax.set_title(
-                f"{alg}: {op}  (target ≤ {TARGETS[op]:.1f}× LB, dashed)", fontsize=8.5, loc="left"
-            )
+            ax.set_title(f"{alg}: {op}  (target ≤ {TARGETS[op]:.1f}× LB, dashed)",
+                         fontsize=8.5, loc="left")
             ax.set_xticks(range(len(sel)))
-            ax.set_xticklabels(
-                [f"{c['stanza']}\nLB {_us(c['us']['lb'])}" for c in sel], fontsize=7.5
-            )
+            ax.set_xticklabels([f"{c['stanza']}\nLB {_us(c['us']['lb'])}" for c in sel],
+                               fontsize=7.5)
             ax.grid(axis="y", which="both", alpha=0.3)
         row[0].set_ylabel("time / LB (1× = LB)", fontsize=8)
     handles, labels = grid[0][0].get_legend_handles_labels()
     unique = dict(zip(labels, handles, strict=True))
-    fig.legend(
-        unique.values(),
-        unique.keys(),
-        loc="upper center",
-        ncol=n,
-        fontsize=7.5,
-        bbox_to_anchor=(0.5, 0.975),
-        frameon=False,
-    )
+    fig.legend(unique.values(), unique.keys(), loc="upper center", ncol=n, fontsize=7.5,
+               bbox_to_anchor=(0.5, 0.975), frameon=False)
     fig.suptitle(
         "Time over the lower bound LB, with the absolute time on each bar (minimum over "
         "interleaved rounds; lower is better)",
-        fontsize=9,
-        y=0.995,
+        fontsize=9, y=0.995,
     )
     fig.tight_layout(rect=(0, 0, 1, 0.965))
     return fig

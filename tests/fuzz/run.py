@@ -194,17 +194,8 @@ def _atheris(name: str, seconds: int, save: bool) -> dict[str, Any]:
         stats_path = os.path.join(tmp, "stats.json")
         root = Path(__file__).resolve().parents[2]
         subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "tests.fuzz.run",
-                "--_atheris-child",
-                name,
-                "--seconds",
-                str(seconds),
-                "--_stats",
-                stats_path,
-            ]
+            [sys.executable, "-m", "tests.fuzz.run", "--_atheris-child", name,
+             "--seconds", str(seconds), "--_stats", stats_path]
             + ([] if save else ["--no-save"]),
             cwd=root,
             check=False,
@@ -246,16 +237,10 @@ def _print(result: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     from .targets import TARGETS
 
-    ap = argparse.ArgumentParser(
-        prog="python -m tests.fuzz.run", description=__doc__.split("\n")[0]
-    )
+    ap = argparse.ArgumentParser(prog="python -m tests.fuzz.run", description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=30.0, help="time budget per target")
-    ap.add_argument(
-        "--target",
-        choices=sorted(TARGETS),
-        action="append",
-        help="run only this target (repeatable); default: all",
-    )
+    ap.add_argument("--target", choices=sorted(TARGETS), action="append",
+                    help="run only this target (repeatable); default: all")
     ap.add_argument("--engine", choices=["hypothesis", "atheris"], default="hypothesis")
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--no-save", action="store_true", help="do not write regression vectors")
@@ -275,9 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.engine == "atheris":
             result = _atheris(name, max(1, int(args.seconds)), not args.no_save)
         else:
-            result = fuzz(
-                name, seconds=args.seconds, seed=args.seed, save=not args.no_save
-            ).to_json()
+            result = fuzz(name, seconds=args.seconds, seed=args.seed,
+                          save=not args.no_save).to_json()
         found += len(result.get("findings", []))
         if args.json:
             print(json.dumps(result))

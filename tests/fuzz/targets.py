@@ -754,7 +754,9 @@ def _opened(opened: OpenedStanza) -> tuple[bytes, str | None, str, str, list[byt
 @functools.cache
 def _e2e_reference(seed: int) -> tuple[bytes, str | None, str, str, list[bytes]]:
     r = _ident("romeo")
-    opened = open_stanza(_e2e_seeds()[seed], trust=_trust(), key=r.key, certificate=r.cert, now=NOW)
+    opened = open_stanza(
+        _e2e_seeds()[seed], trust=_trust(), key=r.key, certificate=r.cert, now=NOW
+    )
     return _opened(opened)
 
 
@@ -859,9 +861,7 @@ def _keyinfo_mutate(seed: int, ops: Sequence[Op]) -> bytes:
     if ops and ops[0][0] % 4 == 0:
         return mutate_xml(signed, ops)
     root = parse(signed)
-    el = root.find(
-        f"{{{NS.DS}}}Signature/{{{NS.DS}}}KeyInfo/{{{NS.DS}}}X509Data/{{{NS.DS}}}X509Certificate"
-    )
+    el = root.find(f"{{{NS.DS}}}Signature/{{{NS.DS}}}KeyInfo/{{{NS.DS}}}X509Data/{{{NS.DS}}}X509Certificate")
     assert el is not None and el.text is not None
     der = base64.b64decode(el.text)
     el.text = base64.b64encode(mutate_bytes(der, ops)).decode("ascii")
@@ -1027,12 +1027,8 @@ def _envelope_seeds() -> tuple[bytes, ...]:
 
 def _build_envelope_seeds() -> tuple[bytes, ...]:
     return tuple(
-        _envelope.encrypt(
-            _ENVELOPE_CONTENT,
-            [_ident(n).cert for n in names],
-            cipher=cipher,
-            key_transport=transport,
-        )
+        _envelope.encrypt(_ENVELOPE_CONTENT, [_ident(n).cert for n in names], cipher=cipher,
+                          key_transport=transport)
         for cipher, names, _who, transport in _ENVELOPE_SEEDS
     )
 
@@ -1070,20 +1066,13 @@ def _build_binding_seeds() -> tuple[bytes, ...]:
     to_mallory = _E2E_MESSAGE.replace(b"romeo@montague.net/orchard", MALLORY.encode())
 
     def seal(stanza: bytes, encrypt: bool, recipients: Sequence[x509.Certificate] = ()) -> bytes:
-        return seal_stanza(
-            stanza,
-            key=j.key,
-            certificate=j.cert,
-            encrypt=encrypt,
-            recipients=recipients or [rec.cert],
-            now=NOW,
-        )
+        return seal_stanza(stanza, key=j.key, certificate=j.cert, encrypt=encrypt,
+                           recipients=recipients or [rec.cert], now=NOW)
 
     forwarded = seal(to_mallory, False)  # Juliet to Mallory, signed ...
     signed = e2e_entity(find_e2e(parse(forwarded)))  # ... Mallory re-encrypts it to Romeo
-    entity = build_pkcs7_mime(
-        _envelope.encrypt(signed, [rec.cert]), smime_type="authEnveloped-data"
-    )
+    entity = build_pkcs7_mime(_envelope.encrypt(signed, [rec.cert]),
+                              smime_type="authEnveloped-data")
     return (
         seal(_E2E_MESSAGE, False),
         seal(_E2E_IQ, False),
@@ -1109,11 +1098,11 @@ def _binding_mutate(seed: int, ops: Sequence[Op]) -> bytes:
         parsed = parse_entity(_envelope.decrypt(der, rec.cert, rec.key))
     cpim = mutate_lines(parse_multipart_signed(parsed).signed_part, ops)
     j = _ident("juliet")
-    out = build_multipart_signed(
-        cpim, _cms.sign(cpim, j.key, j.cert, signing_time=NOW), digest="sha256"
-    )
+    out = build_multipart_signed(cpim, _cms.sign(cpim, j.key, j.cert, signing_time=NOW),
+                                 digest="sha256")
     if encrypted:
-        out = build_pkcs7_mime(_envelope.encrypt(out, [rec.cert]), smime_type="authEnveloped-data")
+        out = build_pkcs7_mime(_envelope.encrypt(out, [rec.cert]),
+                               smime_type="authEnveloped-data")
     return _rewrap(sealed, out)
 
 
@@ -1137,11 +1126,8 @@ def _binding_run(data: bytes, seed: int) -> tuple[str, str | None]:
         return "ok", f"inner type {itype!r} differs from the outer {otype!r}"
     for attr in ("from", "to"):
         value, outer_value = inner.get(attr), outer.get(attr)
-        if (
-            value is not None
-            and outer_value
-            and parse_jid(outer_value).resource
-            and (parse_jid(value) != parse_jid(outer_value))
+        if value is not None and outer_value and parse_jid(outer_value).resource and (
+            parse_jid(value) != parse_jid(outer_value)
         ):
             return "ok", f"inner {attr} {value!r} differs from the outer {outer_value!r}"
     return "ok", None

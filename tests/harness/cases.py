@@ -273,9 +273,7 @@ def _route_in_room(
         _join(alice, server, sender, timeout)
         _join(bob, server, recipient, timeout)
         alice.send(sent)
-        got = _await(
-            case, sent, bob, _is("message", sid), alice, _is_error("message", sid), timeout
-        )
+        got = _await(case, sent, bob, _is("message", sid), alice, _is_error("message", sid), timeout)
         if echo:
             others = (alice.receive(_is("message", sid), timeout),)
         _leave(alice, server, sender)

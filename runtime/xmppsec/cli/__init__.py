@@ -48,7 +48,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         sys.exit(usage(f"{self.prog}: {message} (see {self.prog} --help)"))
 
-
 __all__ = ["EXIT_OK", "EXIT_REJECTED", "EXIT_USAGE", "main"]
 
 

@@ -109,7 +109,9 @@ def verify_archive_command(args: argparse.Namespace) -> int:
     report_path: str | None = getattr(args, "report", None)
     try:
         out: IO[str] = (
-            sys.stdout if report_path in (None, "-") else open(report_path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+            sys.stdout
+            if report_path in (None, "-")
+            else open(report_path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
         )
     except OSError as exc:
         raise UsageError(f"cannot write {report_path}: {exc.strerror}") from None
@@ -119,11 +121,7 @@ def verify_archive_command(args: argparse.Namespace) -> int:
     report = _Report(out)
     try:
         summary = verify_archive(
-            args.archive,
-            config,
-            report,
-            jobs=jobs,
-            progress=bar,  # type: ignore[arg-type]
+            args.archive, config, report, jobs=jobs, progress=bar,  # type: ignore[arg-type]
             executor=executor,
         )
         report.flush()

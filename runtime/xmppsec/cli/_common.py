@@ -273,7 +273,9 @@ def load_pins(
     return pins
 
 
-def trust_store(specs: Sequence[str], *, domains: bool = True, legacy: bool = False) -> TrustStore:
+def trust_store(
+    specs: Sequence[str], *, domains: bool = True, legacy: bool = False
+) -> TrustStore:
     """The trust store of ``--trust`` values (see :func:`load_pins`)."""
     store = TrustStore(allow_legacy_keys=legacy)
     for name, cert in load_pins(specs, domains=domains, legacy=legacy):
@@ -283,20 +285,14 @@ def trust_store(specs: Sequence[str], *, domains: bool = True, legacy: bool = Fa
 
 def add_key_options(p: argparse.ArgumentParser, whose: str) -> None:
     """``--key``, ``--cert`` and ``--passphrase-file`` for a command that reads a key."""
-    p.add_argument(
-        "--key",
-        required=True,
-        help=f"{whose} private key: PEM or DER (PKCS#8, encrypted or not), or a "
-        "PKCS#12 bundle (.p12/.pfx) holding the key and its certificate",
-    )
-    p.add_argument(
-        "--cert", help=f"{whose} certificate (PEM/DER; required unless --key is a PKCS#12 bundle)"
-    )
-    p.add_argument(
-        "--passphrase-file",
-        metavar="FILE",
-        help=f"the key's passphrase: the first line of FILE (default: ${PASSPHRASE_ENV} if set)",
-    )
+    p.add_argument("--key", required=True,
+                   help=f"{whose} private key: PEM or DER (PKCS#8, encrypted or not), or a "
+                   "PKCS#12 bundle (.p12/.pfx) holding the key and its certificate")
+    p.add_argument("--cert", help=f"{whose} certificate (PEM/DER; required unless --key is "
+                   "a PKCS#12 bundle)")
+    p.add_argument("--passphrase-file", metavar="FILE",
+                   help=f"the key's passphrase: the first line of FILE (default: "
+                   f"${PASSPHRASE_ENV} if set)")
 
 
 def with_ca(store: TrustStore, paths: Sequence[str]) -> TrustStore:
@@ -438,7 +434,9 @@ def report(
         stanza.update({k: attrs.get(k) for k in ("id", "from", "to", "type")})
         stanza["name"] = result.stanza_name or None
         unsigned = list(result.unsigned_children)
-        signed_children = [{"element": c.name, "signers": list(c.signers)} for c in result.signed()]
+        signed_children = [
+            {"element": c.name, "signers": list(c.signers)} for c in result.signed()
+        ]
         for s in result.signatures:
             signatures.append(
                 {

@@ -102,16 +102,11 @@ def demo_round_trip() -> list[str]:
     ]
     for plain in stanzas:
         sealed = seal_stanza(
-            plain,
-            key=juliet.private_key,
-            certificate=juliet.certificate,
+            plain, key=juliet.private_key, certificate=juliet.certificate,
             recipients=[romeo.certificate],
         )
         opened = open_stanza(
-            sealed,
-            trust=trust,
-            key=romeo.private_key,
-            certificate=romeo.certificate,
+            sealed, trust=trust, key=romeo.private_key, certificate=romeo.certificate,
             replay=replay,
         )
         lines.append(
@@ -120,15 +115,15 @@ def demo_round_trip() -> list[str]:
         )
         lines.append(f"    opened: {opened.xml.decode('utf-8')}")
     sealed = seal_stanza(
-        stanzas[0],
-        key=juliet.private_key,
-        certificate=juliet.certificate,
+        stanzas[0], key=juliet.private_key, certificate=juliet.certificate,
         recipients=[romeo.certificate],
     )
     i = sealed.rindex(b"\n", 0, sealed.index(b"]]>") - 2) + 1  # last base64 line
     tampered = sealed[:i] + (b"A" if sealed[i : i + 1] != b"A" else b"B") + sealed[i + 1 :]
     try:
-        open_stanza(tampered, trust=trust, key=romeo.private_key, certificate=romeo.certificate)
+        open_stanza(
+            tampered, trust=trust, key=romeo.private_key, certificate=romeo.certificate
+        )
         lines.append(f"  tampered copy: {_ACCEPTED}")
     except XmppSecError as exc:
         lines.append(
@@ -136,12 +131,10 @@ def demo_round_trip() -> list[str]:
             f"RFC 3923 §7 condition {error_condition(exc)})"
         )
     try:
-        open_stanza(
-            sealed, trust=trust, key=romeo.private_key, certificate=romeo.certificate, replay=replay
-        )
-        open_stanza(
-            sealed, trust=trust, key=romeo.private_key, certificate=romeo.certificate, replay=replay
-        )
+        open_stanza(sealed, trust=trust, key=romeo.private_key,
+                    certificate=romeo.certificate, replay=replay)
+        open_stanza(sealed, trust=trust, key=romeo.private_key,
+                    certificate=romeo.certificate, replay=replay)
         lines.append(f"  replayed copy: {_ACCEPTED}")
     except XmppSecError as exc:
         lines.append(f"  replayed copy: rejected ({type(exc).__name__})")

@@ -135,36 +135,24 @@ def _print_details(result: VerificationResult) -> None:
 def register(sub: c.Subparsers) -> None:
     p = sub.add_parser("keygen", help="write a key and a self-signed certificate for a JID")
     p.add_argument("--jid", required=True, help="the identity's JID (bare, or a domain)")
-    p.add_argument(
-        "--algorithm", choices=keys.ALGORITHMS, default="ecdsa-p256", help="key algorithm"
-    )
-    p.add_argument(
-        "--out",
-        required=True,
-        metavar="DIR",
-        help="directory for key.pem and cert.pem (created 0700 if missing)",
-    )
-    p.add_argument(
-        "--days", type=int, default=365, metavar="N", help="certificate validity in days"
-    )
-    p.add_argument("--force", action="store_true", help="replace an existing key.pem/cert.pem")
-    p.add_argument(
-        "--passphrase-file",
-        metavar="FILE",
-        help="encrypt key.pem (PKCS#8) with the first line of FILE",
-    )
+    p.add_argument("--algorithm", choices=keys.ALGORITHMS, default="ecdsa-p256",
+                   help="key algorithm")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="directory for key.pem and cert.pem (created 0700 if missing)")
+    p.add_argument("--days", type=int, default=365, metavar="N",
+                   help="certificate validity in days")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing key.pem/cert.pem")
+    p.add_argument("--passphrase-file", metavar="FILE",
+                   help="encrypt key.pem (PKCS#8) with the first line of FILE")
     p.set_defaults(handler=_keygen)
 
     p = sub.add_parser("sign", help="sign a stanza (XEP-0290)")
     c.add_key_options(p, "signer")
     p.add_argument("--signer", help="bare JID or domain (default: the certificate's xmppAddr)")
-    p.add_argument(
-        "--profile",
-        default="robust",
-        choices=sorted(PROFILES),
-        help="robust survives routing through servers; spec is XEP-0290 as "
-        "written, for interop with another implementation",
-    )
+    p.add_argument("--profile", default="robust", choices=sorted(PROFILES),
+                   help="robust survives routing through servers; spec is XEP-0290 as "
+                   "written, for interop with another implementation")
     p.add_argument("--include-cert", action="store_true", help="put the certificate in KeyInfo")
     p.add_argument("--in", dest="infile", metavar="FILE", help="stanza (default: stdin)")
     p.add_argument("--out", dest="outfile", metavar="FILE", help="signed stanza (default: stdout)")
@@ -178,19 +166,10 @@ def register(sub: c.Subparsers) -> None:
         metavar="[JID=]CERT",
         help="pin CERT for JID; a bare CERT is pinned for the one JID it names (repeatable)",
     )
-    p.add_argument(
-        "--ca",
-        action="append",
-        default=[],
-        metavar="BUNDLE",
-        help="trust certificates issued by these CAs (PEM bundle; repeatable)",
-    )
-    p.add_argument(
-        "--profile",
-        default="auto",
-        choices=["auto", *sorted(PROFILES)],
-        help="accept only this signature profile (auto: either)",
-    )
+    p.add_argument("--ca", action="append", default=[], metavar="BUNDLE",
+                   help="trust certificates issued by these CAs (PEM bundle; repeatable)")
+    p.add_argument("--profile", default="auto", choices=["auto", *sorted(PROFILES)],
+                   help="accept only this signature profile (auto: either)")
     p.add_argument("--now", help="judge timestamps at this RFC 3339 time (default: the clock)")
     p.add_argument(
         "--optimistic",
@@ -204,9 +183,8 @@ def register(sub: c.Subparsers) -> None:
     )
     c.add_replay_options(p)
     p.add_argument("--legacy", action="store_true", help="accept SHA-1 and DSA")
-    p.add_argument(
-        "--json", action="store_true", help="print the JSON report (docs/cli.md) on stdout"
-    )
+    p.add_argument("--json", action="store_true",
+                   help="print the JSON report (docs/cli.md) on stdout")
     p.add_argument("--in", dest="infile", metavar="FILE", help="stanza (default: stdin)")
     p.add_argument(
         "--archive",
@@ -226,3 +204,4 @@ def register(sub: c.Subparsers) -> None:
         "LocalCluster",
     )
     p.set_defaults(handler=_verify)
+

@@ -41,14 +41,8 @@ def _open(args: argparse.Namespace, *, decrypt: bool) -> int:
     try:
         with c.replay_failures():
             opened = open_stanza(
-                data,
-                trust=trust,
-                key=key,
-                certificate=cert,
-                replay=replay,
-                now=now,
-                allow_sha1=args.allow_sha1,
-                recipient=args.recipient,
+                data, trust=trust, key=key, certificate=cert, replay=replay, now=now,
+                allow_sha1=args.allow_sha1, recipient=args.recipient,
             )
         if decrypt and not opened.encrypted:
             raise NotSigned("the stanza was signed but not encrypted (use 'e2e verify')")
@@ -57,7 +51,8 @@ def _open(args: argparse.Namespace, *, decrypt: bool) -> int:
     except XmppSecError as exc:
         if args.json:
             c.print_json(
-                c.report(kind="rfc-3923", checked_at=now, error=exc, condition=error_condition(exc))
+                c.report(kind="rfc-3923", checked_at=now, error=exc,
+                         condition=error_condition(exc))
             )
         return c.reject(exc)
     if args.json:
@@ -117,12 +112,8 @@ def _wrap(args: argparse.Namespace) -> int:
         raise UsageError("an iq needs an id (RFC 6120 §8.1.3): pass --id")
     try:
         out = gateway_wrap(
-            c.read_input(args.input),
-            to=args.to,
-            sender=args.sender,
-            kind=args.kind,
-            stanza_type=args.type,
-            stanza_id=args.id,
+            c.read_input(args.input), to=args.to, sender=args.sender, kind=args.kind,
+            stanza_type=args.type, stanza_id=args.id,
         )
     except XmppSecError as exc:  # a bad JID or entity given on the command line
         raise UsageError(f"cannot wrap: {exc}") from None
@@ -138,16 +129,12 @@ def _io(p: argparse.ArgumentParser) -> None:
 def _signing(p: argparse.ArgumentParser) -> None:
     c.add_key_options(p, "signer")
     p.add_argument(
-        "--digest",
-        default="sha256",
-        choices=["sha256", "sha384", "sha512", "sha1"],
+        "--digest", default="sha256", choices=["sha256", "sha384", "sha512", "sha1"],
         help="digest (default sha256; sha1 is RFC 3923's MTI, for peers that need it)",
     )
     p.add_argument("--pss", action="store_true", help="RSASSA-PSS instead of PKCS#1 v1.5")
     p.add_argument(
-        "--content-type",
-        metavar="TYPE",
-        choices=CONTENT_TYPES,
+        "--content-type", metavar="TYPE", choices=CONTENT_TYPES,
         help="CPIM payload type: application/xmpp+xml (the whole stanza), text/plain (a "
         "message body) or application/pidf+xml (a presence); default: text/plain for a "
         "message that is one <body/>, application/pidf+xml for a presence, else the stanza",
@@ -156,37 +143,24 @@ def _signing(p: argparse.ArgumentParser) -> None:
 
 def _opening(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--trust",
-        action="append",
-        default=[],
-        metavar="[JID=]SENDER_CERT",
+        "--trust", action="append", default=[], metavar="[JID=]SENDER_CERT",
         help="sender certificate to trust for JID, or for the one xmppAddr it names (repeatable)",
     )
-    p.add_argument(
-        "--ca",
-        action="append",
-        default=[],
-        metavar="BUNDLE",
-        help="trust sender certificates issued by these CAs (repeatable)",
-    )
-    p.add_argument(
-        "--json", action="store_true", help="print the JSON report (docs/cli.md) on stdout"
-    )
+    p.add_argument("--ca", action="append", default=[], metavar="BUNDLE",
+                   help="trust sender certificates issued by these CAs (repeatable)")
+    p.add_argument("--json", action="store_true",
+                   help="print the JSON report (docs/cli.md) on stdout")
     p.add_argument("--allow-sha1", action="store_true", help="accept SHA-1 signatures")
     p.add_argument("--now", help="check timestamps against this RFC 3339 time")
-    p.add_argument(
-        "--recipient",
-        metavar="JID",
-        help="who opens it: the stanza and CPIM To must name this JID (default: the "
-        "decrypting certificate's xmppAddr; for 'verify', the stanza's to)",
-    )
+    p.add_argument("--recipient", metavar="JID",
+                   help="who opens it: the stanza and CPIM To must name this JID (default: the "
+                   "decrypting certificate's xmppAddr; for 'verify', the stanza's to)")
     c.add_replay_options(p)
 
 
 def register(sub: c.Subparsers) -> None:
     e2e = sub.add_parser(
-        "e2e",
-        help="RFC 3923 end-to-end signing and encryption",
+        "e2e", help="RFC 3923 end-to-end signing and encryption",
         description="RFC 3923 end-to-end objects: <e2e/> with S/MIME over Message/CPIM.",
     )
 
@@ -199,27 +173,15 @@ def register(sub: c.Subparsers) -> None:
 
     p = esub.add_parser("encrypt", help="sign then encrypt a stanza (stanza in, <e2e/> out)")
     _signing(p)
-    p.add_argument(
-        "--to-cert",
-        required=True,
-        action="append",
-        metavar="RCPT",
-        help="recipient certificate: RSA or EC P-256/384/521; repeatable (each "
-        "device of the recipient, and your own to read it back)",
-    )
-    p.add_argument(
-        "--cipher",
-        default=ContentCipher.AES256_GCM.value,
-        choices=[c.value for c in ContentCipher],
-        help="content encryption: AES-GCM AuthEnvelopedData (RFC 5083/5084), or "
-        "AES-CBC EnvelopedData (RFC 3923's mandatory one) on request",
-    )
-    p.add_argument(
-        "--key-transport",
-        default=None,
-        choices=[k.value for k in KeyTransport],
-        help="for RSA recipients (default: rsa-oaep); EC recipients use ECDH",
-    )
+    p.add_argument("--to-cert", required=True, action="append", metavar="RCPT",
+                   help="recipient certificate: RSA or EC P-256/384/521; repeatable (each "
+                   "device of the recipient, and your own to read it back)")
+    p.add_argument("--cipher", default=ContentCipher.AES256_GCM.value,
+                   choices=[c.value for c in ContentCipher],
+                   help="content encryption: AES-GCM AuthEnvelopedData (RFC 5083/5084), or "
+                   "AES-CBC EnvelopedData (RFC 3923's mandatory one) on request")
+    p.add_argument("--key-transport", default=None, choices=[k.value for k in KeyTransport],
+                   help="for RSA recipients (default: rsa-oaep); EC recipients use ECDH")
     _io(p)
     p.set_defaults(handler=_encrypt)
 

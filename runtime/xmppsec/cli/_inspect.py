@@ -28,10 +28,8 @@ from ..parser import parse
 from ..xmpp import NS
 from . import _common as c
 
-_BANNER = (
-    "NOT VERIFIED: the structure as the input claims it (verify with 'xmppsec verify' "
+_BANNER = "NOT VERIFIED: the structure as the input claims it (verify with 'xmppsec verify' " \
     "or 'xmppsec e2e verify|decrypt')"
-)
 
 
 def _local(tag: object) -> str:
@@ -119,8 +117,7 @@ def _signed_data(content: Any, out: list[str], indent: str) -> None:
         named = [c for c in certs if _names(sid, c)]
         out.append(
             f"{indent}  xmppAddr: {', '.join(_xmpp_addrs(named[0])) or '(none)'}"
-            if named
-            else f"{indent}  certificate: not in the object (the peer must have it)"
+            if named else f"{indent}  certificate: not in the object (the peer must have it)"
         )
         for attr in si["signed_attrs"] or ():
             if attr["type"].native == "signing_time":
@@ -137,8 +134,7 @@ def _enveloped_data(content: Any, kind: str, out: list[str], indent: str) -> Non
     transport by issuer and serial or key identifier; each ECDH recipient of a
     KeyAgreeRecipientInfo, RFC 5753). What is signed inside is not shown: it is encrypted."""
     eci_name = (
-        "auth_encrypted_content_info"
-        if kind == "authenticated_enveloped_data"
+        "auth_encrypted_content_info" if kind == "authenticated_enveloped_data"
         else "encrypted_content_info"
     )
     eci = content[eci_name]
@@ -155,8 +151,7 @@ def _enveloped_data(content: Any, kind: str, out: list[str], indent: str) -> Non
             agree = _ECDH.get(oid, oid)
             wrap = chosen["key_encryption_algorithm"]["parameters"]  # RFC 5753 §3.1.1
             wrap_name = (
-                "(none)"
-                if wrap.native is None
+                "(none)" if wrap.native is None
                 else cms.KeyEncryptionAlgorithm.load(  # type: ignore[no-untyped-call]
                     wrap.dump()
                 )["algorithm"].native
@@ -176,7 +171,8 @@ def _names(sid: Any, cert: Any) -> bool:
     chosen = sid.chosen
     if sid.name == "issuer_and_serial_number":
         return bool(
-            chosen["issuer"] == cert.issuer and chosen["serial_number"].native == cert.serial_number
+            chosen["issuer"] == cert.issuer
+            and chosen["serial_number"].native == cert.serial_number
         )
     return bool(chosen.native == cert.key_identifier)
 
@@ -192,7 +188,9 @@ def _sid(sid: Any) -> str:
     """A SignerIdentifier, RecipientIdentifier or KeyAgreeRecipientIdentifier."""
     chosen = sid.chosen
     if sid.name == "issuer_and_serial_number":
-        return f"issuer {chosen['issuer'].human_friendly}, serial {chosen['serial_number'].native}"
+        return (
+            f"issuer {chosen['issuer'].human_friendly}, serial {chosen['serial_number'].native}"
+        )
     if sid.name == "rkey_id":
         chosen = chosen["subject_key_identifier"]
     return f"key id {bytes(chosen.native).hex()}"
@@ -215,12 +213,8 @@ def _mime(part: email.message.Message, out: list[str], indent: str) -> None:
         for sub in part.get_payload():
             assert isinstance(sub, email.message.Message)  # noqa: S101 - multipart parts
             _mime(sub, out, indent + "  ")
-    elif ctype in (
-        "application/pkcs7-mime",
-        "application/pkcs7-signature",
-        "application/x-pkcs7-mime",
-        "application/x-pkcs7-signature",
-    ):
+    elif ctype in ("application/pkcs7-mime", "application/pkcs7-signature",
+                   "application/x-pkcs7-mime", "application/x-pkcs7-signature"):
         raw = part.get_payload()
         der = base64.b64decode(str(raw).encode("ascii", "replace"))
         _cms(der, out, indent + "  ")
@@ -262,13 +256,9 @@ def _e2e(data: bytes, out: list[str]) -> None:
 def _inspect(args: argparse.Namespace) -> int:
     data = c.read_input(args.infile)
     root = parse(data)  # refused input (not XML, a DTD): rejected, exit 1
-    out = [
-        _BANNER,
-        f"stanza: {_local(root.tag)} "
-        + " ".join(
-            f"{k}={v!r}" for k, v in root.attrib.items() if k in ("from", "to", "id", "type")
-        ),
-    ]
+    out = [_BANNER, f"stanza: {_local(root.tag)} " + " ".join(
+        f"{k}={v!r}" for k, v in root.attrib.items() if k in ("from", "to", "id", "type")
+    )]
     if root.find(f".//{{{NS.E2E}}}e2e") is not None:
         _e2e(data, out)
     else:

@@ -157,7 +157,6 @@ def _inclusive(el: etree._Element, inherit: tuple[str, ...], *, fix_base: bool) 
         return fast
     return _tostring(_standalone(el, inherited), exclusive=False)
 
-
 # The canonical start tag of the apex: name, then namespace declarations and attributes, each
 # ` name="value"` with `"` escaped in values (C14N 1.0 §2.3), then `>`.
 _APEX = re.compile(rb'<([^\s>/]+)((?: [^\s="]+="[^"]*")*)>')
@@ -307,6 +306,8 @@ def _rc_attr(value: str) -> str:
     return value.translate(_ATTR_ESCAPES)
 
 
+
+
 def _rc_element(el: etree._Element, out: list[str], skip: etree._Element | None) -> None:
     tag = el.tag
     assert isinstance(tag, str)
@@ -349,7 +350,7 @@ def robust_c14n(el: etree._Element, *, skip: etree._Element | None = None) -> by
 
 # -- value escaping, shared with the signer's templates (xmppsec.dsig._sign) ---------------
 
-SPECIAL = frozenset('&<>"\t\n\r')
+SPECIAL = frozenset("&<>\"\t\n\r")
 """The characters any of the escapes below may change; a value without them is written as is."""
 _C14N_ATTR_ESCAPES = str.maketrans(
     {"&": "&amp;", "<": "&lt;", '"': "&quot;", "\t": "&#x9;", "\n": "&#xA;", "\r": "&#xD;"}

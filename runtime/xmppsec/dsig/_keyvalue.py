@@ -121,7 +121,11 @@ def _matches(value: KeyValue, key: PublicKey) -> bool:
         d = key.public_numbers()
         pq = d.parameter_numbers
         y, p, q, g = fields
-        return y == d.y and (p is None or (p, q) == (pq.p, pq.q)) and (g is None or g == pq.g)
+        return (
+            y == d.y
+            and (p is None or (p, q) == (pq.p, pq.q))
+            and (g is None or g == pq.g)
+        )
     return False  # another key type (an Ed25519 key has no KeyValue form here)
 
 

@@ -536,7 +536,9 @@ class _Templates:
             stanza = etree.Element("{" + stanza_ns + "}" + kind, nsmap=nsmap({None: stanza_ns}))
             for k, v in items:
                 stanza.set(k, v)
-            sig = signer._build_signature(kind, items, names, [_S_VALUE] * len(names), _S_TS)
+            sig = signer._build_signature(
+                kind, items, names, [_S_VALUE] * len(names), _S_TS
+            )
             stanza.append(sig)
             desc = sig[-1][0]
             if refs_text:

@@ -162,7 +162,11 @@ def _payload(root: etree._Element, kind: str, content_type: str | None) -> tuple
             content_type = CT_XMPP
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "text/plain":
-        if kind != "message" or len(children) != 1 or children[0].tag != f"{{{JABBER_CLIENT}}}body":
+        if (
+            kind != "message"
+            or len(children) != 1
+            or children[0].tag != f"{{{JABBER_CLIENT}}}body"
+        ):
             raise misfit("text/plain carries a message with exactly one <body/> and nothing else")
         text = children[0].text or ""
         return CT_TEXT, to_crlf(text.encode("utf-8"))
@@ -334,14 +338,8 @@ def _sign_without_cert(
     # RFC 3923 §6.3: the certificate SHOULD be included at least every 5 minutes; callers
     # that track sessions may leave it out in between (the peer must have it pinned).
     return _cms.sign(
-        entity,
-        key,
-        certificate,
-        digest=digest,
-        pss=pss,
-        detached=True,
-        omit_certificates=True,
-        signing_time=when,
+        entity, key, certificate, digest=digest, pss=pss, detached=True,
+        omit_certificates=True, signing_time=when,
     )
 
 
@@ -463,19 +461,8 @@ def open_stanza(
         # same checks run whatever the plaintext, including one whose CBC padding failed.
         try:
             opened = _open_entity(
-                root,
-                kind,
-                signer,
-                to_bare,
-                me,
-                decrypted.plaintext,
-                True,
-                decrypted.authenticated,
-                trust,
-                replay,
-                when,
-                allow_sha1,
-                allow_unsigned,
+                root, kind, signer, to_bare, me, decrypted.plaintext, True,
+                decrypted.authenticated, trust, replay, when, allow_sha1, allow_unsigned,
                 limits,
             )
         except ReplayStoreError:
@@ -487,20 +474,8 @@ def open_stanza(
         return opened
     me = _opening_party(recipient, certificate)
     return _open_entity(
-        root,
-        kind,
-        signer,
-        to_bare,
-        me,
-        entity.raw,
-        False,
-        False,
-        trust,
-        replay,
-        when,
-        allow_sha1,
-        allow_unsigned,
-        limits,
+        root, kind, signer, to_bare, me, entity.raw, False, False, trust, replay, when,
+        allow_sha1, allow_unsigned, limits,
     )
 
 
@@ -562,10 +537,8 @@ def _open_entity(
     cpim_to = {r.jid for r in cpim.recipients}
     if to_bare not in cpim_to:
         raise StanzaMismatch("CPIM To does not name the stanza's to (RFC 3923 §6.5)")
-    if (
-        me is not None
-        and (to_bare not in me or not cpim_to & me)
-        and not (info is not None and signer in me)
+    if me is not None and (to_bare not in me or not cpim_to & me) and not (
+        info is not None and signer in me
     ):
         # issue 13 §2: an object signed for someone else, forwarded (surreptitiously). The
         # signer reading back its own signed object (a carbon, an archive) is the exception.

@@ -107,7 +107,6 @@ def cms_name(method: DigestMethod) -> str:
     """The CMS (asn1crypto) name of a digest method, e.g. ``"sha256"``."""
     return DIGESTS[method][0]
 
-
 _RSA_V15 = {f"{h}_rsa": h for h in _HASHES}
 _ECDSA = {f"{h}_ecdsa": h for h in _HASHES}
 

@@ -251,7 +251,9 @@ def build_cpim(
     lines.append("")
     lines.append(f"Content-Type: {content_type}")
     for name, value in content_headers:
-        if not re.fullmatch(r"[!#-'*+\-.^-~A-Za-z0-9]+", name) or any(ord(c) < 0x20 for c in value):
+        if not re.fullmatch(r"[!#-'*+\-.^-~A-Za-z0-9]+", name) or any(
+            ord(c) < 0x20 for c in value
+        ):
             raise CPIMFormatError(f"bad content header {name!r}")
         lines.append(f"{name}: {value}")
     lines.append("")

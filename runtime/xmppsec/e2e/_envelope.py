@@ -105,31 +105,18 @@ ECDH_SCHEMES: dict[str, str] = {
     "1.3.132.1.14.2": "sha384",
     "1.3.132.1.14.3": "sha512",
 }
-_WRITE_SCHEME = {
-    "secp256r1": "1.3.132.1.11.1",
-    "secp384r1": "1.3.132.1.11.2",
-    "secp521r1": "1.3.132.1.11.3",
-}
+_WRITE_SCHEME = {"secp256r1": "1.3.132.1.11.1", "secp384r1": "1.3.132.1.11.2",
+                 "secp521r1": "1.3.132.1.11.3"}
 _CURVES: dict[str, ec.EllipticCurve] = {
     "secp256r1": ec.SECP256R1(),
     "secp384r1": ec.SECP384R1(),
     "secp521r1": ec.SECP521R1(),
 }
 _WRAP_BYTES = {"aes128_wrap": 16, "aes192_wrap": 24, "aes256_wrap": 32}
-_WRAP_OID = {
-    "aes128_wrap": "2.16.840.1.101.3.4.1.5",
-    "aes192_wrap": "2.16.840.1.101.3.4.1.25",
-    "aes256_wrap": "2.16.840.1.101.3.4.1.45",
-}
-_PARSE_ERRORS = (
-    ValueError,
-    TypeError,
-    KeyError,
-    IndexError,
-    AttributeError,
-    OverflowError,
-    x509.InvalidVersion,
-)
+_WRAP_OID = {"aes128_wrap": "2.16.840.1.101.3.4.1.5", "aes192_wrap": "2.16.840.1.101.3.4.1.25",
+             "aes256_wrap": "2.16.840.1.101.3.4.1.45"}
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+                 x509.InvalidVersion)
 
 
 # -- DER helpers (ECC-CMS-SharedInfo is small; asn1crypto has no class for it) ------------
@@ -177,14 +164,11 @@ def _issuer_and_serial(certificate: x509.Certificate) -> Any:
 # -- encryption ---------------------------------------------------------------------------
 
 
-def _ktri(
-    cert: x509.Certificate, key: rsa.RSAPublicKey, cek: bytes, transport: KeyTransport
-) -> Any:
+def _ktri(cert: x509.Certificate, key: rsa.RSAPublicKey, cek: bytes,
+          transport: KeyTransport) -> Any:
     if transport is KeyTransport.RSA_OAEP:
-        enc = key.encrypt(
-            cek,
-            padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None),
-        )
+        enc = key.encrypt(cek, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()),
+                                            algorithm=hashes.SHA256(), label=None))
         alg = {
             "algorithm": "rsaes_oaep",
             "parameters": {
@@ -195,16 +179,12 @@ def _ktri(
     else:
         enc = key.encrypt(cek, padding.PKCS1v15())
         alg = {"algorithm": "rsaes_pkcs1v15"}
-    return cms.RecipientInfo(
-        {
-            "ktri": {
-                "version": "v0",
-                "rid": {"issuer_and_serial_number": _issuer_and_serial(cert)},
-                "key_encryption_algorithm": alg,
-                "encrypted_key": enc,
-            }
-        }
-    )
+    return cms.RecipientInfo({"ktri": {
+        "version": "v0",
+        "rid": {"issuer_and_serial_number": _issuer_and_serial(cert)},
+        "key_encryption_algorithm": alg,
+        "encrypted_key": enc,
+    }})
 
 
 def _kari(cert: x509.Certificate, key: ec.EllipticCurvePublicKey, cek: bytes) -> Any:
@@ -219,32 +199,23 @@ def _kari(cert: x509.Certificate, key: ec.EllipticCurvePublicKey, cek: bytes) ->
     # RFC 5753 §3.1.1: originatorKey, id-ecPublicKey; parameters absent (the curve is the
     # recipient's), as OpenSSL writes it
     originator = keys.PublicKeyInfo.load(
-        _tlv(
-            0x30,
-            _tlv(0x30, _tlv(0x06, bytes.fromhex("2a8648ce3d0201"))) + _tlv(0x03, b"\x00" + point),
-        )
+        _tlv(0x30, _tlv(0x30, _tlv(0x06, bytes.fromhex("2a8648ce3d0201"))) + _tlv(0x03, b"\x00"
+             + point))
     )
     wrap_alg = core.Any.load(cms.KeyEncryptionAlgorithm({"algorithm": wrap}).dump())
-    return cms.RecipientInfo(
-        {
-            "kari": {
-                "version": "v3",
-                "originator": {"originator_key": originator},
-                "key_encryption_algorithm": {"algorithm": scheme, "parameters": wrap_alg},
-                "recipient_encrypted_keys": [
-                    {
-                        "rid": {"issuer_and_serial_number": _issuer_and_serial(cert)},
-                        "encrypted_key": keywrap.aes_key_wrap(kek, cek),
-                    }
-                ],
-            }
-        }
-    )
+    return cms.RecipientInfo({"kari": {
+        "version": "v3",
+        "originator": {"originator_key": originator},
+        "key_encryption_algorithm": {"algorithm": scheme, "parameters": wrap_alg},
+        "recipient_encrypted_keys": [{
+            "rid": {"issuer_and_serial_number": _issuer_and_serial(cert)},
+            "encrypted_key": keywrap.aes_key_wrap(kek, cek),
+        }],
+    }})
 
 
-def recipient_infos(
-    recipients: Sequence[x509.Certificate], cek: bytes, transport: KeyTransport
-) -> list[Any]:
+def recipient_infos(recipients: Sequence[x509.Certificate], cek: bytes,
+                    transport: KeyTransport) -> list[Any]:
     """One RecipientInfo per certificate: RSA -> KeyTransRecipientInfo, EC ->
     KeyAgreeRecipientInfo. KeyLoadError for a certificate that cannot receive."""
     if not recipients:
@@ -294,18 +265,16 @@ def encrypt(
         nonce = os.urandom(GCM_NONCE_BYTES)
         sealed = AESGCM(cek).encrypt(nonce, content, None)
         params = core.Any.load(_tlv(0x30, _tlv(0x04, nonce) + _tlv(0x02, bytes([GCM_ICV_BYTES]))))
-        aed = cms.AuthEnvelopedData(
-            {
-                "version": "v0",  # RFC 5083 §2.1
-                "recipient_infos": ris,
-                "auth_encrypted_content_info": {
-                    "content_type": "data",
-                    "content_encryption_algorithm": {"algorithm": oid, "parameters": params},
-                    "encrypted_content": sealed[:-GCM_ICV_BYTES],
-                },
-                "mac": sealed[-GCM_ICV_BYTES:],
-            }
-        )
+        aed = cms.AuthEnvelopedData({
+            "version": "v0",  # RFC 5083 §2.1
+            "recipient_infos": ris,
+            "auth_encrypted_content_info": {
+                "content_type": "data",
+                "content_encryption_algorithm": {"algorithm": oid, "parameters": params},
+                "encrypted_content": sealed[:-GCM_ICV_BYTES],
+            },
+            "mac": sealed[-GCM_ICV_BYTES:],
+        })
         out: bytes = cms.ContentInfo(
             {"content_type": "authenticated_enveloped_data", "content": aed}
         ).dump()
@@ -317,17 +286,15 @@ def encrypt(
     ciphertext = enc.update(padded) + enc.finalize()
     # RFC 5652 §6.1: version 0 when every RecipientInfo is version 0, else 2
     version = "v0" if all(ri.name == "ktri" for ri in ris) else "v2"
-    ed = cms.EnvelopedData(
-        {
-            "version": version,
-            "recipient_infos": ris,
-            "encrypted_content_info": {
-                "content_type": "data",
-                "content_encryption_algorithm": {"algorithm": oid, "parameters": iv},
-                "encrypted_content": ciphertext,
-            },
-        }
-    )
+    ed = cms.EnvelopedData({
+        "version": version,
+        "recipient_infos": ris,
+        "encrypted_content_info": {
+            "content_type": "data",
+            "content_encryption_algorithm": {"algorithm": oid, "parameters": iv},
+            "encrypted_content": ciphertext,
+        },
+    })
     out = cms.ContentInfo({"content_type": "enveloped_data", "content": ed}).dump()
     return out
 
@@ -433,21 +400,8 @@ def _kari_infos(kari: Any) -> list[_Recipient]:
     out: list[_Recipient] = []
     for rek in kari["recipient_encrypted_keys"]:
         issuer, serial, ski = _rid(rek["rid"])
-        out.append(
-            _Recipient(
-                "kari",
-                issuer,
-                serial,
-                ski,
-                bytes(rek["encrypted_key"].native),
-                scheme,
-                None,
-                str(wrap),
-                bytes(bits[1:]),
-                curve,
-                ukm,
-            )
-        )
+        out.append(_Recipient("kari", issuer, serial, ski, bytes(rek["encrypted_key"].native),
+                              scheme, None, str(wrap), bytes(bits[1:]), curve, ukm))
     return out
 
 
@@ -511,9 +465,8 @@ def inspect(der: bytes) -> Envelope:
                 raise UnsupportedAlgorithm(f"unsupported recipient type {ri.name}")
         if not recipients:
             raise SMIMEFormatError("(Auth)EnvelopedData without recipients")
-        return Envelope(
-            authenticated, str(calg), bytes(iv), ciphertext, mac, aad, tuple(recipients)
-        )
+        return Envelope(authenticated, str(calg), bytes(iv), ciphertext, mac, aad,
+                        tuple(recipients))
     except _PARSE_ERRORS as exc:
         raise SMIMEFormatError(f"malformed EnvelopedData: {type(exc).__name__}") from None
 
@@ -538,9 +491,8 @@ def _matches(r: _Recipient, issuer: Any, serial: int, ski: bytes | None) -> bool
     return ski is not None and r.ski == ski
 
 
-def _unwrap(
-    r: _Recipient, key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, n: int
-) -> bytes | None:
+def _unwrap(r: _Recipient, key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
+            n: int) -> bytes | None:
     """The CEK, or None (caller substitutes a random one: RFC 3218 §2.3.2)."""
     try:
         if r.kind == "ktri":
@@ -549,8 +501,7 @@ def _unwrap(
             if r.oaep is not None:
                 h, mh = r.oaep
                 pad: padding.AsymmetricPadding = padding.OAEP(
-                    mgf=padding.MGF1(_HASHES[mh]()), algorithm=_HASHES[h](), label=None
-                )
+                    mgf=padding.MGF1(_HASHES[mh]()), algorithm=_HASHES[h](), label=None)
             else:
                 pad = padding.PKCS1v15()  # implicit rejection: a synthetic key on bad padding
             cek = key.decrypt(r.encrypted_key, pad)
@@ -579,7 +530,9 @@ def _dummy_work(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> None:
         pass
 
 
-def open_envelope(der: bytes, certificate: x509.Certificate, private_key: PrivateKey) -> Decrypted:
+def open_envelope(
+    der: bytes, certificate: x509.Certificate, private_key: PrivateKey
+) -> Decrypted:
     """Decrypt an (Auth)EnvelopedData for (certificate, private_key).
 
     Raises SMIMEFormatError / UnsupportedAlgorithm for structural faults (no key used yet),

@@ -30,7 +30,9 @@ _FIELD_NAME = re.compile(rb"[!-9;-~]+")
 _CTL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _TOKEN = r"[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+"  # noqa: S105 - a MIME token pattern
 _CT_RE = re.compile(rf"\s*({_TOKEN})/({_TOKEN})\s*(.*)", re.DOTALL)
-_PARAM_RE = re.compile(rf'\s*;\s*({_TOKEN})\s*=\s*(?:({_TOKEN})|"((?:[^"\\]|\\.)*)")\s*', re.DOTALL)
+_PARAM_RE = re.compile(
+    rf'\s*;\s*({_TOKEN})\s*=\s*(?:({_TOKEN})|"((?:[^"\\]|\\.)*)")\s*', re.DOTALL
+)
 _BOUNDARY_RE = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
 
 
