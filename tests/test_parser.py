@@ -598,3 +598,21 @@ def test_each_call_uses_the_xpath_of_its_own_limits(path: Callable[[], str]) -> 
         assert path() == "walk"
         assert parse(doc, Limits(max_children=1001)).tag == "r"  # equal values, new object
         assert path() == "xpath"
+
+
+def test_the_markup_search_answers_as_the_regular_expression() -> None:
+    # _next_markup (single-byte searches for "!" and "?") must find exactly what a scan for
+    # "<!" or "<?" finds, including past stray marks and beyond the stray-mark cap.
+    rnd = random.Random(20261202)
+    alphabet = b"<!?a> "
+    for _ in range(50_000):
+        data = bytes(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 48)))
+        pos = rnd.randrange(0, len(data) + 1)
+        m = parser._BANG_OR_PI.search(data, pos)
+        assert parser._next_markup(data, pos) == (-1 if m is None else m.start()), (data, pos)
+    many = b"?" * 100 + b"a<?x"
+    assert parser._next_markup(many, 0) == 101
+    with pytest.raises(RestrictedXMLError):
+        parser.parse(
+            b"<message xmlns='jabber:client'><body>why???????????</body><?pi x?></message>"
+        )

@@ -88,7 +88,7 @@ def live_attributes(el: etree._Element, kind: str) -> dict[str, str]:
     """The stanza's attributes with defaults applied, without changing the tree."""
     # lxml attribute names and values are str (lxml-stubs allows bytes too; types-lxml not).
     # items(): the (name, value) pairs of attrib in one C call (no lookup per name).
-    attrs: dict[str, str] = dict(cast("list[tuple[str, str]]", el.items()))
+    attrs: dict[str, str] = dict(cast("list[tuple[str, str]]", el.items()))  # type: ignore[redundant-cast, unused-ignore]
     for name, value in _DEFAULTS[kind]:
         attrs.setdefault(name, value)
     return attrs
