@@ -552,3 +552,23 @@ def test_signer_takes_a_profile_name() -> None:
         make_signer(profile="fancy")
     with pytest.raises(UsageError):
         make_signer(profile=3)
+
+
+def test_reference_result_builder_is_the_constructor() -> None:
+    # The verifier's per-reference builder sets the slots directly: it must build exactly
+    # what the dataclass constructor builds, for exactly these fields, with no __post_init__
+    # to skip (a new field or hook fails here rather than being left unset).
+    import dataclasses
+
+    from xmppsec.dsig._result import ReferenceResult, ReferenceStatus, reference_result
+
+    assert [f.name for f in dataclasses.fields(ReferenceResult)] == ["uri", "element", "status"]
+    assert not hasattr(ReferenceResult, "__post_init__")
+    for status in ReferenceStatus:
+        built = reference_result("urn:xmpp:dsig:ref:0#a", "{jabber:client}body", status)
+        made = ReferenceResult("urn:xmpp:dsig:ref:0#a", "{jabber:client}body", status)
+        assert type(built) is ReferenceResult
+        assert built == made and hash(built) == hash(made) and repr(built) == repr(made)
+        assert dataclasses.astuple(built) == dataclasses.astuple(made)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            built.uri = "x"  # type: ignore[misc]

@@ -69,6 +69,7 @@ from ._result import (
     SignatureResult,
     TimestampStatus,
     VerificationResult,
+    reference_result,
 )
 from ._stanza import DS, DSIG_ID, check_stanza, is_stanza, live_attributes, stanza_kind
 
@@ -602,7 +603,7 @@ class Verifier:
         for (i, uri, target, order, expected), data in zip(resolved, octets, strict=True):
             name = str(target.tag)
             if compare(hasher(data).digest(), expected):
-                results[i] = ReferenceResult(uri, name, ok)
+                results[i] = reference_result(uri, name, ok)
                 covered.append(target)
                 positions.append(order)
             else:
@@ -1036,7 +1037,7 @@ def _element_references(
         match = next((c for c in free if hmac.compare_digest(child_digest(c), expected)), None)
         if match is not None:
             used.add(id(match))
-            out.references.append(ReferenceResult(uri, clark, ReferenceStatus.OK))
+            out.references.append(reference_result(uri, clark, ReferenceStatus.OK))
             out.covered.append(match)
         elif free:
             out.references.append(ReferenceResult(uri, clark, ReferenceStatus.DIGEST_MISMATCH))
