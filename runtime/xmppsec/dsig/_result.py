@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -181,6 +181,51 @@ def _describe(error: XmppSecError | None) -> str | None:
     return f"{type(error).__name__}: {error}"
 
 
+def _slot_setters(cls: type) -> dict[str, Any]:
+    """The ``__set__`` of each field's slot (member descriptor) of a slotted dataclass."""
+    return {f.name: cls.__dict__[f.name].__set__ for f in fields(cls)}
+
+
+_SR_SET = _slot_setters(SignatureResult)
+
+
+def signature_result(
+    *,
+    valid: bool,
+    signer: str,
+    timestamp: datetime | None,
+    timestamp_text: str,
+    timestamp_status: TimestampStatus,
+    profile: str,
+    signature_method: str,
+    references: tuple[ReferenceResult, ...],
+    error: XmppSecError | None,
+    certificate: x509.Certificate | None,
+    offline: bool,
+    sender_relation: str,
+    signature_element: etree._Element | None,
+) -> SignatureResult:
+    """``SignatureResult(...)`` with every field given, built as :func:`reference_result`
+    builds (the slots set directly; tests/test_dsig_verify.py checks the fields and the
+    equality with the constructor's object)."""
+    result: SignatureResult = _new_object(SignatureResult)
+    set_ = _SR_SET
+    set_["valid"](result, valid)
+    set_["signer"](result, signer)
+    set_["timestamp"](result, timestamp)
+    set_["timestamp_text"](result, timestamp_text)
+    set_["timestamp_status"](result, timestamp_status)
+    set_["profile"](result, profile)
+    set_["signature_method"](result, signature_method)
+    set_["references"](result, references)
+    set_["error"](result, error)
+    set_["certificate"](result, certificate)
+    set_["offline"](result, offline)
+    set_["sender_relation"](result, sender_relation)
+    set_["signature_element"](result, signature_element)
+    return result
+
+
 @dataclass(frozen=True, slots=True)
 class SignedChild:
     """One signed child and who signed it: the bare JIDs or domains of the valid signatures
@@ -320,3 +365,34 @@ class VerificationResult:
 
     def to_json_text(self) -> str:
         return json.dumps(self.to_json(), indent=2, sort_keys=False)
+
+
+_VR_SET = _slot_setters(VerificationResult)
+
+
+def verification_result(
+    *,
+    valid: bool,
+    signatures: tuple[SignatureResult, ...],
+    unsigned_children: tuple[str, ...],
+    error: XmppSecError | None,
+    stanza_name: str,
+    stanza_attributes: tuple[tuple[str, str], ...],
+    profile: Profile | None,
+    stanza_namespace: str,
+    _signed: tuple[tuple[etree._Element, tuple[str, ...]], ...],
+) -> VerificationResult:
+    """``VerificationResult(...)`` with every field given, built as :func:`reference_result`
+    builds."""
+    result: VerificationResult = _new_object(VerificationResult)
+    set_ = _VR_SET
+    set_["valid"](result, valid)
+    set_["signatures"](result, signatures)
+    set_["unsigned_children"](result, unsigned_children)
+    set_["error"](result, error)
+    set_["stanza_name"](result, stanza_name)
+    set_["stanza_attributes"](result, stanza_attributes)
+    set_["profile"](result, profile)
+    set_["stanza_namespace"](result, stanza_namespace)
+    set_["_signed"](result, _signed)
+    return result

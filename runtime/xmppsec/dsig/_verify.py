@@ -66,10 +66,11 @@ from ._profile import PROFILES, SPEC, Profile
 from ._result import (
     ReferenceResult,
     ReferenceStatus,
-    SignatureResult,
     TimestampStatus,
     VerificationResult,
     reference_result,
+    signature_result,
+    verification_result,
 )
 from ._stanza import DS, DSIG_ID, check_stanza, is_stanza, live_attributes, stanza_kind
 
@@ -659,7 +660,7 @@ class Verifier:
     ) -> VerificationResult:
         policy = self.policy
         results = tuple(
-            SignatureResult(
+            signature_result(
                 valid=o.error is None,
                 signer=o.signer,
                 timestamp=o.timestamp,
@@ -719,7 +720,7 @@ class Verifier:
             # in document order already; otherwise sort them into it.
             order = {id(c): i for i, c in enumerate(children)}
             covered.sort(key=lambda el: order[id(el)])
-        return VerificationResult(
+        return verification_result(
             valid=error is None,
             signatures=results,
             unsigned_children=tuple(str(c.tag) for c in unsigned),
