@@ -552,3 +552,71 @@ def test_signer_takes_a_profile_name() -> None:
         make_signer(profile="fancy")
     with pytest.raises(UsageError):
         make_signer(profile=3)
+
+
+def test_reference_result_builder_is_the_constructor() -> None:
+    # The verifier's per-reference builder sets the slots directly: it must build exactly
+    # what the dataclass constructor builds, for exactly these fields, with no __post_init__
+    # to skip (a new field or hook fails here rather than being left unset).
+    import dataclasses
+
+    from xmppsec.dsig._result import ReferenceResult, ReferenceStatus, reference_result
+
+    assert [f.name for f in dataclasses.fields(ReferenceResult)] == ["uri", "element", "status"]
+    assert not hasattr(ReferenceResult, "__post_init__")
+    for status in ReferenceStatus:
+        built = reference_result("urn:xmpp:dsig:ref:0#a", "{jabber:client}body", status)
+        made = ReferenceResult("urn:xmpp:dsig:ref:0#a", "{jabber:client}body", status)
+        assert type(built) is ReferenceResult
+        assert built == made and hash(built) == hash(made) and repr(built) == repr(made)
+        assert dataclasses.astuple(built) == dataclasses.astuple(made)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            built.uri = "x"  # type: ignore[misc]
+
+
+def test_result_builders_are_the_constructors() -> None:
+    # signature_result / verification_result set the slots directly: each takes exactly the
+    # dataclass's fields, the dataclass has no __post_init__ to skip, and the built object
+    # equals the constructor's in every field (compare=False ones included).
+    import dataclasses
+    import inspect
+
+    from xmppsec.dsig._result import (
+        SignatureResult,
+        VerificationResult,
+        signature_result,
+        verification_result,
+    )
+
+    for cls, builder in (
+        (SignatureResult, signature_result),
+        (VerificationResult, verification_result),
+    ):
+        names = [f.name for f in dataclasses.fields(cls)]
+        assert list(inspect.signature(builder).parameters) == names
+        assert not hasattr(cls, "__post_init__")
+    el = etree.Element("{http://www.w3.org/2000/09/xmldsig#}Signature")
+    sr_args: dict[str, object] = {
+        "valid": True, "signer": "juliet@capulet.net", "timestamp": NOW,
+        "timestamp_text": "2024-01-01T00:00:00.000Z", "timestamp_status": TimestampStatus.OK,
+        "profile": "spec", "signature_method": "m", "references": (), "error": None,
+        "certificate": None, "offline": True, "sender_relation": "sender",
+        "signature_element": el,
+    }  # fmt: skip
+    built = signature_result(**sr_args)  # type: ignore[arg-type]
+    made = SignatureResult(**sr_args)  # type: ignore[arg-type]
+    assert type(built) is SignatureResult and built == made and repr(built) == repr(made)
+    for f in dataclasses.fields(SignatureResult):
+        assert getattr(built, f.name) is getattr(made, f.name)
+    vr_args: dict[str, object] = {
+        "valid": True, "signatures": (made,), "unsigned_children": ("{x}y",), "error": None,
+        "stanza_name": "message", "stanza_attributes": (("to", "a@b"),), "profile": None,
+        "stanza_namespace": "jabber:client", "_signed": ((el, ("juliet@capulet.net",)),),
+    }  # fmt: skip
+    vbuilt = verification_result(**vr_args)  # type: ignore[arg-type]
+    vmade = VerificationResult(**vr_args)  # type: ignore[arg-type]
+    assert type(vbuilt) is VerificationResult and vbuilt == vmade
+    for f in dataclasses.fields(VerificationResult):
+        assert getattr(vbuilt, f.name) is getattr(vmade, f.name)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        vbuilt.valid = False  # type: ignore[misc]

@@ -66,9 +66,11 @@ from ._profile import PROFILES, ROBUST, SPEC, Profile
 from ._result import (
     ReferenceResult,
     ReferenceStatus,
-    SignatureResult,
     TimestampStatus,
     VerificationResult,
+    reference_result,
+    signature_result,
+    verification_result,
 )
 from ._stanza import DS, DSIG_ID, check_stanza, is_stanza, live_attributes, stanza_kind
 
@@ -610,7 +612,7 @@ class Verifier:
         for (i, uri, target, order, expected), data in zip(resolved, octets, strict=True):
             name = str(target.tag)
             if compare(hasher(data).digest(), expected):
-                results[i] = ReferenceResult(uri, name, ok)
+                results[i] = reference_result(uri, name, ok)
                 covered.append(target)
                 positions.append(order)
             else:
@@ -666,7 +668,7 @@ class Verifier:
     ) -> VerificationResult:
         policy = self.policy
         results = tuple(
-            SignatureResult(
+            signature_result(
                 valid=o.error is None,
                 signer=o.signer,
                 timestamp=o.timestamp,
@@ -726,7 +728,7 @@ class Verifier:
             # in document order already; otherwise sort them into it.
             order = {id(c): i for i, c in enumerate(children)}
             covered.sort(key=lambda el: order[id(el)])
-        return VerificationResult(
+        return verification_result(
             valid=error is None,
             signatures=results,
             unsigned_children=tuple(str(c.tag) for c in unsigned),
@@ -1044,7 +1046,7 @@ def _element_references(
         match = next((c for c in free if hmac.compare_digest(child_digest(c), expected)), None)
         if match is not None:
             used.add(id(match))
-            out.references.append(ReferenceResult(uri, clark, ReferenceStatus.OK))
+            out.references.append(reference_result(uri, clark, ReferenceStatus.OK))
             out.covered.append(match)
         elif free:
             out.references.append(ReferenceResult(uri, clark, ReferenceStatus.DIGEST_MISMATCH))
