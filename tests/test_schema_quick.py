@@ -163,8 +163,7 @@ def test_every_use_of_a_stripped_type_is_a_place_the_python_check_reads() -> Non
     ]
     holder = etree.Element("{urn:example:x}x")
     holder.extend(walked)
-    found = [el for el, _ in schema_module._site_elements(holder)]
-    assert found == walked
+    assert [el for el, _ in schema_module._site_elements(holder)] == walked
 
     def covered(use: Use) -> bool:
         _, kind, name, owners, is_global = use
