@@ -371,18 +371,31 @@ def _patterns_hold(root: etree._Element, sites: _Sites | None = None) -> bool:
     if not joined.isascii() or joined.encode("ascii").translate(None, _BASE64_ALPHABET):
         return False
     jids.discard(None)  # absent attributes
-    if jids and _JIDS.fullmatch("\n".join(cast("set[str]", jids)) + "\n") is None:
-        return False
-    if signers and _SIGNERS.fullmatch("\n".join(signers) + "\n") is None:
-        return False
-    if stamps and _TIMESTAMPS.fullmatch("\n".join(stamps) + "\n") is None:
-        return False
-    if uris and _REFERENCE_URIS.fullmatch("\n".join(uris) + "\n") is None:
-        return False
-    if names and _LOCAL_NAMES.fullmatch("\n".join(names) + "\n") is None:
-        return False
-    present = [ns for ns in namespaces if ns is not None]
-    return not present or _NAMESPACE_NAMES.fullmatch("\n".join(present) + "\n") is not None
+    # (Empty lists, the common case for what the caller has read, cost no call.)
+    return (
+        (not jids or _all_match(_JIDS, cast("set[str]", jids)))
+        and (not signers or _all_match(_SIGNERS, signers))
+        and (not stamps or _all_match(_TIMESTAMPS, stamps))
+        and (not uris or _all_match(_REFERENCE_URIS, uris))
+        and (
+            not names
+            or _all_match(_LOCAL_NAMES, names)
+            and _all_match(_NAMESPACE_NAMES, [ns for ns in namespaces if ns is not None])
+        )
+    )
+
+
+def _all_match(expression: re.Pattern[str], values: Collection[str]) -> bool:
+    """Every value matches: one match over the values joined, each followed by a newline.
+    No expression admits a newline inside a value, but a value may hold one (a text, or an
+    attribute's &#10;) and would then pass as two values: the count of newlines in the
+    joined values (one between each two) rules that out."""
+    if not values:
+        return True
+    joined = "\n".join(values)
+    return joined.count("\n") == len(values) - 1 and (
+        expression.fullmatch(joined + "\n") is not None
+    )
 
 
 # -- third-party schema packages (xmppsec codegen --package P output) -----------------------
